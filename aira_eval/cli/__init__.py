@@ -1,0 +1,1 @@
+"""aira_eval.cli."""

@@ -1,0 +1,68 @@
+"""Shared CLI plumbing: one console, user-facing errors, JSON output.
+
+Command modules import only typer/rich and this module at import time; heavy libraries are
+imported inside the command functions so ``aira-eval --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+
+from aira_eval.errors import AiraEvalError, UsageError
+
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_DATA_DIR = Path("~/.cache/mle-bench/data")
+
+
+def fail(message: str, hint: str | None = None, code: int = 2) -> NoReturn:
+    """Print a user-facing error (no traceback) and exit."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    if hint:
+        err_console.print(f"[yellow]hint:[/] {hint}", highlight=False)
+    raise typer.Exit(code)
+
+
+def user_errors(func: F) -> F:
+    """Turn :class:`AiraEvalError` raised by the library into a clean CLI error."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except UsageError as err:
+            fail(err.message, err.hint, code=2)
+        except AiraEvalError as err:
+            fail(err.message, err.hint, code=1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def print_json(payload: Any) -> None:
+    """Print JSON to stdout, plain (no rich markup), so it pipes into jq."""
+    typer.echo(json.dumps(payload, indent=2, default=str, allow_nan=True))
+
+
+def resolve_data_dir(data_dir: Path | None) -> Path:
+    """``--data-dir``, else ``$AIRA_EVAL_DATA_DIR``, else MLE-bench's ``~/.cache/mle-bench/data``."""
+    if data_dir is not None:
+        return data_dir.expanduser()
+    env = os.environ.get("AIRA_EVAL_DATA_DIR")
+    return Path(env).expanduser() if env else DEFAULT_DATA_DIR.expanduser()
+
+
+def require_file(path: Path, what: str) -> Path:
+    if not path.exists():
+        raise UsageError(f"{what} {path} does not exist", hint="Check the path and try again.")
+    return path

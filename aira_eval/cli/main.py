@@ -1,0 +1,50 @@
+"""The ``aira-eval`` command: a thin typer app over the library.
+
+Each command lives in its own module and registers itself through ``register(app)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+from aira_eval import __version__
+
+# One entry per command module in aira_eval.cli; each exposes ``register(app)``.
+_COMMAND_MODULES: tuple[str, ...] = (
+    "datasets",
+    "grade",
+)
+
+app = typer.Typer(
+    name="aira-eval",
+    help="Reproducible research on AI research agents for ML: run searches over solution "
+    "scripts, grade every node on held-out sets, compare final-pick strategies.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"aira-eval {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """aira-eval."""
+
+
+for _name in _COMMAND_MODULES:
+    importlib.import_module(f"aira_eval.cli.{_name}").register(app)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,31 @@
+"""Errors meant for the user: each names what was wrong and how to fix it."""
+
+from __future__ import annotations
+
+
+class AiraEvalError(Exception):
+    """Base class of every error aira-eval reports to a user.
+
+    The CLI prints ``str(err)`` (and ``err.hint`` when set) and exits with status 2 for
+    usage errors, never a traceback.
+    """
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\n{self.hint}"
+
+
+class UsageError(AiraEvalError):
+    """Bad input from the user: an unknown task, a missing file, a bad option value."""
+
+
+class TaskNotFoundError(UsageError):
+    """A task id that no source knows."""
+
+
+class DataError(AiraEvalError):
+    """Data on disk is missing, malformed, or of a newer schema than this version reads."""

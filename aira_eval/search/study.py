@@ -1,0 +1,96 @@
+"""The study manifest (``STUDY/study.json``): config, seeds, tasks, checksums, versions.
+
+Per task the manifest keeps what selection and analysis need without re-resolving the task:
+direction, medal thresholds, the leaderboard's scores (for percentile ranks), the sample
+submission's test score (for normalized scores) and the held-out set sizes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aira_eval.errors import DataError
+
+MANIFEST_VERSION = 1
+
+
+@dataclass
+class TaskInfo:
+    """What a study records about one task.
+
+    Attributes:
+        task: the task id as given (``builtin:breast-cancer``).
+        lower_is_better: metric direction.
+        metric: metric name.
+        thresholds: ``{"gold", "silver", "bronze", "median"}`` -> score, empty when the task
+            has no leaderboard.
+        leaderboard_scores: every team's final score, best first; empty without a leaderboard.
+        sample_score: the sample submission's test score, or None if it is not gradable.
+        heldout_sizes: rows per held-out set (``{"test": 870, "search": 782}``).
+        checksums: file name -> md5 of the prepared files.
+    """
+
+    task: str
+    lower_is_better: bool
+    metric: str
+    thresholds: dict[str, float] = field(default_factory=dict)
+    leaderboard_scores: list[float] = field(default_factory=list)
+    sample_score: float | None = None
+    heldout_sizes: dict[str, int] = field(default_factory=dict)
+    checksums: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class StudyManifest:
+    """Everything needed to reproduce and interpret a study."""
+
+    study_id: str
+    seed: int
+    config: dict[str, Any] = field(default_factory=dict)
+    tasks: dict[str, TaskInfo] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    created_at: str = ""
+    manifest_version: int = MANIFEST_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True, default=str)
+
+    def write(self, study_dir: Path) -> None:
+        study_dir.mkdir(parents=True, exist_ok=True)
+        path = study_dir / "study.json"
+        tmp = path.with_suffix(".json.tmp")
+        with tmp.open("w") as fh:
+            fh.write(self.to_json())
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(path)
+
+    @classmethod
+    def read(cls, study_dir: Path) -> StudyManifest:
+        path = study_dir / "study.json"
+        if not path.exists():
+            raise DataError(f"{study_dir} is not a study directory (no study.json)")
+        try:
+            raw = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path} is not valid JSON: {err}") from err
+        if int(raw.get("manifest_version", 1)) > MANIFEST_VERSION:
+            raise DataError(
+                f"{path} was written by a newer aira-eval (manifest version "
+                f"{raw['manifest_version']})",
+                hint="Upgrade aira-eval to read it.",
+            )
+        tasks = {k: TaskInfo(**v) for k, v in raw.get("tasks", {}).items()}
+        return cls(
+            study_id=raw["study_id"],
+            seed=int(raw["seed"]),
+            config=raw.get("config", {}),
+            tasks=tasks,
+            versions=raw.get("versions", {}),
+            created_at=raw.get("created_at", ""),
+            manifest_version=int(raw.get("manifest_version", 1)),
+        )
