@@ -1,0 +1,1 @@
+"""Operators: draft, improve, debug, crossover and analyze, in two families (procedural, llm)."""

@@ -1,0 +1,148 @@
+"""The operator interface every family (procedural, llm) implements.
+
+Operators see only blinded :class:`~aira_eval.search.node.NodeView` objects and the public
+side of a task (:class:`TaskBrief`); they never see private answers or test scores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from aira_eval.datasets.problem import ProblemSpec
+from aira_eval.search.journal import JournalView
+from aira_eval.search.node import NodeView, Usage
+
+MemoryScope = Literal["none", "simple", "sibling", "ancestral"]
+Complexity = Literal["minimal", "moderate", "advanced"]
+
+
+@dataclass(frozen=True)
+class TaskBrief:
+    """The agent-facing side of a task: everything an operator may know about it.
+
+    Attributes:
+        task_id: e.g. ``builtin:breast-cancer``.
+        problem: files, id/label/submission columns, prediction kind, metric, direction.
+        description: the task's description.md text.
+        public_dir: the directory the script will see as ``./input/`` (operators may read it
+            for a data preview; it never holds private answers).
+        time_limit_s: the per-node time limit the script runs under.
+    """
+
+    task_id: str
+    problem: ProblemSpec
+    description: str
+    public_dir: Path
+    time_limit_s: float
+
+
+@dataclass
+class OperatorContext:
+    """Per-call context: the task, a seeded RNG, the memory in scope, the complexity cue.
+
+    ``rng`` is derived from (search seed, step) so a resumed search proposes the same code.
+    """
+
+    brief: TaskBrief
+    rng: np.random.Generator
+    step: int
+    journal: JournalView
+    memory: Sequence[NodeView] = ()
+    complexity: Complexity = "minimal"
+
+
+@dataclass
+class Proposal:
+    """What an operator returns: a complete script plus its plan and config.
+
+    ``config`` is a JSON-serialisable description of the solution (e.g. the procedural
+    pipeline); ``error`` is set (and ``code`` empty) when generation failed, e.g. an LLM that
+    never returned parsable code within its retries.
+    """
+
+    code: str
+    plan: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+    usage: Usage = field(default_factory=Usage)
+    error: str | None = None
+
+
+@dataclass
+class Analysis:
+    """Reading of a finished run: is it a bug, a summary, and a metric if the script gave none."""
+
+    is_bug: bool
+    summary: str
+    metric: float | None = None
+    usage: Usage = field(default_factory=Usage)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What ``analyze`` reads of a finished run (never test scores)."""
+
+    exit_code: int | None
+    timed_out: bool
+    oom: bool
+    stdout_tail: str
+    stderr_tail: str
+    reported_score: float | None
+    has_submission: bool
+    exec_time: float
+
+
+class Operators(Protocol):
+    """One operator family. Each method is deterministic given ``ctx.rng``."""
+
+    name: str
+
+    def draft(self, ctx: OperatorContext) -> Proposal: ...
+
+    def improve(self, ctx: OperatorContext, parent: NodeView) -> Proposal: ...
+
+    def debug(self, ctx: OperatorContext, parent: NodeView) -> Proposal: ...
+
+    def crossover(self, ctx: OperatorContext, a: NodeView, b: NodeView) -> Proposal: ...
+
+    def analyze(self, ctx: OperatorContext, node: NodeView, outcome: RunOutcome) -> Analysis: ...
+
+
+def complexity_cue(journal: JournalView, parent: NodeView | None) -> Complexity:
+    """AIRA's cue: minimal / moderate / advanced when the node has < 2, < 4, or more children.
+
+    For a draft (no parent) the root's children are the existing drafts.
+    """
+    n = len(journal.drafts) if parent is None else len(journal.children.get(parent.node_id, []))
+    if n < 2:
+        return "minimal"
+    if n < 4:
+        return "moderate"
+    return "advanced"
+
+
+def memory_for(
+    journal: JournalView, scope: MemoryScope, parent: NodeView | None
+) -> list[NodeView]:
+    """Nodes an operator may remember under ``scope``.
+
+    - ``none``: nothing;
+    - ``simple``: every node of the search (AIDE's journal summary);
+    - ``sibling``: the other children of ``parent`` (the drafts, for a draft);
+    - ``ancestral``: the path from ``parent`` up to its root, nearest first, ``parent`` included.
+    """
+    if scope == "none":
+        return []
+    if scope == "simple":
+        return list(journal.nodes)
+    if scope == "sibling":
+        if parent is None:
+            return list(journal.drafts)
+        return list(journal.children.get(parent.node_id, []))
+    if parent is None:
+        return []
+    return [parent, *journal.ancestors(parent.node_id)]

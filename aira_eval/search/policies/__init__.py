@@ -1,0 +1,1 @@
+"""Search policies: greedy (AIDE), MCTS and evolutionary (AIRA-dojo), random."""
