@@ -15,6 +15,7 @@ from aira_eval import __version__
 _COMMAND_MODULES: tuple[str, ...] = (
     "datasets",
     "grade",
+    "search",
 )
 
 app = typer.Typer(

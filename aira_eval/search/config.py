@@ -1,0 +1,152 @@
+"""Study configuration: what `aira-eval search` runs (tasks × policies × seeds) and how.
+
+The same keys work on the command line and in a YAML file (``--config study.yaml``); the
+command line wins where both say something.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from aira_eval.errors import UsageError
+
+FITNESS_SIGNALS = ("val", "search", "test")
+SANDBOXES = ("local", "docker")
+
+
+def parse_seeds(spec: str | int | list[int]) -> list[int]:
+    """``"0-4"`` -> [0, 1, 2, 3, 4]; ``"1,3,5"`` -> [1, 3, 5]; ``7`` -> [7]."""
+    if isinstance(spec, int):
+        return [spec]
+    if isinstance(spec, list):
+        return [int(s) for s in spec]
+    seeds: list[int] = []
+    for part in str(spec).split(","):
+        part = part.strip()
+        m = re.fullmatch(r"(\d+)\s*-\s*(\d+)", part)
+        if m:
+            lo, hi = int(m.group(1)), int(m.group(2))
+            if hi < lo:
+                raise UsageError(f"seed range {part!r} runs backwards", hint="Write it as LOW-HIGH.")
+            seeds.extend(range(lo, hi + 1))
+        elif part.isdigit():
+            seeds.append(int(part))
+        else:
+            raise UsageError(
+                f"cannot read seeds {spec!r}", hint="Use a range like 0-4 or a list like 0,2,5."
+            )
+    if not seeds:
+        raise UsageError("no seeds given", hint="Use --seeds 0-4.")
+    return sorted(set(seeds))
+
+
+@dataclass
+class StudyConfig:
+    """Everything that defines a study; recorded verbatim in ``study.json``.
+
+    Attributes:
+        tasks: task ids (``builtin:breast-cancer``, ``mlebench:spaceship-titanic``, a YAML path).
+        policies: policy names (``greedy``, ``greedy-mlebench``, ``mcts``, ``evolutionary``,
+            ``random``).
+        policy_params: per-policy parameter overrides, ``{"mcts": {"uct_c": 0.5}}``.
+        operators: operator family (``procedural``; ``aide``/``aira`` with the LLM issue).
+        seeds: one search per (task, policy, seed); the seed drives every random choice.
+        steps: nodes per search.
+        time_budget_s: wall-clock budget per search (None: unlimited).
+        node_timeout_s: per-node time limit; memory_mb: per-node memory limit.
+        workers: nodes run at once within a search.
+        fitness: steering signal: ``val`` (the script's own), ``search`` (hidden holdout) or
+            ``test`` (an oracle run, marked as such everywhere).
+        heldouts: build ``search``/``select`` sets (None: the task source's default).
+        sandbox: ``local`` or ``docker``; docker_image: the image for ``docker``.
+        mlflow: record to MLflow; mlflow_uri: tracking URI (default: STUDY/mlflow.db).
+        memory_scope: operator memory (``none``/``simple``/``sibling``/``ancestral``).
+    """
+
+    tasks: list[str] = field(default_factory=lambda: ["builtin:breast-cancer"])
+    policies: list[str] = field(default_factory=lambda: ["greedy"])
+    policy_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    operators: str = "procedural"
+    operator_params: dict[str, Any] = field(default_factory=dict)
+    seeds: list[int] = field(default_factory=lambda: [0])
+    steps: int = 20
+    time_budget_s: float | None = None
+    node_timeout_s: float = 300.0
+    memory_mb: int | None = 4096
+    workers: int = 1
+    fitness: str = "val"
+    heldouts: bool | None = None
+    sandbox: str = "local"
+    docker_image: str = "aira-eval-sandbox"
+    data_dir: str | None = None
+    mlflow: bool = True
+    mlflow_uri: str | None = None
+    memory_scope: str = "simple"
+
+    def validate(self) -> StudyConfig:
+        if not self.tasks:
+            raise UsageError("no task given", hint="Pass --task builtin:breast-cancer (or more).")
+        if not self.policies:
+            raise UsageError("no policy given", hint="Pass --policy greedy (or more).")
+        if self.steps < 1:
+            raise UsageError(f"--steps must be at least 1, got {self.steps}")
+        if self.workers < 1:
+            raise UsageError(f"--workers must be at least 1, got {self.workers}")
+        if self.node_timeout_s <= 0:
+            raise UsageError(f"--node-timeout must be positive, got {self.node_timeout_s}")
+        if self.fitness not in FITNESS_SIGNALS:
+            raise UsageError(
+                f"unknown fitness signal {self.fitness!r}",
+                hint=f"Use one of {', '.join(FITNESS_SIGNALS)}.",
+            )
+        if self.sandbox not in SANDBOXES:
+            raise UsageError(
+                f"unknown sandbox {self.sandbox!r}", hint=f"Use one of {', '.join(SANDBOXES)}."
+            )
+        if self.memory_scope not in ("none", "simple", "sibling", "ancestral"):
+            raise UsageError(
+                f"unknown memory scope {self.memory_scope!r}",
+                hint="Use none, simple, sibling or ancestral.",
+            )
+        return self
+
+    @property
+    def oracle_run(self) -> bool:
+        return self.fitness == "test"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> StudyConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise UsageError(
+                f"unknown config key(s): {', '.join(unknown)}",
+                hint=f"Known keys: {', '.join(sorted(known))}.",
+            )
+        data = dict(raw)
+        if "seeds" in data:
+            data["seeds"] = parse_seeds(data["seeds"])
+        for key in ("tasks", "policies"):
+            if isinstance(data.get(key), str):
+                data[key] = [data[key]]
+        return cls(**data)
+
+    @classmethod
+    def from_yaml(cls, path: Path) -> StudyConfig:
+        if not path.exists():
+            raise UsageError(f"config file {path} does not exist")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise UsageError(f"{path} is not valid YAML: {err}") from err
+        if not isinstance(raw, dict):
+            raise UsageError(f"{path} must hold a mapping of config keys")
+        return cls.from_dict(raw)

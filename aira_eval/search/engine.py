@@ -1,0 +1,157 @@
+"""The search loop: policy batches, parallel node execution, durable journaling, resume.
+
+Determinism: batch ``b`` is proposed from the nodes of batches ``< b`` with an RNG derived
+from (seed, b), and node ``s`` is generated with an RNG derived from (seed, s). A search
+killed at any moment therefore resumes by re-proposing its unfinished batch and running only
+the steps the journal lacks: no node is lost or duplicated, and (with procedural operators and
+no wall-clock rules) the result equals an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from aira_eval.search.journal import JournalFile, JournalView
+from aira_eval.search.node import Node
+from aira_eval.search.policies.base import Action, Policy
+from aira_eval.search.runner import SearchContext, execute_action
+
+NodeCallback = Callable[[Node], None]
+
+
+@dataclass
+class Budget:
+    """Per-search limits: node count and wall-clock seconds (None: unlimited)."""
+
+    steps: int
+    time_s: float | None = None
+
+
+@dataclass
+class SearchOutcome:
+    """How a search ended."""
+
+    search_id: str
+    nodes: list[Node] = field(default_factory=list)
+    stopped: str = "budget"  # budget | time | policy | interrupted
+    resumed_from: int = 0
+
+
+def policy_rng(seed: int, batch: int) -> np.random.Generator:
+    """The RNG of the policy's ``batch``-th proposal: a pure function of (seed, batch)."""
+    return np.random.default_rng([seed, batch, 0x9011C7])
+
+
+def _view(ctx: SearchContext, nodes: list[Node], elapsed: float) -> JournalView:
+    view = JournalView.from_nodes(nodes, ctx.signal, ctx.lower_is_better)
+    view.elapsed_s = elapsed
+    return view
+
+
+class SearchEngine:
+    """Runs one search to its budget, appending every finished node to its journal."""
+
+    def __init__(
+        self,
+        ctx: SearchContext,
+        policy: Policy,
+        budget: Budget,
+        workers: int = 1,
+        on_node: NodeCallback | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.policy = policy
+        self.budget = budget
+        self.workers = max(1, workers)
+        self.on_node = on_node
+        self.stop = stop or threading.Event()
+        self.journal = JournalFile(ctx.search_dir / "journal.jsonl")
+
+    def run(self) -> SearchOutcome:
+        self.journal.repair()
+        nodes = self.journal.read()
+        outcome = SearchOutcome(self.ctx.search_id, resumed_from=len(nodes))
+        prior = max((float(n.meta.get("search_elapsed", 0.0)) for n in nodes), default=0.0)
+        t0 = time.monotonic() - prior
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="node") as pool:
+            while True:
+                reason = self._stop_reason(nodes, time.monotonic() - t0)
+                if reason:
+                    outcome.stopped = reason
+                    break
+                batch = self._next_batch(nodes)
+                done_before = {n.step for n in nodes}
+                first_step = sum(1 for n in nodes if n.batch < batch)
+                prefix = [n for n in nodes if n.batch < batch]
+                view = _view(self.ctx, prefix, time.monotonic() - t0)
+                actions = self.policy.propose(view, policy_rng(self.ctx.seed, batch), self.workers)
+                actions = actions[: max(0, self.budget.steps - first_step)]
+                if not actions:
+                    outcome.stopped = "policy"
+                    break
+                todo = [
+                    (first_step + i, a)
+                    for i, a in enumerate(actions)
+                    if first_step + i not in done_before
+                ]
+                nodes.extend(self._run_batch(pool, todo, view, (batch, len(actions)), t0))
+        outcome.nodes = sorted(nodes, key=lambda n: n.step)
+        return outcome
+
+    def _stop_reason(self, nodes: list[Node], elapsed: float) -> str | None:
+        if self.stop.is_set():
+            return "interrupted"
+        if len(nodes) >= self.budget.steps:
+            return "budget"
+        if self.budget.time_s is not None and elapsed >= self.budget.time_s:
+            return "time"
+        return None
+
+    @staticmethod
+    def _next_batch(nodes: list[Node]) -> int:
+        """The first batch not known to be complete: the last journaled batch is re-proposed
+        (its missing steps are run), unless every batch so far is complete."""
+        if not nodes:
+            return 0
+        return max(n.batch for n in nodes) + (0 if _maybe_incomplete(nodes) else 1)
+
+    def _run_batch(
+        self,
+        pool: ThreadPoolExecutor,
+        todo: list[tuple[int, Action]],
+        view: JournalView,
+        batch_and_size: tuple[int, int],
+        t0: float,
+    ) -> list[Node]:
+        batch, size = batch_and_size
+        futures: dict[Future[Node], int] = {
+            pool.submit(execute_action, self.ctx, action, view, step, batch): step
+            for step, action in todo
+        }
+        finished: list[Node] = []
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for fut in done:
+                node = fut.result()
+                node.meta["search_elapsed"] = time.monotonic() - t0
+                node.meta["batch_size"] = size
+                self.journal.append(node)  # durable before the node counts as done
+                finished.append(node)
+                if self.on_node is not None:
+                    self.on_node(node)
+        return finished
+
+
+def _maybe_incomplete(nodes: list[Node]) -> bool:
+    last = max(n.batch for n in nodes)
+    members = [n for n in nodes if n.batch == last]
+    size = members[0].meta.get("batch_size")
+    return size is None or len(members) < int(size)

@@ -1,0 +1,249 @@
+"""Turn one policy action into one finished, graded node.
+
+The operator proposes a script; the sandbox runs it with only the public files; the harness
+parses the script's own validation report, grades the submission on every held-out set
+*outside* the sandbox, and classifies the node. Nothing here raises for a bad script: every
+failure becomes a node status with a reason.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from aira_eval.search.journal import JournalView
+from aira_eval.search.node import FitnessSignal, Node
+from aira_eval.search.operators.base import (
+    MemoryScope,
+    Operators,
+    OperatorContext,
+    Proposal,
+    RunOutcome,
+    TaskBrief,
+    complexity_cue,
+    memory_for,
+)
+from aira_eval.search.policies.base import Action
+
+if TYPE_CHECKING:
+    from aira_eval.datasets.task import Task
+    from aira_eval.search.sandbox.base import ExecResult, Sandbox
+
+
+@dataclass
+class SearchContext:
+    """Everything fixed for one search (one task × policy × seed)."""
+
+    search_id: str
+    search_dir: Path
+    study_dir: Path
+    task: Task
+    brief: TaskBrief
+    operators: Operators
+    sandbox: Sandbox
+    seed: int
+    signal: FitnessSignal
+    memory_scope: MemoryScope
+    node_timeout_s: float
+    memory_mb: int | None
+
+    @property
+    def lower_is_better(self) -> bool:
+        return bool(self.task.lower_is_better)
+
+
+def node_rng(seed: int, step: int) -> np.random.Generator:
+    """The RNG of the operator call at ``step``: a pure function of (seed, step)."""
+    return np.random.default_rng([seed, step, 0x0A1EA])
+
+
+def _propose(ctx: SearchContext, action: Action, view: JournalView, step: int) -> Proposal:
+    parents = [view.by_id[p] for p in action.parent_ids]
+    first = parents[0] if parents else None
+    op_ctx = OperatorContext(
+        brief=ctx.brief,
+        rng=node_rng(ctx.seed, step),
+        step=step,
+        journal=view,
+        memory=memory_for(view, ctx.memory_scope, first),
+        complexity=complexity_cue(view, first),
+    )
+    ops = ctx.operators
+    if action.operator == "draft":
+        return ops.draft(op_ctx)
+    if action.operator == "improve":
+        return ops.improve(op_ctx, parents[0])
+    if action.operator == "debug":
+        return ops.debug(op_ctx, parents[0])
+    return ops.crossover(op_ctx, parents[0], parents[1])
+
+
+def new_node(ctx: SearchContext, action: Action, view: JournalView, step: int, batch: int) -> Node:
+    """The node skeleton for ``action`` (ids, lineage, depths), before anything runs."""
+    parents = [view.by_id[p] for p in action.parent_ids]
+    depth = max((p.depth for p in parents), default=-1) + 1
+    debug_depth = parents[0].debug_depth + 1 if action.operator == "debug" else 0
+    return Node(
+        node_id=f"{ctx.search_id}-n{step:04d}",
+        search_id=ctx.search_id,
+        step=step,
+        batch=batch,
+        operator=action.operator,
+        parent_ids=list(action.parent_ids),
+        depth=depth,
+        debug_depth=debug_depth,
+        meta=dict(action.meta),
+    )
+
+
+def execute_action(
+    ctx: SearchContext, action: Action, view: JournalView, step: int, batch: int
+) -> Node:
+    """Propose, run, grade and classify one node. Never raises for a bad script."""
+    node = new_node(ctx, action, view, step, batch)
+    node.started_at = time.time()
+    try:
+        _run_node(ctx, node, action, view)
+    except Exception as err:  # a harness fault must not stop the search or lose the node
+        node.status = "error"
+        node.reason = f"harness error: {type(err).__name__}: {err}"
+        node.meta["traceback"] = traceback.format_exc(limit=8)
+    node.finished_at = time.time()
+    return node
+
+
+def _run_node(ctx: SearchContext, node: Node, action: Action, view: JournalView) -> None:
+    try:
+        proposal = _propose(ctx, action, view, node.step)
+    except Exception as err:
+        node.status, node.reason = "error", f"operator {action.operator} failed: {err}"
+        return
+    node.plan, node.config, node.usage = proposal.plan, proposal.config, proposal.usage
+    node_dir = ctx.search_dir / "nodes" / node.node_id
+    node_dir.mkdir(parents=True, exist_ok=True)
+    node.code = proposal.code
+    node.code_path = str((node_dir / "code.py").relative_to(ctx.study_dir))
+    (node_dir / "code.py").write_text(proposal.code)
+    if proposal.error or not proposal.code.strip():
+        node.status = "error"
+        node.reason = proposal.error or "the operator produced no code"
+        return
+    result = _execute(ctx, proposal.code, node_dir)
+    node.exec_time = result.wall_time
+    node.isolation, node.isolation_note = result.isolation, result.isolation_note
+    node.stdout_tail = result.stdout_tail
+    _classify(ctx, node, result, node_dir, view)
+
+
+def _execute(ctx: SearchContext, code: str, node_dir: Path) -> ExecResult:
+    from aira_eval.search.sandbox.base import ExecSpec
+
+    spec = ExecSpec(
+        code=code,
+        public_dir=ctx.task.public_dir,
+        timeout_s=ctx.node_timeout_s,
+        memory_mb=ctx.memory_mb,
+    )
+    workdir = Path(tempfile.mkdtemp(prefix="aira-eval-node-"))
+    try:
+        return ctx.sandbox.run(spec, workdir, node_dir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _full_stdout(node_dir: Path, tail: str) -> str:
+    path = node_dir / "stdout.txt"
+    return path.read_text(errors="replace") if path.exists() else tail
+
+
+def _classify(
+    ctx: SearchContext, node: Node, result: ExecResult, node_dir: Path, view: JournalView
+) -> None:
+    from aira_eval.search.report import parse_report
+
+    report = parse_report(_full_stdout(node_dir, result.stdout_tail))
+    if report.score is not None:
+        node.scores["val"] = report.score
+        node.val_folds = list(report.folds)
+    submission = result.submission_path
+    outcome = RunOutcome(
+        exit_code=result.exit_code,
+        timed_out=result.timed_out,
+        oom=result.oom,
+        stdout_tail=result.stdout_tail,
+        stderr_tail=result.stderr_tail,
+        reported_score=report.score,
+        has_submission=submission is not None,
+        exec_time=result.wall_time,
+    )
+    node.status, node.reason = _run_status(result, report.score, submission)
+    if node.status == "ok" and submission is not None:
+        _grade(ctx, node, submission)
+    _analyze(ctx, node, view, outcome)
+
+
+def _run_status(
+    result: ExecResult, score: float | None, submission: Path | None
+) -> tuple[Any, str | None]:
+    """Status from the run alone; ``ok`` here still awaits grading."""
+    if result.timed_out:
+        return "timeout", result.killed_reason or "the script exceeded the node time limit"
+    if result.oom:
+        return "buggy", result.killed_reason or "the script exceeded the memory limit"
+    if result.exit_code != 0:
+        last = [ln for ln in result.stderr_tail.strip().splitlines() if ln.strip()]
+        why = last[-1] if last else f"exit code {result.exit_code}"
+        return "buggy", f"the script failed: {why}"[:500]
+    if submission is None:
+        return "buggy", "the script wrote no ./submission/submission.csv"
+    if score is None:
+        return "ok", None  # may still be rescued by analyze; decided in _analyze
+    return "ok", None
+
+
+def _grade(ctx: SearchContext, node: Node, submission: Path) -> None:
+    """Grade on every held-out set outside the sandbox; an invalid test grade marks the node."""
+    reports = ctx.task.grade_heldouts(submission)
+    for name, rep in reports.items():
+        n_rows = getattr(rep, "n_rows", None)
+        if n_rows is not None:
+            node.heldout_sizes[name] = int(n_rows)
+        if rep.valid_submission and rep.score is not None and not math.isnan(rep.score):
+            node.scores[name] = float(rep.score)
+    test = reports.get("test")
+    if test is not None and not test.valid_submission:
+        node.status = "invalid_submission"
+        node.reason = f"invalid submission: {test.reason}"
+
+
+def _analyze(ctx: SearchContext, node: Node, view: JournalView, outcome: RunOutcome) -> None:
+    """Let the operator read the run: a summary always; a metric only if none was reported."""
+    from aira_eval.search.node import blind
+
+    op_ctx = OperatorContext(
+        brief=ctx.brief, rng=node_rng(ctx.seed, node.step + 1_000_000), step=node.step,
+        journal=view,
+    )
+    try:
+        analysis = ctx.operators.analyze(op_ctx, blind(node, ctx.signal, ctx.lower_is_better),
+                                         outcome)
+    except Exception as err:
+        node.analysis = f"analysis failed: {err}"
+        return
+    node.analysis = analysis.summary
+    node.usage.add(analysis.usage)
+    if node.status != "ok" or "val" in node.scores:
+        return
+    if analysis.metric is not None and not analysis.is_bug:
+        node.scores["val"] = float(analysis.metric)  # the script's own report always wins
+        node.meta["val_from_analysis"] = True
+    else:
+        node.status, node.reason = "buggy", "the script printed no VALIDATION_SCORE line"

@@ -1,0 +1,254 @@
+"""Run a whole study: every (task, policy, seed) search, recorded to one study directory."""
+
+from __future__ import annotations
+
+import platform
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aira_eval.errors import UsageError
+from aira_eval.search.config import StudyConfig
+from aira_eval.search.engine import Budget, SearchEngine, SearchOutcome
+from aira_eval.search.node import Node
+from aira_eval.search.recorders import (
+    MlflowRecorder,
+    SearchMeta,
+    catch_up_nodes,
+    rebuild_node_table,
+    write_search_meta,
+)
+from aira_eval.search.runner import SearchContext
+from aira_eval.search.study import StudyManifest
+
+if TYPE_CHECKING:
+    from aira_eval.datasets.task import Task
+
+_VERSIONED = ("aira-eval", "numpy", "pandas", "scikit-learn", "scipy", "pyarrow", "mlflow",
+              "litellm")
+
+
+@dataclass(frozen=True)
+class SearchPlan:
+    search_id: str
+    task_id: str
+    policy: str
+    seed: int
+
+
+@dataclass
+class StudyEvents:
+    """Callbacks the CLI uses for progress; all optional, all called from the main thread."""
+
+    on_search_start: Callable[[SearchPlan, int, bool], None] | None = None
+    on_node: Callable[[SearchPlan, Node], None] | None = None
+    on_search_end: Callable[[SearchPlan, SearchOutcome], None] | None = None
+
+
+@dataclass
+class StudyResult:
+    study_dir: Path
+    outcomes: list[SearchOutcome] = field(default_factory=list)
+    mlflow_errors: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")
+
+
+def plan_searches(config: StudyConfig) -> list[SearchPlan]:
+    return [
+        SearchPlan(f"{slug(t)}__{p}__s{s}", t, p, s)
+        for t in config.tasks
+        for p in config.policies
+        for s in config.seeds
+    ]
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def default_tracking_uri(study_dir: Path) -> str:
+    return f"sqlite:///{(study_dir / 'mlflow.db').resolve()}"
+
+
+def prepare_study(config: StudyConfig, out: Path, resume: bool) -> StudyConfig:
+    """Check the study dir; on resume, return the stored config (workers may change)."""
+    manifest_path = out / "study.json"
+    if manifest_path.exists() and not resume:
+        raise UsageError(
+            f"{out} already holds a study",
+            hint="Pass --resume to continue it, or choose another --out.",
+        )
+    if resume:
+        if not manifest_path.exists():
+            raise UsageError(f"nothing to resume: {out} holds no study.json",
+                             hint="Start the study without --resume.")
+        stored = StudyConfig.from_dict(StudyManifest.read(out).config)
+        stored.workers = config.workers
+        return stored.validate()
+    return config.validate()
+
+
+def _resolve_tasks(config: StudyConfig) -> dict[str, Task]:
+    from aira_eval.datasets.registry import resolve_task
+
+    data_dir = Path(config.data_dir).expanduser() if config.data_dir else None
+    tasks = {t: resolve_task(t, data_dir=data_dir, heldouts=config.heldouts) for t in config.tasks}
+    if config.fitness == "search":
+        lacking = [t for t, task in tasks.items() if "search" not in task.heldouts]
+        if lacking:
+            raise UsageError(
+                f"--fitness search needs a `search` held-out set, which {', '.join(lacking)} "
+                "lacks", hint="Pass --heldouts, or steer by --fitness val.")
+    return tasks
+
+
+def _manifest(config: StudyConfig, out: Path, tasks: dict[str, Task]) -> StudyManifest:
+    return StudyManifest(
+        study_id=out.resolve().name,
+        seed=config.seeds[0],
+        config=config.to_dict(),
+        tasks={t: task.task_info() for t, task in tasks.items()},
+        versions=package_versions(),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+def _context(config: StudyConfig, out: Path, plan: SearchPlan, task: Task) -> SearchContext:
+    from aira_eval.search.operators.registry import make_operators
+    from aira_eval.search.sandbox import make_sandbox
+
+    return SearchContext(
+        search_id=plan.search_id,
+        search_dir=out / "searches" / plan.search_id,
+        study_dir=out,
+        task=task,
+        brief=task.brief(config.node_timeout_s),
+        operators=make_operators(config.operators, config.operator_params),
+        sandbox=make_sandbox(config.sandbox, image=config.docker_image),
+        seed=plan.seed,
+        signal=config.fitness,  # type: ignore[arg-type]
+        memory_scope=config.memory_scope,  # type: ignore[arg-type]
+        node_timeout_s=config.node_timeout_s,
+        memory_mb=config.memory_mb,
+    )
+
+
+def _search_params(config: StudyConfig, plan: SearchPlan, policy_desc: dict[str, Any]) -> dict:
+    return {
+        "task": plan.task_id, "policy": plan.policy, "operators": config.operators,
+        "seed": plan.seed, "steps": config.steps, "time_budget_s": config.time_budget_s,
+        "node_timeout_s": config.node_timeout_s, "memory_mb": config.memory_mb,
+        "workers": config.workers, "fitness": config.fitness,
+        "oracle_run": config.oracle_run, "memory_scope": config.memory_scope,
+        **{f"policy.{k}": v for k, v in policy_desc.items()},
+    }
+
+
+def run_study(
+    config: StudyConfig,
+    out: Path,
+    resume: bool = False,
+    events: StudyEvents | None = None,
+    stop: threading.Event | None = None,
+) -> StudyResult:
+    """Run (or resume) every search of ``config`` into study dir ``out``."""
+    from aira_eval.search.policies.registry import make_policy
+
+    config = prepare_study(config, out, resume)
+    events = events or StudyEvents()
+    stop = stop or threading.Event()
+    tasks = _resolve_tasks(config)
+    plans = plan_searches(config)
+    for plan in plans:  # fail fast on bad policy names/params before any search runs
+        make_policy(plan.policy, config.policy_params.get(plan.policy, {}))
+    if not resume:
+        _manifest(config, out, tasks).write(out)
+    recorder = _recorder(config, out)
+    result = StudyResult(out)
+    try:
+        for plan in plans:
+            if stop.is_set():
+                result.interrupted = True
+                break
+            result.outcomes.append(_run_one(config, out, plan, tasks[plan.task_id], recorder,
+                                            events, stop))
+    finally:
+        rebuild_node_table(out)
+        if recorder is not None:
+            recorder.finish()
+            result.mlflow_errors = list(recorder.errors)
+    result.interrupted = result.interrupted or stop.is_set()
+    return result
+
+
+def _recorder(config: StudyConfig, out: Path) -> MlflowRecorder | None:
+    if not config.mlflow:
+        return None
+    rec = MlflowRecorder(
+        tracking_uri=config.mlflow_uri or default_tracking_uri(out),
+        experiment=f"aira-eval/{out.resolve().name}",
+        artifact_root=out / "mlartifacts",
+    )
+    rec.start()
+    return rec
+
+
+def _run_one(
+    config: StudyConfig, out: Path, plan: SearchPlan, task: Task,
+    recorder: MlflowRecorder | None, events: StudyEvents, stop: threading.Event,
+) -> SearchOutcome:
+    from aira_eval.search.policies.registry import make_policy
+
+    policy = make_policy(plan.policy, config.policy_params.get(plan.policy, {}))
+    ctx = _context(config, out, plan, task)
+    meta = SearchMeta(out.resolve().name, plan.search_id, plan.task_id, plan.policy,
+                      config.operators, plan.seed, config.fitness, bool(task.lower_is_better))
+    desc = policy.describe() if hasattr(policy, "describe") else {}
+    write_search_meta(ctx.search_dir, meta, {"params": _search_params(config, plan, desc)})
+    if recorder is not None:
+        recorder.open_search(ctx.search_dir, meta, _search_params(config, plan, desc))
+        for node in catch_up_nodes(ctx.search_dir):
+            recorder.record(ctx.search_dir, node, meta)
+
+    def on_node(node: Node) -> None:
+        if recorder is not None:
+            recorder.record(ctx.search_dir, node, meta)
+        if events.on_node is not None:
+            events.on_node(plan, node)
+
+    engine = SearchEngine(ctx, policy, Budget(config.steps, config.time_budget_s),
+                          workers=config.workers, on_node=on_node, stop=stop)
+    if events.on_search_start is not None:
+        events.on_search_start(plan, len(engine.journal.read()), bool(task.lower_is_better))
+    outcome = engine.run()
+    if recorder is not None:
+        recorder.close_search(ctx.search_dir, _summary(outcome, bool(task.lower_is_better)))
+    if events.on_search_end is not None:
+        events.on_search_end(plan, outcome)
+    return outcome
+
+
+def _summary(outcome: SearchOutcome, lower_is_better: bool) -> dict[str, float]:
+    ok = [n for n in outcome.nodes if n.status == "ok" and "val" in n.scores]
+    out = {"nodes": float(len(outcome.nodes)), "nodes_ok": float(len(ok))}
+    if ok:
+        pick = (min if lower_is_better else max)(ok, key=lambda n: n.scores["val"])
+        out["best_val.score_val"] = pick.scores["val"]
+        if "test" in pick.scores:
+            out["best_val.score_test"] = pick.scores["test"]
+    return out

@@ -1,0 +1,57 @@
+"""Developer sessions: tests, lint, typecheck, docs, bench."""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.sessions = ["tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+ENV = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "MLFLOW_TRACKING_URI": ""}
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite (fast tests; pass -m slow or '' to include slow ones)."""
+    session.install("-e", ".[dev]")
+    args = session.posargs or ["-m", "not slow and not api", "-q"]
+    session.run("pytest", *args, env={**ENV, "PYTHONHASHSEED": "0"})
+
+
+@nox.session
+def slow(session: nox.Session) -> None:
+    """Slow tests only (coverage simulations, exhaustive end-to-end matrices)."""
+    session.install("-e", ".[dev]")
+    session.run("pytest", "-m", "slow", "-q", *session.posargs, env=ENV)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff lint and format check."""
+    session.install("ruff")
+    session.run("ruff", "check", "aira_eval", "tests", "bench", "noxfile.py")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy over the package."""
+    session.install("-e", ".[dev]")
+    session.run("mypy", "aira_eval")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site strictly."""
+    session.install("-e", ".[dev]")
+    session.run("mkdocs", "build", "--strict", "--site-dir", os.path.join(session.create_tmp(), "site"))
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks (not tests): each writes JSON under bench/results and prints a table."""
+    session.install("-e", ".[dev]")
+    for script in ("bench/selection/run.py", "bench/search_overhead/run.py"):
+        if os.path.exists(script):
+            session.run("python", script, *session.posargs, env=ENV)
