@@ -18,6 +18,13 @@ def shared_data_dir() -> Path:
     return Path(env) if env else (ROOT.parent / "shared" / "data")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_task_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Prepared builtin/synthetic tasks and held-out sets go to a per-session temp cache,
+    never to the user's ~/.cache (tests may still override AIRA_EVAL_CACHE_DIR themselves)."""
+    os.environ["AIRA_EVAL_CACHE_DIR"] = str(tmp_path_factory.mktemp("aira-eval-cache"))
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     path = shared_data_dir()

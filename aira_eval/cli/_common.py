@@ -55,7 +55,7 @@ def print_json(payload: Any) -> None:
 
 
 def resolve_data_dir(data_dir: Path | None) -> Path:
-    """``--data-dir``, else ``$AIRA_EVAL_DATA_DIR``, else MLE-bench's ``~/.cache/mle-bench/data``."""
+    """``--data-dir``, else ``$AIRA_EVAL_DATA_DIR``, else ``~/.cache/mle-bench/data``."""
     if data_dir is not None:
         return data_dir.expanduser()
     env = os.environ.get("AIRA_EVAL_DATA_DIR")

@@ -16,6 +16,9 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "datasets",
     "grade",
     "search",
+    "check",
+    "importers",
+    "select",
 )
 
 app = typer.Typer(

@@ -32,7 +32,9 @@ def parse_seeds(spec: str | int | list[int]) -> list[int]:
         if m:
             lo, hi = int(m.group(1)), int(m.group(2))
             if hi < lo:
-                raise UsageError(f"seed range {part!r} runs backwards", hint="Write it as LOW-HIGH.")
+                raise UsageError(
+                    f"seed range {part!r} runs backwards", hint="Write it as LOW-HIGH."
+                )
             seeds.extend(range(lo, hi + 1))
         elif part.isdigit():
             seeds.append(int(part))

@@ -65,8 +65,10 @@ class SearchEngine:
         workers: int = 1,
         on_node: NodeCallback | None = None,
         stop: threading.Event | None = None,
+        slots: threading.Semaphore | None = None,
     ) -> None:
         self.ctx = ctx
+        self.slots = slots
         self.policy = policy
         self.budget = budget
         self.workers = max(1, workers)
@@ -105,6 +107,13 @@ class SearchEngine:
         outcome.nodes = sorted(nodes, key=lambda n: n.step)
         return outcome
 
+    def _execute(self, action: Action, view: JournalView, step: int, batch: int) -> Node:
+        """Run one node, holding one of the study's shared worker slots while it runs."""
+        if self.slots is None:
+            return execute_action(self.ctx, action, view, step, batch)
+        with self.slots:
+            return execute_action(self.ctx, action, view, step, batch)
+
     def _stop_reason(self, nodes: list[Node], elapsed: float) -> str | None:
         if self.stop.is_set():
             return "interrupted"
@@ -132,7 +141,7 @@ class SearchEngine:
     ) -> list[Node]:
         batch, size = batch_and_size
         futures: dict[Future[Node], int] = {
-            pool.submit(execute_action, self.ctx, action, view, step, batch): step
+            pool.submit(self._execute, action, view, step, batch): step
             for step, action in todo
         }
         finished: list[Node] = []

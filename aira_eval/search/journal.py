@@ -124,7 +124,7 @@ class JournalView:
         good = self.good_nodes
         if not good:
             return None
-        return max(good, key=lambda n: (n.fitness, -n.step))  # type: ignore[arg-type,return-value]
+        return max(good, key=lambda n: (n.fitness or 0.0, -n.step))
 
     def ancestors(self, node_id: str) -> list[NodeView]:
         """First parents up to the root, nearest first."""

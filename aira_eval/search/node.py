@@ -110,6 +110,8 @@ class NodeView:
     ``fitness`` is the steering signal (``val``, ``search``, or — for oracle runs only —
     ``test``) oriented so higher is better; ``None`` when the node has no usable score.
     ``score_val`` is the script's own validation score in the metric's direction.
+    ``meta`` is the policy bookkeeping of the action that created the node
+    (:attr:`aira_eval.search.policies.base.Action.meta`, stored as ``Node.meta``).
     """
 
     node_id: str
@@ -129,6 +131,7 @@ class NodeView:
     fitness: float | None
     analysis: str
     exec_time: float
+    meta: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_good(self) -> bool:
@@ -136,7 +139,8 @@ class NodeView:
 
     @property
     def is_buggy(self) -> bool:
-        return self.status != "ok"
+        """Failed, or ok without a usable score (AIDE counts a missing metric as a bug)."""
+        return not self.is_good
 
 
 def blind(node: Node, signal: FitnessSignal, lower_is_better: bool) -> NodeView:
@@ -164,4 +168,5 @@ def blind(node: Node, signal: FitnessSignal, lower_is_better: bool) -> NodeView:
         fitness=oriented(raw, lower_is_better),
         analysis=node.analysis,
         exec_time=node.exec_time,
+        meta=dict(node.meta),
     )

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +23,8 @@ from aira_eval.search.journal import JournalView
 from aira_eval.search.node import FitnessSignal, Node
 from aira_eval.search.operators.base import (
     MemoryScope,
-    Operators,
     OperatorContext,
+    Operators,
     Proposal,
     RunOutcome,
     TaskBrief,
@@ -54,6 +54,7 @@ class SearchContext:
     memory_scope: MemoryScope
     node_timeout_s: float
     memory_mb: int | None
+    heldout_sizes: dict[str, int] = field(default_factory=dict)
 
     @property
     def lower_is_better(self) -> bool:
@@ -184,15 +185,13 @@ def _classify(
         has_submission=submission is not None,
         exec_time=result.wall_time,
     )
-    node.status, node.reason = _run_status(result, report.score, submission)
+    node.status, node.reason = _run_status(result, submission)
     if node.status == "ok" and submission is not None:
         _grade(ctx, node, submission)
     _analyze(ctx, node, view, outcome)
 
 
-def _run_status(
-    result: ExecResult, score: float | None, submission: Path | None
-) -> tuple[Any, str | None]:
+def _run_status(result: ExecResult, submission: Path | None) -> tuple[Any, str | None]:
     """Status from the run alone; ``ok`` here still awaits grading."""
     if result.timed_out:
         return "timeout", result.killed_reason or "the script exceeded the node time limit"
@@ -204,20 +203,17 @@ def _run_status(
         return "buggy", f"the script failed: {why}"[:500]
     if submission is None:
         return "buggy", "the script wrote no ./submission/submission.csv"
-    if score is None:
-        return "ok", None  # may still be rescued by analyze; decided in _analyze
-    return "ok", None
+    return "ok", None  # a missing score is decided in _analyze
 
 
 def _grade(ctx: SearchContext, node: Node, submission: Path) -> None:
     """Grade on every held-out set outside the sandbox; an invalid test grade marks the node."""
     reports = ctx.task.grade_heldouts(submission)
+    node.heldout_sizes = dict(ctx.heldout_sizes)
     for name, rep in reports.items():
-        n_rows = getattr(rep, "n_rows", None)
-        if n_rows is not None:
-            node.heldout_sizes[name] = int(n_rows)
-        if rep.valid_submission and rep.score is not None and not math.isnan(rep.score):
-            node.scores[name] = float(rep.score)
+        value = rep.raw_score if rep.raw_score is not None else rep.score  # unrounded
+        if rep.valid_submission and value is not None and not math.isnan(value):
+            node.scores[name] = float(value)
     test = reports.get("test")
     if test is not None and not test.valid_submission:
         node.status = "invalid_submission"

@@ -6,6 +6,7 @@ import platform
 import re
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -33,6 +34,9 @@ _VERSIONED = ("aira-eval", "numpy", "pandas", "scikit-learn", "scipy", "pyarrow"
               "litellm")
 
 
+_TABLE_LOCK = threading.Lock()
+
+
 @dataclass(frozen=True)
 class SearchPlan:
     search_id: str
@@ -43,7 +47,8 @@ class SearchPlan:
 
 @dataclass
 class StudyEvents:
-    """Callbacks the CLI uses for progress; all optional, all called from the main thread."""
+    """Callbacks the CLI uses for progress; all optional. Searches run in parallel threads,
+    so callbacks must be thread-safe (rich's Progress is)."""
 
     on_search_start: Callable[[SearchPlan, int, bool], None] | None = None
     on_node: Callable[[SearchPlan, Node], None] | None = None
@@ -145,6 +150,7 @@ def _context(config: StudyConfig, out: Path, plan: SearchPlan, task: Task) -> Se
         memory_scope=config.memory_scope,  # type: ignore[arg-type]
         node_timeout_s=config.node_timeout_s,
         memory_mb=config.memory_mb,
+        heldout_sizes=task.heldout_sizes(),
     )
 
 
@@ -180,19 +186,22 @@ def run_study(
         _manifest(config, out, tasks).write(out)
     recorder = _recorder(config, out)
     result = StudyResult(out)
+    slots = threading.BoundedSemaphore(config.workers)
     try:
-        for plan in plans:
-            if stop.is_set():
-                result.interrupted = True
-                break
-            result.outcomes.append(_run_one(config, out, plan, tasks[plan.task_id], recorder,
-                                            events, stop))
+        with ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="search") as pool:
+            futures = [
+                pool.submit(_run_one, config, out, plan, tasks[plan.task_id], recorder, events,
+                            stop, slots)
+                for plan in plans
+            ]
+            result.outcomes = [f.result() for f in futures]
     finally:
-        rebuild_node_table(out)
+        with _TABLE_LOCK:
+            rebuild_node_table(out)
         if recorder is not None:
             recorder.finish()
             result.mlflow_errors = list(recorder.errors)
-    result.interrupted = result.interrupted or stop.is_set()
+    result.interrupted = stop.is_set()
     return result
 
 
@@ -211,7 +220,11 @@ def _recorder(config: StudyConfig, out: Path) -> MlflowRecorder | None:
 def _run_one(
     config: StudyConfig, out: Path, plan: SearchPlan, task: Task,
     recorder: MlflowRecorder | None, events: StudyEvents, stop: threading.Event,
+    slots: threading.Semaphore,
 ) -> SearchOutcome:
+    """Run one search; several run at once, sharing ``slots`` (the study's workers)."""
+    if stop.is_set():
+        return SearchOutcome(plan.search_id, stopped="interrupted")
     from aira_eval.search.policies.registry import make_policy
 
     policy = make_policy(plan.policy, config.policy_params.get(plan.policy, {}))
@@ -232,10 +245,12 @@ def _run_one(
             events.on_node(plan, node)
 
     engine = SearchEngine(ctx, policy, Budget(config.steps, config.time_budget_s),
-                          workers=config.workers, on_node=on_node, stop=stop)
+                          workers=config.workers, on_node=on_node, stop=stop, slots=slots)
     if events.on_search_start is not None:
         events.on_search_start(plan, len(engine.journal.read()), bool(task.lower_is_better))
     outcome = engine.run()
+    with _TABLE_LOCK:
+        rebuild_node_table(out)
     if recorder is not None:
         recorder.close_search(ctx.search_dir, _summary(outcome, bool(task.lower_is_better)))
     if events.on_search_end is not None:

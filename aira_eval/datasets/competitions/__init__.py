@@ -1,0 +1,82 @@
+"""Built-in grader specs for MLE-bench competitions, usable without the ``mlebench`` package.
+
+Every competition of MLE-bench's lite (low-complexity) split is here, plus spaceship-titanic
+(from MLE-bench's dev split), each with a grader that reproduces its ``grade.py`` (see
+:mod:`.graders` and :mod:`.graders_multi` for the few documented deviations).
+Tabular and text ones also carry a :class:`~aira_eval.datasets.problem.ProblemSpec` and an
+``answers_from_train`` builder.
+
+>>> spec = get_competition("spaceship-titanic")
+>>> spec.grader.metric, spec.problem.id_columns
+('accuracy', ('PassengerId',))
+"""
+
+from __future__ import annotations
+
+from aira_eval.datasets.competitions.base import AnswersFromTrain, CompetitionSpec
+from aira_eval.datasets.competitions.classes import (
+    DOG_BREEDS,
+    JIGSAW_CLASSES,
+    LEAF_CLASSES,
+    PLANT_PATHOLOGY_CLASSES,
+    RANZCR_CLASSES,
+    SPOOKY_CLASSES,
+)
+from aira_eval.datasets.competitions.media import MEDIA
+from aira_eval.datasets.competitions.tabular import TABULAR
+from aira_eval.datasets.competitions.text import TEXT
+
+__all__ = [
+    "DOG_BREEDS",
+    "JIGSAW_CLASSES",
+    "LEAF_CLASSES",
+    "MLEBENCH_LITE_IDS",
+    "PLANT_PATHOLOGY_CLASSES",
+    "RANZCR_CLASSES",
+    "SPOOKY_CLASSES",
+    "AnswersFromTrain",
+    "CompetitionSpec",
+    "builtin_competition_ids",
+    "get_competition",
+]
+
+_REGISTRY: dict[str, CompetitionSpec] = {spec.id: spec for spec in (*TABULAR, *TEXT, *MEDIA)}
+
+MLEBENCH_LITE_IDS: tuple[str, ...] = (
+    "aerial-cactus-identification",
+    "aptos2019-blindness-detection",
+    "denoising-dirty-documents",
+    "detecting-insults-in-social-commentary",
+    "dog-breed-identification",
+    "dogs-vs-cats-redux-kernels-edition",
+    "histopathologic-cancer-detection",
+    "jigsaw-toxic-comment-classification-challenge",
+    "leaf-classification",
+    "mlsp-2013-birds",
+    "new-york-city-taxi-fare-prediction",
+    "nomad2018-predict-transparent-conductors",
+    "plant-pathology-2020-fgvc7",
+    "random-acts-of-pizza",
+    "ranzcr-clip-catheter-line-classification",
+    "siim-isic-melanoma-classification",
+    "spooky-author-identification",
+    "tabular-playground-series-dec-2021",
+    "tabular-playground-series-may-2022",
+    "text-normalization-challenge-english-language",
+    "text-normalization-challenge-russian-language",
+    "the-icml-2013-whale-challenge-right-whale-redux",
+)
+"""MLE-bench's lite split (``experiments/splits/low.txt``), 22 competitions."""
+
+
+def builtin_competition_ids(*, with_problem: bool = False) -> list[str]:
+    """Ids of the built-in competitions, sorted; ``with_problem`` keeps those with a
+    :class:`ProblemSpec` (solvable by a tabular/text pipeline)."""
+    return sorted(
+        cid for cid, spec in _REGISTRY.items() if spec.problem is not None or not with_problem
+    )
+
+
+def get_competition(competition_id: str) -> CompetitionSpec | None:
+    """The built-in spec of ``competition_id``, or ``None`` when there is none."""
+    return _REGISTRY.get(competition_id)

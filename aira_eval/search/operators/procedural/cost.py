@@ -1,0 +1,130 @@
+"""A rough wall-time estimate of a procedural script, from its config and the task's size.
+
+The constants were fitted by timing single-threaded scikit-learn fits on the four MLE-bench
+competitions in ``../shared/data`` (2 cores); the estimate is right to within a small factor,
+which is all drafting (prefer cheap pipelines) and debugging (make a timeout cheaper) need.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from aira_eval.datasets.problem import ProblemSpec
+from aira_eval.search.operators.procedural.config import PipelineConfig
+from aira_eval.search.operators.procedural.schema import DataSchema
+
+STARTUP_S = 1.5
+"""Interpreter start, imports and reading the files."""
+
+COMPOUND_PART_LEVELS = 10
+"""Assumed distinct values of a categorical part of a compound column."""
+
+
+@dataclass(frozen=True)
+class TaskShape:
+    """The sizes of a task that drive a pipeline's cost."""
+
+    is_classification: bool
+    n_rows: int
+    n_classes: int
+    n_models: int
+    n_numeric: int
+    n_compound_numeric: int
+    cardinalities: tuple[int, ...]
+    compound: tuple[tuple[int, int], ...]
+    n_text: int
+    n_folds: int
+
+    @classmethod
+    def of(cls, problem: ProblemSpec, schema: DataSchema, n_folds: int) -> TaskShape:
+        per_target = problem.prediction in ("probability", "regression")
+        return cls(
+            is_classification=problem.is_classification,
+            n_rows=max(1, schema.n_rows),
+            n_classes=schema.n_classes,
+            n_models=len(problem.label_columns) if per_target else 1,
+            n_numeric=len(schema.numeric),
+            n_compound_numeric=schema.n_compound_numeric,
+            cardinalities=tuple(schema.card(c) for c in schema.categorical),
+            compound=tuple(
+                (schema.card(c.name), sum(p == "categorical" for p in c.parts))
+                for c in schema.compound
+            ),
+            n_text=len(schema.text),
+            n_folds=n_folds,
+        )
+
+    @property
+    def has_text(self) -> bool:
+        return self.n_text > 0
+
+    @property
+    def has_categorical(self) -> bool:
+        return bool(self.cardinalities) or bool(self.compound)
+
+
+def _categorical_width(config: PipelineConfig, shape: TaskShape) -> float:
+    levels = [c for c in shape.cardinalities if c <= config.max_categories]
+    for card, n_cat_parts in shape.compound:
+        if config.split_compound:
+            levels += [COMPOUND_PART_LEVELS] * n_cat_parts
+        elif card <= config.max_categories:
+            levels.append(card)
+    return float(sum(levels) if config.encoding == "onehot" else len(levels))
+
+
+def n_features(config: PipelineConfig, shape: TaskShape) -> float:
+    """Estimated width of the model's input matrix."""
+    num = shape.n_numeric + (shape.n_compound_numeric if config.split_compound else 0)
+    num += 3 if config.row_stats and num >= 2 else 0
+    if config.interactions:
+        num += num * (num - 1) / 2
+    if config.missing_indicators:
+        num *= 1.3
+    text_width = config.text_svd or min(config.text_max_features, 20 * shape.n_rows)
+    return max(1.0, num + _categorical_width(config, shape) + shape.n_text * text_width)
+
+
+def _mtry(value: Any, f: float) -> float:
+    if value == "sqrt":
+        return math.sqrt(f)
+    return max(1.0, float(value) * f) if isinstance(value, int | float) else math.sqrt(f)
+
+
+def _fit_cost(config: PipelineConfig, shape: TaskShape, n: float, f: float) -> float:
+    """Seconds for one fit (and prediction) on ``n`` rows and ``f`` features."""
+    p, family = config.params, config.family
+    k = shape.n_classes if shape.n_classes > 2 else 1
+    if family == "linear":
+        return 0.01 + (6e-8 * n * f * k if shape.is_classification else 1e-8 * n * f)
+    if family in ("random_forest", "extra_trees"):
+        depth = {None: 1.0, 8: 0.6, 16: 0.9}.get(p.get("max_depth"), 1.0)
+        leaf = 1.0 / math.sqrt(float(p.get("min_samples_leaf", 1)))
+        per_tree = n * math.log2(max(n, 2)) * _mtry(p.get("max_features", "sqrt"), f)
+        scale = 2e-8 * (1 + k / 10) * (0.5 if family == "extra_trees" else 1.0)
+        return scale * float(p.get("n_estimators", 100)) * per_tree * depth * max(leaf, 0.5)
+    if family == "hist_gb":
+        return float(p.get("max_iter", 100)) * k * (2e-8 * n * f + 2e-3)
+    if family == "knn":
+        return 2e-10 * n * n * f
+    if family == "svm":
+        if p.get("kernel") == "rbf":
+            return 5e-10 * n * n * f * 6
+        return 2e-8 * n * f * k * 4
+    if family == "mlp":
+        width = sum(p.get("hidden") or [100])
+        return 2e-10 * float(p.get("max_iter", 200)) * n * (f + k) * width
+    raise ValueError(f"unknown model family {family!r}")
+
+
+def estimate_cost(config: PipelineConfig, shape: TaskShape) -> float:
+    """Estimated wall time (seconds) of the whole script: CV fits, the final fit, startup."""
+    n = float(shape.n_rows)
+    if config.max_train_rows:
+        n = min(n, float(config.max_train_rows))
+    f = n_features(config, shape)
+    fits = (shape.n_folds + 1) * shape.n_models
+    text = 4e-5 * n * shape.n_text * (3.0 if config.text_analyzer == "char_wb" else 1.0)
+    return STARTUP_S + fits * (_fit_cost(config, shape, 0.85 * n, f) + text)

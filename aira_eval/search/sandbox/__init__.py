@@ -1,0 +1,44 @@
+"""Execution sandboxes: run one solution script with only the public files.
+
+``make_sandbox("local")`` (subprocess, Linux namespaces when available) or
+``make_sandbox("docker", image=...)`` (a container per script). See :mod:`.base` for the
+interface and :mod:`.local` for the isolation modes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aira_eval.errors import UsageError
+from aira_eval.search.sandbox.base import ExecResult, ExecSpec, Sandbox, SandboxError
+
+DEFAULT_IMAGE = "aira-eval-sandbox"
+SANDBOX_NAMES = ("local", "docker")
+
+__all__ = [
+    "DEFAULT_IMAGE",
+    "SANDBOX_NAMES",
+    "ExecResult",
+    "ExecSpec",
+    "Sandbox",
+    "SandboxError",
+    "make_sandbox",
+]
+
+
+def make_sandbox(name: str, *, image: str = DEFAULT_IMAGE, **options: Any) -> Sandbox:
+    """The sandbox backend called ``name`` (``local`` or ``docker``).
+
+    ``image`` is the docker image (ignored by ``local``); other keyword options go to the
+    backend's constructor. Raises :class:`UsageError` for an unknown name, or when docker is
+    not reachable or the image is missing.
+    """
+    if name == "local":
+        from aira_eval.search.sandbox.local import LocalSandbox
+
+        return LocalSandbox(**options)
+    if name == "docker":
+        from aira_eval.search.sandbox.docker import DockerSandbox
+
+        return DockerSandbox(image=image, **options)
+    raise UsageError(f"unknown sandbox {name!r}", hint=f"Use one of {', '.join(SANDBOX_NAMES)}.")

@@ -1,0 +1,374 @@
+"""The sandbox interface: what to run (:class:`ExecSpec`), what happened (:class:`ExecResult`).
+
+Every backend runs one solution script as ``python code.py`` in a fresh working directory that
+holds only the public files::
+
+    input/        the task's public files (read-only)
+    submission/   empty; the script writes submission.csv here
+    working/      scratch
+    code.py       the script
+
+and copies ``code.py``, ``stdout.txt``, ``stderr.txt`` and ``submission.csv`` (when produced)
+into the caller's ``keep_dir``. The shared helpers here (bounded output capture, the safe copy
+of the submission out of the working dir) are used by every backend.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import errno
+import os
+import shutil
+import stat
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol, runtime_checkable
+
+from aira_eval.errors import AiraEvalError, UsageError
+from aira_eval.search.report import ReportScanner, ValidationReport
+
+TAIL_BYTES = 8 * 1024
+MAX_SUBMISSION_BYTES = 4 * 1024**3
+MEMORY_ERROR_TOKENS = (
+    b"MemoryError",
+    b"std::bad_alloc",
+    b"Cannot allocate memory",
+    b"cannot allocate memory",
+    b"out of memory",
+    b"Unable to allocate",
+)
+KEPT_FILES = ("code.py", "stdout.txt", "stderr.txt", "submission.csv")
+
+
+@dataclass(frozen=True)
+class ExecSpec:
+    """One script run.
+
+    Attributes:
+        code: the complete script, written to ``code.py``.
+        public_dir: the task's public files, made available read-only as ``./input/``.
+        timeout_s: wall-clock limit; the whole process tree is killed when it is reached.
+        memory_mb: address-space limit (local) or container memory limit (docker); None: none.
+        env: extra environment variables for the script (on top of a clean minimal set).
+        python: interpreter that runs the script (local backend; docker uses the image's).
+        max_output_bytes: per stream, bytes of stdout/stderr kept (head and tail; the middle
+            is dropped and replaced by one marker line).
+        network: allow network access (off by default).
+        max_procs: processes (and threads) the script may have at once.
+        ro_binds: extra host paths made visible read-only inside the local jail (model caches).
+    """
+
+    code: str
+    public_dir: Path
+    timeout_s: float
+    memory_mb: int | None = None
+    env: dict[str, str] | None = None
+    python: str = sys.executable
+    max_output_bytes: int = 1_000_000
+    network: bool = False
+    max_procs: int = 512
+    ro_binds: tuple[Path, ...] = ()
+
+
+@dataclass
+class ExecResult:
+    """The outcome of one run.
+
+    Attributes:
+        exit_code: the script's exit status; negative for a signal (``-9``); None when the
+            harness killed it (timeout, process limit) or it never started.
+        timed_out: killed at ``timeout_s``.
+        oom: the script ran out of memory (MemoryError or a memory kill).
+        killed_reason: a human-readable reason when the run was cut short or ran out of memory.
+        wall_time: seconds from launch to the end of the process tree.
+        stdout_tail / stderr_tail: the last ~8 KB of each stream (decoded, errors replaced).
+        stdout_truncated / stderr_truncated: the stream exceeded ``max_output_bytes``.
+        submission_path: ``keep_dir/submission.csv`` when the script wrote a regular file.
+        isolation: ``unshare-net`` (no network via a network namespace), ``docker``, or
+            ``none`` (network reachable); details in ``mechanisms``.
+        isolation_note: what is weaker than the full jail, when anything is.
+        workdir: the working directory the script ran in (removed afterwards).
+        script_time: seconds the script itself ran (fork to exit), when known.
+        report: the validation report found in the full stdout stream.
+        mechanisms: every containment mechanism in force (``netns``, ``pidns``, ``jail`` ...).
+        notes: anything else the caller should know (ignored symlinked submission ...).
+    """
+
+    exit_code: int | None
+    timed_out: bool
+    oom: bool
+    killed_reason: str | None
+    wall_time: float
+    stdout_tail: str
+    stderr_tail: str
+    stdout_truncated: bool
+    submission_path: Path | None
+    isolation: str
+    isolation_note: str | None
+    workdir: Path
+    stderr_truncated: bool = False
+    script_time: float | None = None
+    report: ValidationReport = field(default_factory=lambda: ValidationReport(score=None))
+    mechanisms: tuple[str, ...] = ()
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Exited 0 within its limits."""
+        return self.exit_code == 0 and not self.timed_out and not self.oom
+
+
+@runtime_checkable
+class Sandbox(Protocol):
+    """A backend that runs one script in isolation."""
+
+    name: str
+
+    def run(self, spec: ExecSpec, workdir: Path, keep_dir: Path) -> ExecResult:
+        """Run ``spec`` in ``workdir`` (created, or an existing empty dir; removed afterwards).
+
+        Copies ``code.py``, ``stdout.txt``, ``stderr.txt`` and ``submission.csv`` (when the
+        script produced one) into ``keep_dir``. Never raises for a bad script; raises
+        :class:`~aira_eval.errors.UsageError` for a bad spec or an unusable backend.
+        """
+        ...
+
+
+class OutputCapture:
+    """Bounded capture of one output stream into ``path``.
+
+    Keeps the first half of ``max_bytes`` (written as it arrives) and the last half (in
+    memory), drops the middle, and writes one marker line in its place. The marker repeats
+    any report line that fell in the dropped middle, so ``parse_report`` on the file still
+    sees the script's last report. Optionally scans for memory-error tokens.
+    """
+
+    def __init__(self, path: Path, max_bytes: int, scan_report: bool = False) -> None:
+        self.path = path
+        self.total = 0
+        self._head_left = max_bytes // 2
+        self._head_written = 0
+        self._tail_cap = max_bytes - max_bytes // 2
+        self._tail: collections.deque[bytes] = collections.deque()
+        self._tail_size = 0
+        self._recent = bytearray()
+        self._overlap = b""
+        self.memory_error = False
+        self.scanner = ReportScanner() if scan_report else None
+        self._fh: BinaryIO | None = path.open("wb")
+
+    def feed(self, chunk: bytes) -> None:
+        """Consume the next chunk."""
+        if not chunk:
+            return
+        self.total += len(chunk)
+        if self.scanner is not None:
+            self.scanner.feed(chunk)
+        self._watch(chunk)
+        self._recent += chunk
+        if len(self._recent) > TAIL_BYTES:
+            del self._recent[: len(self._recent) - TAIL_BYTES]
+        if self._head_left > 0 and self._fh is not None:
+            part = chunk[: self._head_left]
+            self._fh.write(part)
+            self._head_left -= len(part)
+            self._head_written += len(part)
+            chunk = chunk[len(part) :]
+        if chunk:
+            self._push_tail(chunk)
+
+    def _watch(self, chunk: bytes) -> None:
+        if self.memory_error:
+            return
+        window = self._overlap + chunk
+        self.memory_error = any(tok in window for tok in MEMORY_ERROR_TOKENS)
+        self._overlap = window[-32:]
+
+    def _push_tail(self, chunk: bytes) -> None:
+        self._tail.append(chunk)
+        self._tail_size += len(chunk)
+        while self._tail_size > self._tail_cap:
+            extra = self._tail_size - self._tail_cap
+            first = self._tail[0]
+            if len(first) <= extra:
+                self._tail.popleft()
+                self._tail_size -= len(first)
+            else:
+                self._tail[0] = first[extra:]
+                self._tail_size -= extra
+
+    @property
+    def dropped(self) -> int:
+        """Bytes of the middle that were dropped."""
+        return self.total - self._head_written - self._tail_size
+
+    @property
+    def truncated(self) -> bool:
+        """More than ``max_bytes`` arrived."""
+        return self.dropped > 0
+
+    def tail_text(self) -> str:
+        """The last ~8 KB, decoded."""
+        return bytes(self._recent).decode("utf-8", errors="replace")
+
+    def close(self) -> None:
+        """Write the marker and the tail, and close the file."""
+        if self._fh is None:
+            return
+        if self.scanner is not None:
+            self.scanner.close()
+        dropped = self.dropped
+        if dropped:
+            begin = self._head_written
+            lines = self.scanner.lines_between(begin, begin + dropped) if self.scanner else []
+            marker = f"\n[aira-eval: {dropped} bytes of output omitted here]\n"
+            self._fh.write(marker.encode() + "".join(f"{ln}\n" for ln in lines).encode())
+        for part in self._tail:
+            self._fh.write(part)
+        self._fh.close()
+        self._fh = None
+
+
+def _open_nofollow(name: str, dir_fd: int, flags: int) -> int:
+    return os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+
+
+def copy_submission(workdir: Path, dest: Path) -> tuple[Path | None, str | None]:
+    """Copy ``workdir/submission/submission.csv`` to ``dest`` without following symlinks.
+
+    The script controls the working dir, so a symlink (to the private answers, say), a FIFO,
+    or a file larger than :data:`MAX_SUBMISSION_BYTES` is refused with a note.
+    """
+    try:
+        root = os.open(workdir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None, None
+    try:
+        sub = _open_nofollow("submission", root, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as err:
+        os.close(root)
+        if err.errno == errno.ENOENT:
+            return None, None
+        return None, f"./submission is not a usable directory ({err.strerror})"
+    try:
+        fd = _open_nofollow("submission.csv", sub, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None, None
+    except OSError as err:
+        return None, f"submission.csv ignored: cannot open it safely ({err.strerror})"
+    finally:
+        os.close(sub)
+        os.close(root)
+    return _copy_fd(fd, dest)
+
+
+def _copy_fd(fd: int, dest: Path) -> tuple[Path | None, str | None]:
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None, "submission.csv ignored: not a regular file"
+        if info.st_size > MAX_SUBMISSION_BYTES:
+            return None, f"submission.csv ignored: {info.st_size} bytes is too large"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with os.fdopen(os.dup(fd), "rb") as src, dest.open("wb") as out:
+            while block := src.read(1 << 20):
+                out.write(block)
+        return dest, None
+    finally:
+        os.close(fd)
+
+
+def clear_kept(keep_dir: Path) -> None:
+    """Remove stale kept files of an earlier attempt from ``keep_dir`` (creating it)."""
+    keep_dir.mkdir(parents=True, exist_ok=True)
+    for name in KEPT_FILES:
+        (keep_dir / name).unlink(missing_ok=True)
+
+
+class SandboxError(AiraEvalError):
+    """The sandbox itself failed (not the script): setup, launch, or an unusable backend."""
+
+
+def base_env(spec: ExecSpec, home: str) -> dict[str, str]:
+    """The clean script environment shared by the backends (plus ``spec.env``).
+
+    Nothing of the harness's own environment (API keys, paths) is passed on.
+    """
+    env = {
+        "HOME": home,
+        "LANG": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "MPLBACKEND": "Agg",
+        **{f"{lib}_NUM_THREADS": "1" for lib in ("OMP", "OPENBLAS", "MKL", "NUMEXPR")},
+    }
+    env.update(spec.env or {})
+    return env
+
+
+def check_spec(spec: ExecSpec) -> None:
+    """Reject a spec no backend can run, with a usage error naming the field."""
+    if not spec.public_dir.is_dir():
+        raise UsageError(f"public dir {spec.public_dir} does not exist or is not a directory")
+    if not spec.timeout_s > 0:
+        raise UsageError(f"timeout_s must be positive, got {spec.timeout_s}")
+    if spec.memory_mb is not None and spec.memory_mb < 64:
+        raise UsageError(f"memory_mb must be at least 64 (or None), got {spec.memory_mb}")
+    if spec.max_output_bytes < 2 * TAIL_BYTES:
+        raise UsageError(f"max_output_bytes must be at least {2 * TAIL_BYTES}")
+    if spec.max_procs < 8:
+        raise UsageError(f"max_procs must be at least 8, got {spec.max_procs}")
+
+
+def fresh_workdir(workdir: Path) -> None:
+    """Create ``workdir``, or accept an existing empty one; refuse anything else."""
+    if workdir.exists() and (not workdir.is_dir() or any(workdir.iterdir())):
+        raise UsageError(f"sandbox working dir {workdir} exists and is not an empty directory")
+    workdir.mkdir(parents=True, exist_ok=True)
+
+
+def _safe_to_link(path: str) -> bool:
+    mode = os.stat(path).st_mode
+    return bool(mode & stat.S_IROTH) and not mode & stat.S_IWOTH
+
+
+def populate_input(public_dir: Path, dest: Path, hardlink: bool) -> None:
+    """Fill ``dest`` with the files of ``public_dir`` (symlinks followed, never recreated).
+
+    With ``hardlink``, world-readable, not world-writable files are hard-linked (no copy, same
+    inode: the caller must make them read-only for the script, e.g. an unprivileged uid plus a
+    read-only bind mount); other files are copied. Raises ``OSError(EXDEV)`` when the first
+    link crosses filesystems. Copies are made read-only (mode 0444).
+    """
+    for dirpath, _dirs, files in os.walk(public_dir, followlinks=True):
+        rel = os.path.relpath(dirpath, public_dir)
+        target = dest if rel == "." else dest / rel
+        target.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            src, dst = os.path.join(dirpath, name), target / name
+            if hardlink and _safe_to_link(src):
+                try:
+                    os.link(src, dst, follow_symlinks=True)
+                    continue
+                except PermissionError:
+                    pass
+            shutil.copyfile(src, dst)
+            os.chmod(dst, 0o444)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove ``path`` even when the script left unreadable or unwritable dirs behind."""
+
+    def fix(_func: Any, failed: str, _exc: Any) -> None:
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(failed), 0o700)
+        if os.path.isdir(failed) and not os.path.islink(failed):
+            with contextlib.suppress(OSError):
+                os.chmod(failed, 0o700)
+
+    if path.exists() or path.is_symlink():
+        shutil.rmtree(path, onerror=fix)  # first pass opens up what it cannot enter
+        shutil.rmtree(path, ignore_errors=True)

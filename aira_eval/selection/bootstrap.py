@@ -1,0 +1,370 @@
+"""Stratified, vectorized bootstrap of study-level means, with paired differences.
+
+The statistic is the *mean over tasks of the mean over searches* (seeds) of a per-search value,
+for every strategy and metric at once. Shapes follow rliable's conventions:
+
+* ``values``: ``(U, S, M)`` — units (searches) × strategies × metrics; NaN = missing (the value
+  drops out of its task's mean; a task with no value drops out of the mean over tasks);
+* ``strata``: ``(U,)`` integer task code of each unit;
+* :class:`Resamples` ``weights``: ``(R, U)`` — how often resample ``r`` draws unit ``u``;
+  ``task_weights``: ``(R, T)`` — how often it draws task ``t`` (all ones unless tasks are
+  resampled too).
+
+One :class:`Resamples` serves every strategy and metric, so differences between strategies are
+paired: they come from the same draws. Means are matrix products of the weights with the value
+array, one per task; there is no Python loop over resamples.
+
+Resampling: seeds are drawn with replacement within each task (``n_t`` draws from task ``t``'s
+``n_t`` searches); with ``task_level`` the tasks are first drawn with replacement, and a task drawn
+``m`` times gets ``m·n_t`` seed draws, pooled into one task mean that counts ``m`` times (exact for
+complete data; with missing values the ``m`` inner means are pooled).
+
+Intervals (level ``1 − 2α``): *percentile* — the α and 1−α quantiles of the bootstrap
+distribution (linear interpolation, as ``numpy.quantile`` and ``scipy.stats.bootstrap``); *BCa* —
+Efron's bias-corrected and accelerated interval, as ``scipy.stats.bootstrap(method="BCa")``:
+``z0 = Φ⁻¹((#{θ* < θ̂} + #{θ* ≤ θ̂}) / 2R)``; acceleration from delete-one jackknife values
+``θ_(hi)``: with the seed-level bootstrap, units are searches and strata are tasks, and the
+multi-sample formula ``a = Σ_h Σ_i U_hi³/n_h³ / (6 (Σ_h Σ_i U_hi²/n_h²)^{3/2})`` with
+``U_hi = (n_h − 1)(mean_i θ_(hi) − θ_(hi))`` (scipy's formula for several independent samples,
+which is what strata are); with ``task_level`` the jackknife deletes whole tasks (one sample of
+``T`` units). Quantiles are then taken at ``Φ(z0 + (z0 + z_α)/(1 − a(z0 + z_α)))``. A
+degenerate bootstrap distribution (all equal) gives the interval ``[θ̂, θ̂]``.
+
+Probability of improvement: the share of resamples in which the paired difference (strategy −
+reference) favours the strategy in the metric's direction, ties counting half.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import ndtr, ndtri
+
+
+@dataclass(frozen=True)
+class Resamples:
+    """Resampling weights shared by every strategy and metric.
+
+    Attributes:
+        weights: ``(R, U)`` float32 draw counts per unit.
+        task_weights: ``(R, T)`` float32 draw counts per task.
+        strata: ``(U,)`` task code per unit, codes ``0..T-1``.
+        task_level: tasks were resampled too.
+    """
+
+    weights: np.ndarray
+    task_weights: np.ndarray
+    strata: np.ndarray
+    task_level: bool
+
+    @property
+    def n_resamples(self) -> int:
+        return int(self.weights.shape[0])
+
+
+def _blocks(strata: np.ndarray) -> list[np.ndarray]:
+    """Unit indices of each task code 0..T-1 (each sorted)."""
+    order = np.argsort(strata, kind="stable")
+    bounds = np.searchsorted(strata[order], np.arange(int(strata.max()) + 2))
+    return [order[bounds[t]:bounds[t + 1]] for t in range(len(bounds) - 1)]
+
+
+def _draw_counts(rng: np.random.Generator, draws: np.ndarray, n: int) -> np.ndarray:
+    """Counts ``(R, n)`` of ``draws[r]`` uniform draws with replacement from ``n`` units."""
+    n_res = draws.size
+    width = int(draws.max()) if n_res else 0
+    if width == 0:
+        return np.zeros((n_res, n), dtype=np.float32)
+    idx = rng.integers(0, n, size=(n_res, width))
+    keep = np.arange(width)[None, :] < draws[:, None]
+    flat = (idx + (np.arange(n_res) * n)[:, None])[keep]
+    return np.bincount(flat, minlength=n_res * n).reshape(n_res, n).astype(np.float32)
+
+
+def draw_resamples(strata: np.ndarray, n_resamples: int, seed: int | np.random.Generator = 0,
+                   task_level: bool = False) -> Resamples:
+    """Draw one set of stratified resamples.
+
+    Args:
+        strata: ``(U,)`` task code per unit, codes ``0..T-1`` (every code used).
+        n_resamples: ``R``.
+        seed: seed or generator.
+        task_level: resample tasks too (two-level bootstrap).
+
+    Returns:
+        :class:`Resamples` with ``weights`` ``(R, U)`` and ``task_weights`` ``(R, T)``.
+    """
+    strata = np.asarray(strata, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    blocks = _blocks(strata)
+    n_tasks = len(blocks)
+    if task_level:
+        task_w = _draw_counts(rng, np.full(n_resamples, n_tasks), n_tasks)
+    else:
+        task_w = np.ones((n_resamples, n_tasks), dtype=np.float32)
+    weights = np.zeros((n_resamples, strata.size), dtype=np.float32)
+    for t, units in enumerate(blocks):
+        draws = (task_w[:, t] * units.size).astype(np.int64)
+        weights[:, units] = _draw_counts(rng, draws, units.size)
+    return Resamples(weights=weights, task_weights=task_w, strata=strata, task_level=task_level)
+
+
+def _split(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    finite = np.isfinite(values)
+    return np.where(finite, values, 0.0), finite.astype(np.float64)
+
+
+def stratified_means(values: np.ndarray, resamples: Resamples) -> np.ndarray:
+    """Bootstrap distribution of the mean over tasks of the mean over units.
+
+    Columns without a missing value take one matrix product, ``(W / n_task) @ X / T`` (every
+    task's draws sum to ``m_t·n_t`` and the ``m_t`` sum to ``T``); the others a product per task
+    with NaN-aware counts.
+
+    Args:
+        values: ``(U, K)`` per-unit values (NaN missing).
+        resamples: shared weights.
+
+    Returns:
+        ``(R, K)``; NaN where no task has a value in that resample.
+    """
+    complete = np.isfinite(values).all(axis=0)
+    out = np.empty((resamples.n_resamples, values.shape[1]))
+    strata = resamples.strata
+    if complete.any():
+        sizes = np.bincount(strata).astype(np.float64)
+        scaled = resamples.weights.astype(np.float64) / (sizes[strata] * sizes.size)
+        out[:, complete] = scaled @ values[:, complete]
+    if not complete.all():
+        out[:, ~complete] = _means_with_missing(values[:, ~complete], resamples)
+    return out
+
+
+def _means_with_missing(values: np.ndarray, resamples: Resamples) -> np.ndarray:
+    """:func:`stratified_means` for columns with missing values; ``(U, K) -> (R, K)``."""
+    x, m = _split(values)
+    n_res = resamples.n_resamples
+    num = np.zeros((n_res, values.shape[1]))
+    den = np.zeros((n_res, values.shape[1]))
+    for t, units in enumerate(_blocks(resamples.strata)):
+        w = resamples.weights[:, units].astype(np.float64)
+        total, count = w @ x[units], w @ m[units]
+        has = count > 0
+        task_mean = np.divide(total, count, out=np.zeros_like(total), where=has)
+        tw = resamples.task_weights[:, t, None].astype(np.float64)
+        num += tw * task_mean
+        den += tw * has
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / den, np.nan)
+
+
+def _task_sums(values: np.ndarray, strata: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-task sums and counts of finite values, each ``(T, K)``."""
+    x, m = _split(values)
+    n_tasks = int(strata.max()) + 1
+    sums = np.zeros((n_tasks, values.shape[1]))
+    counts = np.zeros((n_tasks, values.shape[1]))
+    np.add.at(sums, strata, x)
+    np.add.at(counts, strata, m)
+    return sums, counts
+
+
+def point_estimate(values: np.ndarray, strata: np.ndarray) -> np.ndarray:
+    """Mean over tasks of the mean over units, ``(U, K) -> (K,)`` (NaN-aware)."""
+    sums, counts = _task_sums(values, strata)
+    present = counts > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(present, sums / counts, 0.0)
+        return np.where(present.any(axis=0), means.sum(axis=0) / present.sum(axis=0), np.nan)
+
+
+def jackknife(values: np.ndarray, strata: np.ndarray, by_task: bool = False) -> np.ndarray:
+    """Delete-one jackknife values of :func:`point_estimate`.
+
+    Args:
+        values: ``(U, K)``.
+        strata: ``(U,)`` task codes.
+        by_task: delete whole tasks (``(T, K)`` result) instead of single units (``(U, K)``).
+    """
+    sums, counts = _task_sums(values, strata)
+    present = counts > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(present, sums / counts, 0.0)
+        total, n_present = means.sum(axis=0), present.sum(axis=0)
+        if by_task:
+            return (total - means) / (n_present - present)
+        x, m = _split(values)
+        loo_count = counts[strata] - m
+        loo_present = loo_count > 0
+        loo_mean = np.where(loo_present, (sums[strata] - x) / loo_count, 0.0)
+        num = total - means[strata] + loo_mean
+        return num / (n_present - present[strata] + loo_present)
+
+
+def acceleration(jack: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """BCa acceleration from jackknife values ``(J, K)`` in strata ``groups`` ``(J,)``; ``(K,)``.
+
+    Zero where it is undefined (no spread among the jackknife values).
+    """
+    n_groups = int(groups.max()) + 1
+    sizes = np.bincount(groups, minlength=n_groups).astype(float)
+    jack = np.where(np.isfinite(jack), jack, np.nan)
+    sums = np.zeros((n_groups, jack.shape[1]))
+    np.add.at(sums, groups, np.nan_to_num(jack))
+    group_mean = sums / sizes[:, None]
+    u = (sizes[groups] - 1.0)[:, None] * (group_mean[groups] - jack)
+    u = np.nan_to_num(u)
+    num = np.sum(u**3 / sizes[groups, None] ** 3, axis=0)
+    den = np.sum(u**2 / sizes[groups, None] ** 2, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        a = num / (6.0 * den**1.5)
+    return np.where(den > 0, a, 0.0)
+
+
+def quantiles(boot: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Per-column linear-interpolated quantiles (as ``numpy.quantile``), ignoring NaN.
+
+    Args:
+        boot: ``(R, K)`` bootstrap values.
+        q: ``(K, 2)`` probabilities per column (NaN gives NaN).
+
+    Returns:
+        ``(K, 2)``.
+    """
+    return _sorted_quantiles(np.sort(boot.T, axis=1), q)
+
+
+def _sorted_quantiles(ordered: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Quantiles ``(K, 2)`` from rows sorted ascending with NaN last, ``ordered`` ``(K, R)``."""
+    n_finite = np.isfinite(ordered).sum(axis=1)[:, None]
+    h = q * (n_finite - 1.0)
+    valid = np.isfinite(h) & (n_finite > 0)
+    h = np.where(valid, h, 0.0)
+    lo = np.floor(h).astype(np.int64)
+    hi = np.minimum(lo + 1, np.maximum(n_finite - 1, 0))
+    rows = np.arange(ordered.shape[0])[:, None]
+    low_v, high_v = ordered[rows, lo], ordered[rows, hi]
+    return np.where(valid, low_v + (h - lo) * (high_v - low_v), np.nan)
+
+
+def percentile_interval(boot: np.ndarray, level: float = 0.95,
+                        ordered: np.ndarray | None = None) -> np.ndarray:
+    """Percentile intervals ``(K, 2)`` from bootstrap values ``(R, K)``.
+
+    ``ordered`` (``boot.T`` sorted along its rows) spares a sort when the caller has it.
+    """
+    alpha = (1.0 - level) / 2.0
+    q = np.tile([alpha, 1.0 - alpha], (boot.shape[1], 1))
+    return _sorted_quantiles(np.sort(boot.T, axis=1) if ordered is None else ordered, q)
+
+
+def bca_interval(boot: np.ndarray, theta: np.ndarray, accel: np.ndarray,
+                 level: float = 0.95, ordered: np.ndarray | None = None) -> np.ndarray:
+    """BCa intervals ``(K, 2)``.
+
+    Args:
+        boot: ``(R, K)`` bootstrap values.
+        theta: ``(K,)`` point estimates.
+        accel: ``(K,)`` accelerations (:func:`acceleration`).
+        level: confidence level.
+        ordered: ``boot.T`` sorted along its rows, if the caller has it.
+    """
+    ordered = np.sort(boot.T, axis=1) if ordered is None else ordered
+    n = np.isfinite(ordered).sum(axis=1).astype(float)
+    below = np.array([np.searchsorted(row, t, side="left") for row, t in zip(ordered, theta,
+                                                                            strict=True)])
+    at_or_below = np.array([np.searchsorted(row, t, side="right") for row, t in
+                            zip(ordered, theta, strict=True)])
+    at_or_below = np.minimum(at_or_below, n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z0 = ndtri((np.minimum(below, n) + at_or_below) / (2.0 * n))
+        z_alpha = ndtri(np.array([(1.0 - level) / 2.0, (1.0 + level) / 2.0]))
+        shifted = z0[:, None] + z_alpha[None, :]
+        q = ndtr(z0[:, None] + shifted / (1.0 - accel[:, None] * shifted))
+    out = _sorted_quantiles(ordered, q)
+    first = ordered[:, 0]
+    last = ordered[np.arange(ordered.shape[0]), np.maximum(n.astype(np.int64) - 1, 0)]
+    degenerate = (n > 0) & (first == last)
+    return np.where(degenerate[:, None], theta[:, None], out)
+
+
+@dataclass
+class PairedBootstrap:
+    """Study-level estimates and intervals for every strategy × metric.
+
+    Arrays are ``(S, M)`` (strategies × metrics) or ``(S, M, 2)`` for intervals; ``delta*``
+    are paired differences strategy − reference from the same resamples.
+    """
+
+    estimate: np.ndarray
+    se: np.ndarray
+    percentile: np.ndarray
+    bca: np.ndarray
+    delta: np.ndarray
+    delta_se: np.ndarray
+    delta_percentile: np.ndarray
+    delta_bca: np.ndarray
+    p_improve: np.ndarray
+    n_resamples: int
+
+
+def _intervals(boot: np.ndarray, theta: np.ndarray, jack: np.ndarray, groups: np.ndarray,
+               level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(se ``(K,)``, percentile ``(K, 2)``, BCa ``(K, 2)``) for ``boot`` ``(R, K)``."""
+    finite = np.isfinite(boot)
+    n = finite.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centred = np.where(finite, boot - np.where(finite, boot, 0.0).sum(axis=0) / n, 0.0)
+        se = np.where(n > 1, np.sqrt((centred**2).sum(axis=0) / (n - 1)), np.nan)
+    accel = acceleration(jack, groups)
+    ordered = np.sort(boot.T, axis=1)
+    return (se, percentile_interval(boot, level, ordered),
+            bca_interval(boot, theta, accel, level, ordered))
+
+
+def paired_bootstrap(values: np.ndarray, resamples: Resamples, reference: int,
+                     direction: np.ndarray, level: float = 0.95) -> PairedBootstrap:
+    """Estimates, intervals, paired differences and P(improvement) for every strategy.
+
+    Args:
+        values: ``(U, S, M)`` per-search values (NaN missing).
+        resamples: shared weights over the ``U`` units (``resamples.strata`` ``(U,)``).
+        reference: index of the reference strategy along ``S``.
+        direction: ``(M,)`` +1 higher is better, -1 lower is better, 0 undefined (its
+            probability of improvement is NaN).
+        level: confidence level.
+
+    Returns:
+        :class:`PairedBootstrap`.
+    """
+    n_units, n_strat, n_met = values.shape
+    strata = resamples.strata
+    flat = values.reshape(n_units, n_strat * n_met)
+    boot = stratified_means(flat, resamples)
+    theta = point_estimate(flat, strata)
+    by_task = resamples.task_level
+    jack = jackknife(flat, strata, by_task=by_task)
+    groups = np.zeros(jack.shape[0], dtype=np.int64) if by_task else strata
+    se, pct, bca = _intervals(boot, theta, jack, groups, level)
+
+    def paired(x: np.ndarray) -> np.ndarray:
+        x3 = x.reshape(x.shape[0], n_strat, n_met)
+        return (x3 - x3[:, reference : reference + 1, :]).reshape(x.shape[0], -1)
+
+    d_boot, d_theta = paired(boot), paired(theta[None, :])[0]
+    d_se, d_pct, d_bca = _intervals(d_boot, d_theta, paired(jack), groups, level)
+    oriented = d_boot.reshape(-1, n_strat, n_met) * np.asarray(direction, float)
+    finite = np.isfinite(oriented)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p_imp = ((oriented > 0).sum(axis=0) + 0.5 * (oriented == 0).sum(axis=0)) / finite.sum(
+            axis=0)
+    p_imp = np.where(np.asarray(direction)[None, :] == 0, np.nan, p_imp)
+    shape2, shape3 = (n_strat, n_met), (n_strat, n_met, 2)
+    return PairedBootstrap(
+        estimate=theta.reshape(shape2), se=se.reshape(shape2),
+        percentile=pct.reshape(shape3), bca=bca.reshape(shape3),
+        delta=d_theta.reshape(shape2), delta_se=d_se.reshape(shape2),
+        delta_percentile=d_pct.reshape(shape3), delta_bca=d_bca.reshape(shape3),
+        p_improve=p_imp, n_resamples=resamples.n_resamples,
+    )

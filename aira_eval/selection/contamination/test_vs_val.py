@@ -1,0 +1,173 @@
+"""Check 3: nodes whose test score beats their own validation score far beyond noise.
+
+A script that saw the test labels (or tuned on them) scores better on test than its honest
+validation predicts. For every node with both scores the check computes
+
+    d = oriented(test − val)        (test − val when higher is better, val − test otherwise)
+    z = d / SE
+
+and flags ``z > threshold`` (default 4: under normal noise a false flag has probability
+≈ 3e-5 per node, so a search of a few hundred nodes has ~1% chance of a false flag).
+
+The standard error SE is, in order of preference:
+
+1. ``analytic``: ``sqrt(se_val² + se_test²)`` where ``se_val = sd(folds)/sqrt(k)`` from the
+   node's k >= 2 per-fold validation scores, and ``se_test = sqrt(p(1−p)/n_test)`` for
+   accuracy-like metrics (p the test score, n_test its rows);
+2. ``robust``: for other metrics or nodes without folds, a per-task scale
+   ``1.4826 · MAD(d)`` over the task's scored nodes (needs >= 5 of them) — how much test−val
+   gaps vary between nodes, which includes both sampling noises;
+3. ``partial``: only one of ``se_val``/``se_test`` is known and the task has too few nodes for
+   the robust scale: SE is that one part (a lower bound on the noise, so z is generous).
+
+A node with neither gets no z (reported, never flagged). The check is ``skip`` when no node has
+both scores, ``fail`` when any node is flagged, else ``pass``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ACCURACY_LIKE = frozenset({"accuracy", "acc", "error_rate", "error", "misclassification"})
+MAD_SCALE = 1.4826
+MIN_ROBUST_NODES = 5
+
+
+@dataclass
+class GapRow:
+    """The statistic of one node."""
+
+    node_id: str
+    search_id: str
+    task: str
+    score_val: float
+    score_test: float
+    gap: float
+    se: float | None
+    method: str
+    z: float | None
+    flagged: bool
+
+
+@dataclass
+class GapResult:
+    """Per-node z statistics and the flagged nodes."""
+
+    threshold: float
+    rows: list[GapRow] = field(default_factory=list)
+    median_gap: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def flagged(self) -> list[GapRow]:
+        return [r for r in self.rows if r.flagged]
+
+    def status(self) -> str:
+        if not self.rows:
+            return "skip"
+        return "fail" if self.flagged else "pass"
+
+    def to_dict(self, max_rows: int = 20) -> dict[str, Any]:
+        scored = [r for r in self.rows if r.z is not None]
+        top = sorted(scored, key=lambda r: -(r.z or 0.0))[:max_rows]
+        return {
+            "statistic": "z = oriented(test - val) / SE",
+            "threshold": self.threshold,
+            "n_nodes": len(self.rows),
+            "n_with_z": len(scored),
+            "methods": {m: sum(r.method == m for r in self.rows)
+                        for m in sorted({r.method for r in self.rows})},
+            "median_gap": self.median_gap,
+            "flagged": [asdict(r) for r in self.flagged],
+            "top": [asdict(r) for r in top],
+        }
+
+
+def fold_se(folds: Any) -> float | None:
+    """``sd(folds)/sqrt(k)`` for k >= 2 finite folds, else None."""
+    if folds is None:
+        return None
+    values = np.asarray(list(folds), dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size < 2:
+        return None
+    return float(values.std(ddof=1) / math.sqrt(values.size))
+
+
+def binomial_se(p: float, n: int) -> float | None:
+    """``sqrt(p(1−p)/n)`` for a proportion p in [0, 1] over n > 0 rows, else None."""
+    if n <= 0 or not 0.0 <= p <= 1.0:
+        return None
+    return math.sqrt(max(p * (1.0 - p), 0.25 / n) / n)  # floor: p at 0 or 1 is not exact
+
+
+def robust_scale(gaps: np.ndarray) -> float | None:
+    """``1.4826 · MAD`` of the gaps, None with fewer than 5 finite gaps or a zero MAD."""
+    gaps = gaps[np.isfinite(gaps)]
+    if gaps.size < MIN_ROBUST_NODES:
+        return None
+    mad = float(np.median(np.abs(gaps - np.median(gaps))))
+    return MAD_SCALE * mad if mad > 0 else None
+
+
+def _se(
+    row: pd.Series, metric: str | None, scale: float | None
+) -> tuple[float | None, str]:
+    se_val = fold_se(row.get("val_folds"))
+    se_test = None
+    if metric is not None and metric.lower() in ACCURACY_LIKE:
+        se_test = binomial_se(float(row["score_test"]), int(row.get("n_test", 0) or 0))
+    if se_val is not None and se_test is not None:
+        return math.hypot(se_val, se_test), "analytic"
+    if scale is not None:
+        return scale, "robust"
+    part = se_val if se_val is not None else se_test
+    if part is not None and part > 0:
+        return part, "partial"
+    return None, "none"
+
+
+def _scored(nodes: pd.DataFrame) -> pd.DataFrame:
+    mask = np.isfinite(nodes["score_val"].to_numpy(dtype=float)) & np.isfinite(
+        nodes["score_test"].to_numpy(dtype=float))
+    if "status" in nodes.columns:
+        mask &= (nodes["status"] == "ok").to_numpy()
+    return nodes.loc[mask]
+
+
+def check_test_vs_val(
+    nodes: pd.DataFrame,
+    metrics: dict[str, str] | None = None,
+    threshold: float = 4.0,
+) -> GapResult:
+    """The z statistic of every ok node with both a validation and a test score.
+
+    Args:
+        nodes: a node table (``NODE_SCHEMA`` columns: task, node_id, search_id, status,
+            lower_is_better, score_val, score_test, val_folds, n_test).
+        metrics: task id -> metric name (decides whether the binomial test SE applies).
+        threshold: flag nodes with z above this.
+    """
+    metrics = metrics or {}
+    result = GapResult(threshold=threshold)
+    scored = _scored(nodes)
+    for task, group in scored.groupby("task", sort=True):
+        sign = np.where(group["lower_is_better"].to_numpy(dtype=bool), -1.0, 1.0)
+        gaps = sign * (group["score_test"].to_numpy(dtype=float)
+                       - group["score_val"].to_numpy(dtype=float))
+        result.median_gap[str(task)] = float(np.median(gaps))
+        scale = robust_scale(gaps)
+        for (_, row), gap in zip(group.iterrows(), gaps, strict=True):
+            se, method = _se(row, metrics.get(str(task)), scale)
+            z = float(gap / se) if se else None
+            result.rows.append(GapRow(
+                node_id=str(row["node_id"]), search_id=str(row.get("search_id", "")),
+                task=str(task), score_val=float(row["score_val"]),
+                score_test=float(row["score_test"]), gap=float(gap), se=se, method=method,
+                z=z, flagged=bool(z is not None and z > threshold),
+            ))
+    return result

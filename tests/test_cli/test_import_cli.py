@@ -1,0 +1,93 @@
+"""``aira-eval import aide|dojo`` through the real typer app."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from aira_eval.cli.importers import _regrader
+from aira_eval.cli.main import app
+from aira_eval.search.table import read_nodes
+
+runner = CliRunner()
+
+
+def _flat(result: Result) -> str:
+    """The output with rich's line wrapping undone."""
+    return " ".join(result.output.split())
+AIDE_RUN = "backdoor-trigger-recovery_2-test_run_big"
+
+
+@pytest.fixture(scope="module")
+def logs(shared_data: Path) -> Path:
+    path = shared_data / "agent-logs"
+    if not path.is_dir():
+        pytest.skip(f"no agent logs at {path}")
+    return path
+
+
+def test_import_aide(logs: Path, tmp_path: Path) -> None:
+    journal = logs / "aide" / AIDE_RUN / "journal.json"
+    out = tmp_path / "study"
+    result = runner.invoke(app, ["import", "aide", str(journal), "--task", "peer:backdoor",
+                                 "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["nodes"] == 10 and summary["statuses"] == {"buggy": 10}
+    assert summary["with_val"] == summary["with_test"] == 0
+    assert len(read_nodes(out / "nodes.parquet")) == 10
+    # a second run goes into the same study as another search
+    other = logs / "aide" / "perception_temporal_action_loc_2-test_runnnn_last" / "journal.json"
+    result = runner.invoke(app, ["import", "aide", str(other), "--task", "peer:perception",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "imported 1 nodes" in result.stdout
+    table = read_nodes(out / "nodes.parquet")
+    assert len(table) == 11 and table["search_id"].nunique() == 2
+    again = runner.invoke(app, ["import", "aide", str(other), "--task", "peer:perception",
+                                "--out", str(out)])
+    assert again.exit_code == 2 and "already holds search" in _flat(again)
+
+
+@pytest.mark.skipif(_regrader() is not None, reason="the search engine's regrade API exists")
+def test_regrade_needs_the_search_engine(logs: Path, tmp_path: Path) -> None:
+    journal = logs / "aide" / AIDE_RUN / "journal.json"
+    result = runner.invoke(app, ["import", "aide", str(journal), "--task", "t", "--out",
+                                 str(tmp_path / "s"), "--regrade"])
+    assert result.exit_code == 2
+    assert "--regrade needs the search engine" in _flat(result)
+    assert not (tmp_path / "s").exists()
+
+
+def test_import_dojo(logs: Path, tmp_path: Path) -> None:
+    run_dir = next(p for p in sorted((logs / "aira-dojo").iterdir()) if p.is_dir())
+    out = tmp_path / "study"
+    result = runner.invoke(app, ["import", "dojo", str(run_dir), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "imported 9 nodes" in result.stdout and "mlebench:random-acts-of-pizza" in (
+        result.stdout)
+    table = read_nodes(out / "nodes.parquet")
+    assert len(table) == 9 and set(table["status"]) == {"buggy"}
+    assert (table["parent_ids"].map(len) > 0).sum() == 4  # four debug steps
+
+
+def test_bad_input_exits_2(tmp_path: Path) -> None:
+    missing = runner.invoke(app, ["import", "aide", str(tmp_path / "nope.json"), "--task", "t",
+                                  "--out", str(tmp_path / "s")])
+    assert missing.exit_code == 2 and "does not exist" in _flat(missing)
+    (tmp_path / "bad.json").write_text("[1, 2]")
+    bad = runner.invoke(app, ["import", "aide", str(tmp_path / "bad.json"), "--task", "t",
+                              "--out", str(tmp_path / "s")])
+    assert bad.exit_code == 2 and "not an AIDE journal" in _flat(bad)
+    no_dir = runner.invoke(app, ["import", "dojo", str(tmp_path / "nope"), "--out",
+                                 str(tmp_path / "s")])
+    assert no_dir.exit_code == 2 and "does not exist" in _flat(no_dir)
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x.txt").write_text("x")
+    (tmp_path / "j.json").write_text('{"nodes": []}')
+    occupied = runner.invoke(app, ["import", "aide", str(tmp_path / "j.json"), "--task", "t",
+                                   "--out", str(tmp_path / "full")])
+    assert occupied.exit_code == 2 and "holds no study" in _flat(occupied)

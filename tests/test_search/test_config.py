@@ -1,0 +1,39 @@
+"""Study configuration parsing and validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aira_eval.errors import UsageError
+from aira_eval.search.config import StudyConfig, parse_seeds
+
+
+def test_parse_seeds() -> None:
+    assert parse_seeds("0-4") == [0, 1, 2, 3, 4]
+    assert parse_seeds("3,1,1") == [1, 3]
+    assert parse_seeds("0-1,5") == [0, 1, 5]
+    for bad in ("4-0", "a", ""):
+        with pytest.raises(UsageError):
+            parse_seeds(bad)
+
+
+def test_yaml_config(tmp_path: Path) -> None:
+    path = tmp_path / "study.yaml"
+    path.write_text("tasks: builtin:wine\npolicies: [greedy, mcts]\nseeds: 0-2\nsteps: 7\n")
+    cfg = StudyConfig.from_yaml(path).validate()
+    assert cfg.tasks == ["builtin:wine"] and cfg.policies == ["greedy", "mcts"]
+    assert cfg.seeds == [0, 1, 2] and cfg.steps == 7
+
+
+def test_unknown_key_and_bad_values(tmp_path: Path) -> None:
+    path = tmp_path / "study.yaml"
+    path.write_text("taks: [x]\n")
+    with pytest.raises(UsageError, match="taks"):
+        StudyConfig.from_yaml(path)
+    with pytest.raises(UsageError, match="fitness"):
+        StudyConfig(fitness="oracle").validate()
+    with pytest.raises(UsageError, match="steps"):
+        StudyConfig(steps=0).validate()
+    assert StudyConfig(fitness="test").oracle_run

@@ -1,0 +1,178 @@
+"""The stratified bootstrap against scipy.stats.bootstrap and brute force."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from aira_eval.selection.bootstrap import (
+    acceleration,
+    bca_interval,
+    draw_resamples,
+    jackknife,
+    paired_bootstrap,
+    percentile_interval,
+    point_estimate,
+    stratified_means,
+)
+
+RNG = np.random.default_rng(20240501)
+SKEWED = RNG.exponential(size=25)
+
+
+def _mean_of_means(*samples: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.mean([np.mean(s, axis=axis) for s in samples], axis=0)
+
+
+def _ours(samples: list[np.ndarray], n_resamples: int, seed: int = 0):  # type: ignore[no-untyped-def]
+    values = np.concatenate(samples)[:, None, None]
+    strata = np.repeat(np.arange(len(samples)), [len(s) for s in samples])
+    return paired_bootstrap(values, draw_resamples(strata, n_resamples, seed), 0, np.ones(1))
+
+
+@pytest.mark.parametrize("method", ["percentile", "BCa"])
+def test_one_task_matches_scipy_within_monte_carlo_error(method: str) -> None:
+    ours = _ours([SKEWED], 20_000)
+    ref = stats.bootstrap((SKEWED,), np.mean, n_resamples=20_000, method=method, rng=1)
+    got = (ours.percentile if method == "percentile" else ours.bca)[0, 0]
+    # the interval ends' Monte-Carlo error with 20k resamples is ~1% of the SE
+    tol = 0.05 * ref.standard_error
+    np.testing.assert_allclose(got, ref.confidence_interval, atol=tol)
+    assert ours.se[0, 0] == pytest.approx(ref.standard_error, rel=0.03)
+
+
+@pytest.mark.parametrize("method", ["percentile", "BCa"])
+def test_interval_formulas_equal_scipy_on_the_same_distribution(method: str) -> None:
+    """Given our bootstrap distribution, scipy computes exactly our interval (one and several
+    strata: scipy's multi-sample bootstrap resamples each sample independently, as strata)."""
+    samples = [SKEWED, RNG.gamma(2.0, size=9), RNG.normal(size=14)]
+    for chosen in (samples[:1], samples):
+        values = np.concatenate(chosen)[:, None]
+        strata = np.repeat(np.arange(len(chosen)), [len(s) for s in chosen])
+        boot = stratified_means(values, draw_resamples(strata, 5000, 7))
+        theta = point_estimate(values, strata)
+        ref = stats.bootstrap(tuple(chosen), _mean_of_means, n_resamples=0, method=method,
+                              bootstrap_result=SimpleNamespace(bootstrap_distribution=boot[:, 0]))
+        if method == "percentile":
+            got = percentile_interval(boot)[0]
+        else:
+            got = bca_interval(boot, theta, acceleration(jackknife(values, strata), strata))[0]
+        np.testing.assert_allclose(got, ref.confidence_interval, rtol=1e-12)
+
+
+def test_stratified_case_matches_scipy_multi_sample_within_monte_carlo_error() -> None:
+    samples = [RNG.exponential(size=n) * (t + 1) for t, n in enumerate((10, 20, 15))]
+    ours = _ours(samples, 20_000)
+    for method, got in (("percentile", ours.percentile), ("BCa", ours.bca)):
+        ref = stats.bootstrap(tuple(samples), _mean_of_means, n_resamples=20_000, method=method,
+                              rng=2)
+        np.testing.assert_allclose(got[0, 0], ref.confidence_interval,
+                                   atol=0.05 * ref.standard_error)
+
+
+def test_weights_resample_within_tasks() -> None:
+    strata = np.repeat(np.arange(4), [3, 5, 1, 7])
+    one = draw_resamples(strata, 1000, 0)
+    for t, n in enumerate([3, 5, 1, 7]):
+        assert (one.weights[:, strata == t].sum(axis=1) == n).all()
+    assert (one.task_weights == 1).all()
+    two = draw_resamples(strata, 1000, 0, task_level=True)
+    assert (two.task_weights.sum(axis=1) == 4).all()
+    for t, n in enumerate([3, 5, 1, 7]):
+        np.testing.assert_array_equal(two.weights[:, strata == t].sum(axis=1),
+                                      two.task_weights[:, t] * n)
+    np.testing.assert_array_equal(draw_resamples(strata, 50, 3).weights,
+                                  draw_resamples(strata, 50, 3).weights)
+
+
+def test_means_are_matrix_products_equal_to_brute_force() -> None:
+    strata = np.repeat(np.arange(3), [4, 2, 5])
+    values = RNG.normal(size=(11, 3))
+    values[[0, 5, 6], 1] = np.nan  # task 1 loses all of metric 1
+    values[9, 2] = np.nan
+    resamples = draw_resamples(strata, 200, 1, task_level=True)
+    got = stratified_means(values, resamples)
+    for r in range(200):
+        task_means, task_w = [], []
+        for t in range(3):
+            w = resamples.weights[r, strata == t]
+            v = values[strata == t]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                task_means.append(np.nansum(w[:, None] * v, axis=0)
+                                  / (w[:, None] * np.isfinite(v)).sum(axis=0))
+            task_w.append(resamples.task_weights[r, t])
+        tm, tw = np.array(task_means), np.array(task_w)[:, None]
+        present = np.isfinite(tm) & (tw > 0)
+        expected = (np.where(present, tm, 0) * tw).sum(0) / (present * tw).sum(0)
+        np.testing.assert_allclose(got[r], expected, rtol=1e-10)
+
+
+def test_point_estimate_and_jackknife_brute_force() -> None:
+    strata = np.repeat(np.arange(3), [4, 3, 2])
+    values = RNG.normal(size=(9, 2))
+    values[4, 1] = np.nan
+
+    def estimate(v: np.ndarray, s: np.ndarray) -> np.ndarray:
+        means = [np.nanmean(v[s == t], axis=0) for t in np.unique(s)]
+        return np.nanmean(np.array(means), axis=0)
+
+    np.testing.assert_allclose(point_estimate(values, strata), estimate(values, strata))
+    loo = np.array([estimate(np.delete(values, i, 0), np.delete(strata, i)) for i in range(9)])
+    np.testing.assert_allclose(jackknife(values, strata), loo)
+    by_task = np.array([estimate(values[strata != t], strata[strata != t]) for t in range(3)])
+    np.testing.assert_allclose(jackknife(values, strata, by_task=True), by_task)
+
+
+def test_paired_differences_share_the_resamples() -> None:
+    strata = np.repeat(np.arange(5), 6)
+    base = RNG.normal(size=30)
+    values = np.stack([base, base, base + 0.5 + RNG.normal(scale=0.1, size=30),
+                       base - 0.01], axis=1)[:, :, None]
+    result = paired_bootstrap(values, draw_resamples(strata, 4000, 0), 0, np.ones(1))
+    # a strategy identical to the reference: exactly zero difference, zero width
+    for s in (0, 1):
+        assert result.delta[s, 0] == 0.0
+        assert (result.delta_percentile[s, 0] == 0.0).all()
+        assert (result.delta_bca[s, 0] == 0.0).all()
+        assert result.p_improve[s, 0] == 0.5
+    # paired: the shift's interval is far narrower than the unpaired intervals
+    lo, hi = result.delta_percentile[2, 0]
+    assert 0.45 < lo < 0.5 < hi < 0.55
+    assert hi - lo < 0.3 * (result.percentile[2, 0, 1] - result.percentile[2, 0, 0])
+    assert result.p_improve[2, 0] == 1.0
+    assert result.p_improve[3, 0] == 0.0  # always 0.01 worse
+    np.testing.assert_allclose(result.delta_percentile[3, 0], [-0.01, -0.01])
+
+
+def test_direction_orients_probability_of_improvement() -> None:
+    strata = np.zeros(20, dtype=np.int64)
+    base = RNG.normal(size=20)
+    values = np.stack([base, base + 1.0], axis=1)[:, :, None].repeat(3, axis=2)
+    result = paired_bootstrap(values, draw_resamples(strata, 500, 0), 0,
+                              np.array([1.0, -1.0, 0.0]))
+    assert result.p_improve[1, 0] == 1.0
+    assert result.p_improve[1, 1] == 0.0
+    assert np.isnan(result.p_improve[1, 2])
+
+
+def test_degenerate_distribution_gives_a_point_interval() -> None:
+    values = np.ones((8, 1, 1))
+    result = paired_bootstrap(values, draw_resamples(np.zeros(8, dtype=np.int64), 300, 0), 0,
+                              np.ones(1))
+    np.testing.assert_array_equal(result.bca[0, 0], [1.0, 1.0])
+    np.testing.assert_array_equal(result.percentile[0, 0], [1.0, 1.0])
+
+
+def test_two_level_bootstrap_is_wider_with_spread_between_tasks() -> None:
+    strata = np.repeat(np.arange(8), 5)
+    values = (np.repeat(RNG.normal(scale=2.0, size=8), 5) + RNG.normal(scale=0.1, size=40))
+    values = values[:, None, None]
+    one = paired_bootstrap(values, draw_resamples(strata, 2000, 0), 0, np.ones(1))
+    two = paired_bootstrap(values, draw_resamples(strata, 2000, 0, task_level=True), 0,
+                           np.ones(1))
+    width = lambda r: np.diff(r.percentile[0, 0])[0]  # noqa: E731
+    assert width(two) > 5 * width(one)
+    assert np.isfinite(two.bca).all()
