@@ -117,8 +117,25 @@ class Task:
         return sorted(self.heldouts, key=lambda n: (*HELDOUT_ORDER, n).index(n))
 
     def heldout_sizes(self) -> dict[str, int]:
-        """Rows per held-out set."""
+        """Rows per graded held-out set (``search``, ``select``, ``test``)."""
         return {name: len(self.answers(name)) for name in self.heldout_names}
+
+    def _sizes_with_val(self) -> dict[str, int]:
+        sizes = self.heldout_sizes()
+        val = self.validation_rows()
+        if val is not None:
+            sizes["val"] = val
+        return sizes
+
+    def validation_rows(self) -> int | None:
+        """Rows of the public train file: what a script's own cross-validation scores
+        (None when the train file is not a CSV)."""
+        train = self.public_dir / self.problem.train_file if self.problem else None
+        if train is None or train.suffix != ".csv" or not train.exists():
+            return None
+        import pandas as pd
+
+        return len(pd.read_csv(train, usecols=[0]))
 
     def leaderboard(self) -> Leaderboard | None:
         """The leaderboard, or None when the task has none."""
@@ -184,7 +201,7 @@ class Task:
             thresholds=_threshold_dict(thresholds),
             leaderboard_scores=[float(s) for s in board.scores] if board is not None else [],
             sample_score=self.sample_score(),
-            heldout_sizes=self.heldout_sizes(),
+            heldout_sizes=self._sizes_with_val(),
             checksums=self.checksums(),
         )
 

@@ -160,17 +160,10 @@ def _execute(ctx: SearchContext, code: str, node_dir: Path) -> ExecResult:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _full_stdout(node_dir: Path, tail: str) -> str:
-    path = node_dir / "stdout.txt"
-    return path.read_text(errors="replace") if path.exists() else tail
-
-
 def _classify(
     ctx: SearchContext, node: Node, result: ExecResult, node_dir: Path, view: JournalView
 ) -> None:
-    from aira_eval.search.report import parse_report
-
-    report = parse_report(_full_stdout(node_dir, result.stdout_tail))
+    report = result.report  # parsed from the whole stdout while it streamed
     if report.score is not None:
         node.scores["val"] = report.score
         node.val_folds = list(report.folds)

@@ -150,7 +150,7 @@ def _context(config: StudyConfig, out: Path, plan: SearchPlan, task: Task) -> Se
         memory_scope=config.memory_scope,  # type: ignore[arg-type]
         node_timeout_s=config.node_timeout_s,
         memory_mb=config.memory_mb,
-        heldout_sizes=task.heldout_sizes(),
+        heldout_sizes=task.task_info().heldout_sizes,
     )
 
 

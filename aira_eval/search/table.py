@@ -124,7 +124,7 @@ def frame_to_table(frame: pd.DataFrame) -> pa.Table:
     """Validate a pandas node frame against :data:`NODE_SCHEMA` (extra columns are dropped)."""
     missing = [c for c in NODE_COLUMNS if c not in frame.columns]
     if missing:
-        filled = frame.to_dict(orient="records")
+        filled = [{str(k): v for k, v in row.items()} for row in frame.to_dict(orient="records")]
         return records_to_table(filled)
     return pa.Table.from_pandas(frame[list(NODE_COLUMNS)], schema=NODE_SCHEMA, preserve_index=False)
 

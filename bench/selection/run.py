@@ -31,12 +31,12 @@ from scipy import stats
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from aira_eval.search.study import TaskInfo  # noqa: E402
-from aira_eval.selection.evaluate import evaluate_strategies  # noqa: E402
-from aira_eval.selection.load import LoadedStudy  # noqa: E402
-from aira_eval.selection.strategies import STRATEGIES  # noqa: E402
-from aira_eval.selection.summary import SelectionOptions, run_selection  # noqa: E402
-from aira_eval.selection.synthetic_study import SyntheticSpec, generate_study  # noqa: E402
+from aira_eval.search.study import TaskInfo
+from aira_eval.selection.evaluate import evaluate_strategies
+from aira_eval.selection.load import LoadedStudy
+from aira_eval.selection.strategies import STRATEGIES
+from aira_eval.selection.summary import SelectionOptions, run_selection
+from aira_eval.selection.synthetic_study import SyntheticSpec, generate_study
 
 ROOT = Path(__file__).resolve().parents[2]
 METRICS = ["test_score", "valid_submission", "regret", "normalized_score", "any_medal", "gold",

@@ -51,7 +51,7 @@ def test_task_info_for_a_study(mlebench_data: Path, cache: Path) -> None:
     board = pd.read_csv(mlebench_data / "spaceship-titanic" / "leaderboard.csv")
     assert info.leaderboard_scores == pytest.approx(board["score"].tolist())
     assert info.sample_score == pytest.approx(task.grade(task.sample_submission_path).raw_score)
-    assert info.heldout_sizes == {"test": 870}
+    assert info.heldout_sizes == {"test": 870, "val": 7823}
     stored = read_checksums(mlebench_data / "spaceship-titanic" / "checksums.yaml")
     assert info.checksums == stored
     assert info.checksums["public/train.csv"] == "564a1614ecef9d9611cec4efdce4c412"
@@ -68,7 +68,7 @@ def test_brief_is_agent_facing(mlebench_data: Path, cache: Path) -> None:
 def test_builtin_task_info(cache: Path) -> None:
     info = resolve_task("builtin:digits", cache_dir=cache).task_info()
     assert info.thresholds == {} and info.leaderboard_scores == []
-    assert set(info.heldout_sizes) == {"search", "select", "test"}
+    assert set(info.heldout_sizes) == {"search", "select", "test", "val"}
     assert info.sample_score is not None and info.checksums
 
 

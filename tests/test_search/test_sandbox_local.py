@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -25,7 +26,7 @@ from aira_eval.errors import UsageError
 from aira_eval.search.report import format_report_lines, parse_report
 from aira_eval.search.sandbox import ExecResult, ExecSpec, Sandbox, make_sandbox
 from aira_eval.search.sandbox.base import OutputCapture, copy_submission
-from aira_eval.search.sandbox.local import LocalSandbox
+from aira_eval.search.sandbox.local import JAIL_PREFIX, LocalSandbox
 
 ANSWERS = "id,target\n1,SECRET-ANSWER-7f3a\n"
 
@@ -384,6 +385,52 @@ def test_stray_child_holding_the_pipes_killed_at_timeout(sandbox: LocalSandbox, 
     assert res.timed_out
     assert res.wall_time < 5
     assert survivors(token) == []
+
+
+def test_killed_harness_leaves_no_runaway_script(task: Path, scratch: Path) -> None:
+    """If the harness dies (SIGKILL), the stage's own deadline (time limit + backstop) still
+    ends the script."""
+    token = uuid.uuid4().hex
+    harness = f"""
+import sys, tempfile
+from pathlib import Path
+from aira_eval.search.sandbox import local
+tempfile.tempdir = {str(scratch / "tmp")!r}  # the dead harness's jail mount point goes here
+from aira_eval.search.sandbox.base import ExecSpec
+local.BACKSTOP_S = 1
+spec = ExecSpec(code="while True:\\n    pass\\n",
+                public_dir=Path({str(task / "public")!r}), timeout_s=3, env={{"MARK": {token!r}}})
+print("go", flush=True)
+local.LocalSandbox().run(spec, Path({str(scratch / "w")!r}), Path({str(scratch / "k")!r}))
+"""
+    (scratch / "tmp").mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", harness], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "go"
+    deadline = time.monotonic() + 10
+    while not survivors(token) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert survivors(token), "the script never started"
+    proc.kill()  # the harness dies without cleaning up
+    proc.wait()
+    time.sleep(1.0)
+    assert survivors(token), "orphaned: nothing but the stage's deadline can end it now"
+    deadline = time.monotonic() + 8
+    while survivors(token) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert survivors(token) == []
+
+
+def test_stale_jail_mount_points_swept() -> None:
+    old = Path(tempfile.mkdtemp(prefix=JAIL_PREFIX))
+    new = Path(tempfile.mkdtemp(prefix=JAIL_PREFIX))
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    try:
+        LocalSandbox()
+        assert not old.exists() and new.exists()
+    finally:
+        for path in (old, new):
+            if path.exists():
+                path.rmdir()
 
 
 def test_one_gigabyte_of_output_is_capped(sandbox: LocalSandbox, task: Path,

@@ -10,9 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from aira_eval.errors import UsageError
-from aira_eval.search.sandbox.base import ExecResult, ExecSpec, Sandbox, SandboxError
+from aira_eval.search.sandbox.base import (
+    DEFAULT_IMAGE,
+    ExecResult,
+    ExecSpec,
+    Sandbox,
+    SandboxError,
+)
 
-DEFAULT_IMAGE = "aira-eval-sandbox"
 SANDBOX_NAMES = ("local", "docker")
 
 __all__ = [

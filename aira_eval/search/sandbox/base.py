@@ -30,6 +30,7 @@ from aira_eval.errors import AiraEvalError, UsageError
 from aira_eval.search.report import ReportScanner, ValidationReport
 
 TAIL_BYTES = 8 * 1024
+DEFAULT_IMAGE = "aira-eval-sandbox"
 MAX_SUBMISSION_BYTES = 4 * 1024**3
 MEMORY_ERROR_TOKENS = (
     b"MemoryError",

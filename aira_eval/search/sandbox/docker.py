@@ -1,14 +1,16 @@
 """The docker backend: one container per script, through the ``docker`` CLI.
 
-``docker run --network none --memory M --memory-swap M --pids-limit N --read-only
---cap-drop ALL --security-opt no-new-privileges --user UID:UID -v WORKDIR:/work
--v WORKDIR/input:/work/input:ro -w /work IMAGE python code.py``
+``docker run --init --network none --memory M --memory-swap M --pids-limit N --read-only
+--tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges --user UID:UID -w /work
+-v WORKDIR:/work -v WORKDIR/input:/work/input:ro IMAGE [timeout -s KILL T] python code.py``
 
 The container sees only its image and the working dir (no host path is reachable, whatever
 the script knows); memory and process count are cgroup limits of the whole container, so a
 memory kill is reported by docker (``OOMKilled``). The harness streams the output through the
-same bounded capture as the local backend and ``docker kill``\\ s the container at the time
-limit. No image is pulled: build one offline (see :data:`IMAGE_RECIPE`).
+same bounded capture as the local backend and kills the container at the time limit;
+coreutils ``timeout`` in the image (when present) ends it even if the harness dies. No image
+is pulled: build one offline (see :data:`IMAGE_RECIPE`). ``spec.python`` and
+``spec.ro_binds`` are local-only; the image's ``python`` (or ``python3``) runs the script.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from aira_eval.errors import UsageError
 from aira_eval.search.report import ValidationReport
 from aira_eval.search.sandbox import limits
 from aira_eval.search.sandbox.base import (
+    DEFAULT_IMAGE,
     ExecResult,
     ExecSpec,
     OutputCapture,
@@ -39,7 +42,6 @@ from aira_eval.search.sandbox.base import (
     remove_tree,
 )
 
-DEFAULT_IMAGE = "aira-eval-sandbox"
 IMAGE_RECIPE = (
     "Build the image offline (as root): apt-get install -y debootstrap docker.io && "
     "debootstrap --variant=minbase --include=python3,python3-numpy,python3-pandas,"
@@ -47,7 +49,8 @@ IMAGE_RECIPE = (
     "tar -C /tmp/aira-rootfs -c . | docker import - {image}"
 )
 UID_RANGE = (200_000, 260_000)
-_CHECKED: dict[tuple[str, str], str] = {}  # (docker, image) -> the image's python
+_CHECKED: dict[tuple[str, str], tuple[str, str | None]] = {}  # -> (python, timeout)
+BACKSTOP_S = 60  # the container kills the script this long after the limit on its own
 MECHANISMS = ("docker", "netns", "pidns", "mountns", "memory-cgroup", "pids-limit",
               "read-only-rootfs", "cap-drop-all", "no-new-privs", "uid-drop")
 
@@ -62,7 +65,8 @@ class DockerSandbox:
         """``check`` verifies at once that the daemon answers and the image exists."""
         self.image = image
         self.docker = shutil.which(docker) or docker
-        self.python = "python"
+        self.python: str = "python"
+        self.timeout_bin: str | None = None
         if check:
             self.check()
 
@@ -78,7 +82,7 @@ class DockerSandbox:
         """Raise :class:`UsageError` unless the daemon is reachable and the image exists
         (and has a python); a success is remembered for the process."""
         if (self.docker, self.image) in _CHECKED:
-            self.python = _CHECKED[self.docker, self.image]
+            self.python, self.timeout_bin = _CHECKED[self.docker, self.image]
             return
         ver = self._cli("version", "--format", "{{.Server.Version}}", timeout=20)
         if ver.returncode != 0:
@@ -90,12 +94,15 @@ class DockerSandbox:
             raise UsageError(f"docker image {self.image!r} not found",
                              hint=IMAGE_RECIPE.format(image=self.image))
         probe = self._cli("run", "--rm", "--network", "none", self.image, "sh", "-c",
-                          "command -v python || command -v python3")
+                          "(command -v python || command -v python3) && "
+                          "(command -v timeout || echo)")
         found = probe.stdout.strip().splitlines()
-        if probe.returncode != 0 or not found:
+        if probe.returncode != 0 or not found or not found[0].startswith("/"):
             raise UsageError(f"docker image {self.image!r} has no python",
                              hint=IMAGE_RECIPE.format(image=self.image))
-        self.python = _CHECKED[self.docker, self.image] = found[0]
+        self.python = found[0]
+        self.timeout_bin = found[1] if len(found) > 1 else None
+        _CHECKED[self.docker, self.image] = (self.python, self.timeout_bin)
 
     def run(self, spec: ExecSpec, workdir: Path, keep_dir: Path) -> ExecResult:
         """Run ``spec`` in a container (see :class:`~aira_eval.search.sandbox.base.Sandbox`)."""
@@ -148,7 +155,10 @@ class DockerSandbox:
         env = {"TMPDIR": "/tmp", **base_env(spec, "/work")}
         for key, value in env.items():
             argv += ["-e", f"{key}={value}"]
-        return [*argv, self.image, self.python, "code.py"], notes
+        backstop: list[str] = []  # if the harness dies, the container still ends
+        if self.timeout_bin:
+            backstop = [self.timeout_bin, "-s", "KILL", str(int(spec.timeout_s) + BACKSTOP_S)]
+        return [*argv, self.image, *backstop, self.python, "code.py"], notes
 
     def _execute(self, spec: ExecSpec, argv: list[str], container: str, workdir: Path,
                  keep_dir: Path) -> ExecResult:
@@ -167,7 +177,8 @@ class DockerSandbox:
         finally:
             if proc.poll() is None:  # interrupted: do not leave the container running
                 self._cli("kill", container, timeout=30)
-            watch.kill_all()
+            if not watch.cleaned:
+                watch.kill_all()
             proc.wait()
             out.close()
             err.close()

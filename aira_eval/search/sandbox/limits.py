@@ -196,9 +196,27 @@ def _supervise(child: int) -> dict[str, Any]:
             return out
 
 
+def _arm_deadline(seconds: float) -> None:
+    """Kill the whole group and exit after ``seconds``, even if the harness died meanwhile.
+
+    The harness enforces the real time limit; this backstop only keeps a script orphaned by a
+    killed harness from running forever. ``_signal`` avoids ``signal``'s enum import cost.
+    """
+    import _signal
+
+    def expire(_signum: int, _frame: object) -> None:
+        os.killpg(0, 9)
+        os._exit(137)  # we may be PID 1, which our own SIGKILL does not reach
+
+    _signal.signal(_signal.SIGALRM, expire)
+    _signal.alarm(max(1, int(seconds)))
+
+
 def main() -> int:
     """Stage entry point: config (marshal) on stdin, status (marshal) on ``cfg['status_fd']``."""
     cfg = marshal.loads(sys.stdin.buffer.read())
+    if cfg.get("deadline_s"):
+        _arm_deadline(cfg["deadline_s"])
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
@@ -365,6 +383,7 @@ class Watchdog:
                  on_kill: Callable[[], object] | None = None) -> None:
         self.proc, self.token, self.on_kill = proc, token, on_kill
         self.kind: str | None = None
+        self.cleaned = False  # kill_all ran after the stage ended
         self.timeout_s, self.max_procs, self.memory_mb = timeout_s, max_procs, memory_mb
         self.overhead = overhead
         self.tree: set[int] = {proc.pid}
@@ -377,6 +396,8 @@ class Watchdog:
         """Pump output into ``out``/``err`` (objects with ``feed(bytes)``) until the stage
         exits or a limit is hit, kill whatever is left, drain; the kill reason, if any."""
         assert self.proc.stdout is not None and self.proc.stderr is not None
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            _grow_pipe(pipe.fileno())
         self.sel.register(self.proc.stdout, self._read_event, out)
         self.sel.register(self.proc.stderr, self._read_event, err)
         pidfd = self._pidfd()
@@ -385,6 +406,7 @@ class Watchdog:
             if killed and self.on_kill is not None:
                 self.on_kill()
             self.kill_all()  # leftovers die with the script, so the pipes reach EOF
+            self.cleaned = True
             self._drain()
         finally:
             self.sel.close()
@@ -467,6 +489,15 @@ class Watchdog:
             for pid in targets:
                 _kill(pid)
             time.sleep(0.02)
+
+
+def _grow_pipe(fd: int, size: int = 1 << 20) -> None:
+    """Enlarge a pipe's buffer (fewer wake-ups when a script floods its output)."""
+    import contextlib
+    import fcntl
+
+    with contextlib.suppress(OSError):  # above pipe-max-size for this user: keep the default
+        fcntl.fcntl(fd, 1031, size)  # F_SETPIPE_SZ
 
 
 def _kill(pid: int) -> None:

@@ -1,6 +1,7 @@
 """The local backend: one subprocess per script, contained by Linux namespaces when possible.
 
-The strongest mode the machine allows is found once per interpreter by a probe run:
+The strongest mode the machine allows is found once per interpreter by a probe run (the
+result's ``isolation_note`` says why a stronger one failed):
 
 ``jail`` (root, or unprivileged user namespaces)
     ``unshare --mount --net --pid --fork --kill-child``, then :mod:`.limits` builds a fresh
@@ -8,19 +9,22 @@ The strongest mode the machine allows is found once per interpreter by a probe r
     working dir is at ``/sandbox``; ``input/`` holds hard links to the public files (a
     read-only bind of the public dir when it is on another filesystem), mounted read-only.
     No other host path — the private answers, the study dir, the project — exists in the
-    script's view, and the script runs as a random unprivileged uid (when started as root)
-    with ``no_new_privs``, so it can neither remount nor write the linked inputs.
+    script's view. The script runs as a random unprivileged uid (when started as root) or
+    without any capability (user namespace), with ``no_new_privs``: it can neither remount
+    nor write the linked inputs.
 ``pidns``
-    network and PID namespaces only: the filesystem is the host's (inputs are copied), so
+    network and PID namespaces only: the filesystem is the host's (inputs are copies), so
     private files are unreachable only as long as their path is unknown.
 ``plain``
     no namespaces at all: network reachable; stray processes found by an environment token.
 
 In every mode: a new session (process group), a clean minimal environment, ``RLIMIT_AS`` (the
 memory limit, per process), ``RLIMIT_NPROC`` (enforced for non-root uids), ``RLIMIT_FSIZE``,
-no core dumps, and a watchdog that kills the whole tree at the time limit, when it holds more
-than ``max_procs`` processes, or when its total memory exceeds the limit. When the PID
-namespace's init exits, the kernel kills every process left in it (daemons included).
+no core dumps, and a watchdog that kills the whole tree at the time limit, when it holds
+``max_procs`` processes, or when its total memory (PSS) exceeds the limit. When the PID
+namespace's init exits, the kernel kills every process left in it (daemons included). The
+stage also arms its own deadline (time limit + :data:`BACKSTOP_S`), so a script orphaned by a
+killed harness cannot run forever.
 """
 
 from __future__ import annotations
@@ -61,8 +65,10 @@ from aira_eval.search.sandbox.base import (
 
 FILE_SIZE_LIMIT = 16 * 1024**3
 NPROC_SLACK = 64
+BACKSTOP_S = 60  # the stage kills everything this long after the time limit on its own
 UID_RANGE = (200_000, 260_000)
 _TOKEN_VAR = "AIRA_EVAL_SANDBOX_RUN"
+JAIL_PREFIX = "aira-jail-"
 
 
 @dataclass(frozen=True)
@@ -140,6 +146,7 @@ class LocalSandbox:
         by name (``jail``/``pidns``/``plain``) instead of the strongest working one."""
         self.keep_workdir = keep_workdir
         self.force_mode = force_mode
+        sweep_stale_jail_dirs()
         self._modes: dict[str, Mode] = {}
         self._weaker_why: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -194,7 +201,7 @@ class LocalSandbox:
         clear_kept(keep_dir)
         (keep_dir / "code.py").write_text(spec.code)
         fresh_workdir(workdir)
-        jail_root = Path(tempfile.mkdtemp(prefix="aira-jail-")) if mode.jail else None
+        jail_root = Path(tempfile.mkdtemp(prefix=JAIL_PREFIX)) if mode.jail else None
         try:
             uid = random.randint(*UID_RANGE) if mode.drop_uid else None
             cfg, notes = _prepare(spec, workdir, mode, uid, jail_root)
@@ -209,6 +216,21 @@ class LocalSandbox:
                 remove_tree(workdir)
             if jail_root is not None:
                 remove_tree(jail_root)
+
+
+def sweep_stale_jail_dirs(max_age_s: float = 3600.0) -> None:
+    """Remove jail mount points left by a harness that was killed (empty, older than an hour).
+
+    They are always empty in the host's view (the mounts live in the run's namespace), and a
+    live run leaves its mount point within milliseconds of starting, so old ones are free.
+    """
+    cutoff = time.time() - max_age_s
+    for path in Path(tempfile.gettempdir()).glob(f"{JAIL_PREFIX}*"):
+        try:
+            if path.is_dir() and path.stat().st_mtime < cutoff:
+                path.rmdir()
+        except OSError:
+            continue
 
 
 def _script_env(spec: ExecSpec, home: str, token: str | None, jail: bool) -> dict[str, str]:
@@ -253,6 +275,7 @@ def _prepare(spec: ExecSpec, workdir: Path, mode: Mode, uid: int | None,
         "gid": uid,
         "token": token,
         "drop_caps": "--user" in mode.unshare,
+        "deadline_s": spec.timeout_s + BACKSTOP_S,
     }
     if jail_root is not None:
         cfg["jail"] = _jail(spec, workdir, jail_root, uid, input_bind)
@@ -335,7 +358,8 @@ def _execute(spec: ExecSpec, mode: Mode, cfg: dict[str, Any], workdir: Path,
         _send_config(proc, cfg)
         killed = watch.supervise(out, err, start)
     finally:
-        watch.kill_all()
+        if not watch.cleaned:  # supervise was interrupted
+            watch.kill_all()
         proc.wait()
         out.close()
         err.close()

@@ -18,6 +18,9 @@ SPACE_VERSION = "procedural-v1"
 FAMILIES = ("linear", "random_forest", "extra_trees", "hist_gb", "knn", "svm", "mlp")
 """Model families, in a fixed order (sampling and tests rely on it)."""
 
+HIST_GB_TEXT_SVD = 100
+"""SVD components of each text column when the model needs dense input and none were set."""
+
 GROUPS = ("preprocessing", "features", "text", "training", "model")
 """Crossover units: a child takes each group whole from one parent."""
 
@@ -84,6 +87,18 @@ class PipelineConfig:
     family: str = "hist_gb"
     params: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def needs_dense(self) -> bool:
+        """Histogram gradient boosting takes no sparse input."""
+        return self.family == "hist_gb"
+
+    @property
+    def text_components(self) -> int:
+        """SVD components per text column in the script (0: sparse TF-IDF kept)."""
+        if self.text_svd:
+            return self.text_svd
+        return HIST_GB_TEXT_SVD if self.needs_dense else 0
+
     def to_dict(self) -> dict[str, Any]:
         """Nested JSON form: ``{"space", "preprocessing": {...}, ..., "model": {...}}``."""
         out: dict[str, Any] = {"space": SPACE_VERSION}
@@ -129,7 +144,9 @@ class PipelineConfig:
 
     def group_values(self, group: str) -> dict[str, Any]:
         """The fields of one group (``model`` gives family and params)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if FIELD_GROUPS[f.name] == group}
+        return {
+            f.name: getattr(self, f.name) for f in fields(self) if FIELD_GROUPS[f.name] == group
+        }
 
     def with_group(self, group: str, other: PipelineConfig) -> PipelineConfig:
         """A copy with ``group`` taken from ``other``."""

@@ -75,16 +75,30 @@ def _categorical_width(config: PipelineConfig, shape: TaskShape) -> float:
     return float(sum(levels) if config.encoding == "onehot" else len(levels))
 
 
-def n_features(config: PipelineConfig, shape: TaskShape) -> float:
-    """Estimated width of the model's input matrix."""
-    num = shape.n_numeric + (shape.n_compound_numeric if config.split_compound else 0)
+def _numeric_width(config: PipelineConfig, shape: TaskShape) -> float:
+    num = float(shape.n_numeric + (shape.n_compound_numeric if config.split_compound else 0))
     num += 3 if config.row_stats and num >= 2 else 0
     if config.interactions:
         num += num * (num - 1) / 2
-    if config.missing_indicators:
-        num *= 1.3
-    text_width = config.text_svd or min(config.text_max_features, 20 * shape.n_rows)
-    return max(1.0, num + _categorical_width(config, shape) + shape.n_text * text_width)
+    return num * (1.3 if config.missing_indicators else 1.0)
+
+
+def _text_width(config: PipelineConfig, shape: TaskShape, sparse: bool) -> float:
+    """Text features per text column: the vocabulary, or the non-zeros a sparse model sees."""
+    svd = config.text_components
+    if svd:
+        return float(svd)
+    vocabulary = min(config.text_max_features, 20 * shape.n_rows)
+    if sparse:
+        per_row = 100.0 * config.text_ngram_max * (3 if config.text_analyzer == "char_wb" else 1)
+        return min(float(vocabulary), per_row)
+    return float(vocabulary)
+
+
+def n_features(config: PipelineConfig, shape: TaskShape, sparse: bool = False) -> float:
+    """Estimated width of the model's input matrix (``sparse``: non-zeros per row)."""
+    width = _numeric_width(config, shape) + _categorical_width(config, shape)
+    return max(1.0, width + shape.n_text * _text_width(config, shape, sparse))
 
 
 def _mtry(value: Any, f: float) -> float:
@@ -93,29 +107,39 @@ def _mtry(value: Any, f: float) -> float:
     return max(1.0, float(value) * f) if isinstance(value, int | float) else math.sqrt(f)
 
 
-def _fit_cost(config: PipelineConfig, shape: TaskShape, n: float, f: float) -> float:
-    """Seconds for one fit (and prediction) on ``n`` rows and ``f`` features."""
+def _trees_cost(config: PipelineConfig, shape: TaskShape, n: float, f: float) -> float:
+    p, k = config.params, shape.n_classes
+    depth = {None: 1.0, 8: 0.6, 16: 0.9}.get(p.get("max_depth"), 1.0)
+    leaf = max(0.5, 1.0 / math.sqrt(float(p.get("min_samples_leaf", 1))))
+    per_tree = n * math.log2(max(n, 2)) * _mtry(p.get("max_features", "sqrt"), f)
+    scale = 3e-8 * (1 + k / 25 if shape.is_classification else 2.0)
+    scale *= 0.7 if config.family == "extra_trees" else 1.0
+    return scale * float(p.get("n_estimators", 100)) * per_tree * depth * leaf
+
+
+def _fit_cost(config: PipelineConfig, shape: TaskShape, n: float) -> float:
+    """Seconds for one fit (and prediction) on ``n`` rows."""
     p, family = config.params, config.family
     k = shape.n_classes if shape.n_classes > 2 else 1
+    f = n_features(config, shape)
+    fs = n_features(config, shape, sparse=True)
     if family == "linear":
-        return 0.01 + (6e-8 * n * f * k if shape.is_classification else 1e-8 * n * f)
+        return 0.01 + (6e-8 * n * fs * k if shape.is_classification else 1e-8 * n * fs)
     if family in ("random_forest", "extra_trees"):
-        depth = {None: 1.0, 8: 0.6, 16: 0.9}.get(p.get("max_depth"), 1.0)
-        leaf = 1.0 / math.sqrt(float(p.get("min_samples_leaf", 1)))
-        per_tree = n * math.log2(max(n, 2)) * _mtry(p.get("max_features", "sqrt"), f)
-        scale = 2e-8 * (1 + k / 10) * (0.5 if family == "extra_trees" else 1.0)
-        return scale * float(p.get("n_estimators", 100)) * per_tree * depth * max(leaf, 0.5)
+        dense = fs + 0.3 * (f - fs)
+        return _trees_cost(config, shape, n, dense)
     if family == "hist_gb":
-        return float(p.get("max_iter", 100)) * k * (2e-8 * n * f + 2e-3)
+        return float(p.get("max_iter", 100)) * k * (1e-8 * n * f + 1.5e-3)
     if family == "knn":
-        return 2e-10 * n * n * f
+        return 2e-10 * n * n * fs
     if family == "svm":
+        calibration = 0.015 * shape.n_classes if shape.is_classification else 0.0
         if p.get("kernel") == "rbf":
-            return 5e-10 * n * n * f * 6
-        return 2e-8 * n * f * k * 4
+            return 2e-9 * n * n * fs + calibration
+        return 2e-8 * n * fs * k * 4 + calibration
     if family == "mlp":
         width = sum(p.get("hidden") or [100])
-        return 2e-10 * float(p.get("max_iter", 200)) * n * (f + k) * width
+        return 6e-10 * float(p.get("max_iter", 200)) * n * (fs + k) * width
     raise ValueError(f"unknown model family {family!r}")
 
 
@@ -124,7 +148,6 @@ def estimate_cost(config: PipelineConfig, shape: TaskShape) -> float:
     n = float(shape.n_rows)
     if config.max_train_rows:
         n = min(n, float(config.max_train_rows))
-    f = n_features(config, shape)
     fits = (shape.n_folds + 1) * shape.n_models
     text = 4e-5 * n * shape.n_text * (3.0 if config.text_analyzer == "char_wb" else 1.0)
-    return STARTUP_S + fits * (_fit_cost(config, shape, 0.85 * n, f) + text)
+    return STARTUP_S + fits * (_fit_cost(config, shape, 0.85 * n) + text)

@@ -15,9 +15,6 @@ from aira_eval.search.operators.procedural.pycode import Raw, call
 
 Imports = set[tuple[str, str]]
 
-HIST_GB_TEXT_SVD = 100
-"""SVD components of each text column when the model needs dense input and none were set."""
-
 _SCALERS = {"standard": "StandardScaler", "robust": "RobustScaler", "minmax": "MinMaxScaler"}
 _SKLEARN_CLASSES = {
     "LogisticRegression": "sklearn.linear_model", "Ridge": "sklearn.linear_model",
@@ -45,11 +42,6 @@ def new(name: str, imports: Imports, args: dict[str, Any] | None = None, indent:
     return call(name, args, indent=indent, prefix=prefix)
 
 
-def needs_dense(config: PipelineConfig) -> bool:
-    """Histogram gradient boosting takes no sparse input."""
-    return config.family == "hist_gb"
-
-
 def numeric_steps(config: PipelineConfig, imports: Imports) -> list[tuple[str, str]]:
     """``(step name, expression)`` of the numeric sub-pipeline."""
     if config.impute == "zero":
@@ -72,7 +64,7 @@ def categorical_encoder(config: PipelineConfig, imports: Imports) -> str:
         args: dict[str, Any] = {"handle_unknown": "use_encoded_value", "unknown_value": -1}
         return new("OrdinalEncoder", imports, args, indent=8, prefix=10)
     args = {"handle_unknown": "ignore"}
-    if needs_dense(config):
+    if config.needs_dense:
         args["sparse_output"] = False
     return new("OneHotEncoder", imports, args, indent=8, prefix=10)
 
@@ -83,12 +75,6 @@ def text_vectorizer(config: PipelineConfig, imports: Imports) -> str:
     args = {"analyzer": config.text_analyzer, "ngram_range": ngrams,
             "max_features": config.text_max_features, "min_df": 2, "sublinear_tf": True}
     return new("TfidfVectorizer", imports, args, indent=12, prefix=22)
-
-
-def text_svd_components(config: PipelineConfig) -> int:
-    if config.text_svd:
-        return config.text_svd
-    return HIST_GB_TEXT_SVD if needs_dense(config) else 0
 
 
 def _trees(config: PipelineConfig, clf: bool, imports: Imports) -> str:

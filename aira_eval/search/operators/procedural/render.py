@@ -56,7 +56,8 @@ def describe(config: PipelineConfig, space: Space) -> list[str]:
     knobs = {k.name for k in space.knobs()}
     if "impute" in knobs:
         extra = ", missing indicators" if config.missing_indicators else ""
-        lines.append(f"numeric: {config.impute} imputation{extra}, {config.scaling} scaling")
+        scaling = "no scaling" if config.scaling == "none" else f"{config.scaling} scaling"
+        lines.append(f"numeric: {config.impute} imputation{extra}, {scaling}")
     if "encoding" in knobs:
         lines.append(
             f"categorical: {config.encoding} encoding, at most {config.max_categories} levels"
@@ -71,7 +72,7 @@ def describe(config: PipelineConfig, space: Space) -> list[str]:
     ]
     lines.append("features: " + (", ".join(steps) if steps else "as given"))
     if "text_analyzer" in knobs:
-        svd = est.text_svd_components(config)
+        svd = config.text_components
         lines.append(
             f"text: TF-IDF {config.text_analyzer} n-grams up to {config.text_ngram_max}, "
             f"{config.text_max_features} features" + (f", SVD to {svd}" if svd else "")
@@ -137,7 +138,7 @@ def _validation(space: Space) -> dict[str, Any]:
 
 
 def _pipeline(config: PipelineConfig, space: Space, imports: est.Imports) -> dict[str, Any]:
-    svd = est.text_svd_components(config) if space.schema.text else 0
+    svd = config.text_components if space.schema.text else 0
     if svd:
         imports.add(("sklearn.decomposition", "TruncatedSVD"))
     note = ""
@@ -151,7 +152,7 @@ def _pipeline(config: PipelineConfig, space: Space, imports: est.Imports) -> dic
         "has_text": bool(space.schema.text),
         "text_svd": svd,
         "text_svd_note": note,
-        "sparse_threshold": 0.0 if est.needs_dense(config) else 0.3,
+        "sparse_threshold": 0.0 if config.needs_dense else 0.3,
         "model_expr": model,
         "max_categories": config.max_categories,
         "max_train_rows": config.max_train_rows,

@@ -103,7 +103,7 @@ def is_text(values: pd.Series) -> bool:
     present = values.dropna().astype(str)
     if len(present) < 5:
         return False
-    words = present.str.split().str.len()
+    words = present.str.count(r"\S+")
     return bool(
         present.str.len().mean() >= 30
         and words.mean() >= 5
@@ -129,7 +129,9 @@ def find_compound(name: str, values: pd.Series) -> CompoundColumn | None:
     return None
 
 
-def feature_columns(train: pd.DataFrame, test_columns: list[str], problem: ProblemSpec) -> list[str]:
+def feature_columns(
+    train: pd.DataFrame, test_columns: list[str], problem: ProblemSpec
+) -> list[str]:
     """Columns usable as features: in both files, not a target, dropped or id (text ids kept)."""
     excluded = set(problem.label_columns) | set(problem.drop_columns)
     ids = set(problem.id_columns) - set(problem.text_columns)

@@ -152,12 +152,15 @@ class Space:
             params["kernel"] = grid["kernel"][0]
         return replace(config, params=params)
 
-    def sample(self, rng: np.random.Generator) -> PipelineConfig:
-        """One pipeline drawn by the draft weights (family, hyperparameters, knobs)."""
+    def sample(self, rng: np.random.Generator, default_weight: float = 3.0) -> PipelineConfig:
+        """One pipeline drawn by the draft weights (family, hyperparameters, knobs).
+
+        Each hyperparameter's default weighs ``default_weight`` against 1 for the others.
+        """
         families = self.families()
         family = str(_choice(rng, list(families), list(families.values())))
         params = {
-            name: _choice(rng, list(options), list(_weights(len(options))))
+            name: _choice(rng, list(options), list(_weights(len(options), default_weight)))
             for name, options in self.param_grid(family).items()
         }
         config = PipelineConfig(family=family, params=params)
@@ -172,7 +175,7 @@ class Space:
         """
         family = "linear" if self.shape.has_text or self.shape.n_classes > 10 else "hist_gb"
         config = self.default_config(family)
-        safe = {
+        safe: dict[str, Any] = {
             "impute": "median", "missing_indicators": False, "scaling": "standard",
             "encoding": "ordinal", "max_categories": 30, "split_compound": False,
             "log1p_skewed": False, "row_stats": False, "interactions": False,
