@@ -6,6 +6,7 @@ Each command lives in its own module and registers itself through ``register(app
 from __future__ import annotations
 
 import importlib
+import os
 
 import typer
 
@@ -44,6 +45,10 @@ def _root(
     ),
 ) -> None:
     """aira-eval."""
+    # The CLI (never the library) configures logging: MLflow's INFO chatter off by default,
+    # litellm reads its price table from the installed package instead of the network.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
 for _name in _COMMAND_MODULES:

@@ -31,8 +31,8 @@ def _install_interrupt(stop: threading.Event) -> Any:
             raise KeyboardInterrupt
         stop.set()
         err_console.print(
-            "[yellow]stopping: running nodes are being stopped; the journal keeps every finished "
-            "node. Press Ctrl-C again to abort at once. Continue later with --resume.[/]"
+            "[yellow]stopping: running scripts are killed (their nodes re-run on --resume); "
+            "every finished node is in the journal. Ctrl-C again aborts at once.[/]"
         )
 
     return signal.signal(signal.SIGINT, handler)

@@ -12,7 +12,7 @@ from typing import Protocol, runtime_checkable
 import pandas as pd
 
 
-class InvalidSubmission(Exception):  # noqa: N818  (MLE-bench's vocabulary)
+class InvalidSubmission(Exception):
     """A submission that cannot be scored; ``reason`` says why in words a user can act on."""
 
     def __init__(self, reason: str) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 from aira_eval.search.journal import JournalFile, JournalView
 from aira_eval.search.node import Node
 from aira_eval.search.policies.base import Action, Policy
-from aira_eval.search.runner import SearchContext, execute_action
+from aira_eval.search.runner import NodeCancelled, SearchContext, execute_action
 
 NodeCallback = Callable[[Node], None]
 
@@ -146,10 +146,19 @@ class SearchEngine:
         }
         finished: list[Node] = []
         pending = set(futures)
+        cancelled = False
         while pending:
-            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            if self.stop.is_set() and not cancelled:
+                cancelled = True
+                cancel = getattr(self.ctx.sandbox, "cancel", None)
+                if callable(cancel):
+                    cancel()  # running scripts are killed; their nodes re-run on resume
             for fut in done:
-                node = fut.result()
+                try:
+                    node = fut.result()
+                except NodeCancelled:
+                    continue
                 node.meta["search_elapsed"] = time.monotonic() - t0
                 node.meta["batch_size"] = size
                 self.journal.append(node)  # durable before the node counts as done

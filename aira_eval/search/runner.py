@@ -38,6 +38,11 @@ if TYPE_CHECKING:
     from aira_eval.search.sandbox.base import ExecResult, Sandbox
 
 
+class NodeCancelled(Exception):
+    """The search was stopped while this node ran: it is not done and must not be journaled
+    (a resumed search runs it again)."""
+
+
 @dataclass
 class SearchContext:
     """Everything fixed for one search (one task × policy × seed)."""
@@ -113,6 +118,8 @@ def execute_action(
     node.started_at = time.time()
     try:
         _run_node(ctx, node, action, view)
+    except NodeCancelled:
+        raise
     except Exception as err:  # a harness fault must not stop the search or lose the node
         node.status = "error"
         node.reason = f"harness error: {type(err).__name__}: {err}"
@@ -144,6 +151,29 @@ def _run_node(ctx: SearchContext, node: Node, action: Action, view: JournalView)
     _classify(ctx, node, result, node_dir, view)
 
 
+def rerun_node(ctx: SearchContext, node: Node) -> None:
+    """Re-run ``node.code`` in the sandbox and grade it, keeping the node's own ``val`` score
+    when the script does not report one by the contract (imported peers' logs)."""
+    node_dir = ctx.search_dir / "nodes" / node.node_id
+    node_dir.mkdir(parents=True, exist_ok=True)
+    own_val = node.scores.get("val")
+    node.scores = {}
+    result = _execute(ctx, node.code, node_dir)
+    node.exec_time = result.wall_time
+    node.isolation, node.isolation_note = result.isolation, result.isolation_note
+    node.stdout_tail = result.stdout_tail
+    report = result.report
+    if report.score is not None:
+        node.scores["val"], node.val_folds = report.score, list(report.folds)
+    elif own_val is not None:
+        node.scores["val"] = own_val
+    node.status, node.reason = _run_status(result, result.submission_path)
+    if node.status == "ok" and result.submission_path is not None:
+        _grade(ctx, node, result.submission_path)
+    if node.status == "ok" and "val" not in node.scores:
+        node.status, node.reason = "buggy", "the script reported no validation score"
+
+
 def _execute(ctx: SearchContext, code: str, node_dir: Path) -> ExecResult:
     from aira_eval.search.sandbox.base import ExecSpec
 
@@ -153,11 +183,16 @@ def _execute(ctx: SearchContext, code: str, node_dir: Path) -> ExecResult:
         timeout_s=ctx.node_timeout_s,
         memory_mb=ctx.memory_mb,
     )
+    from aira_eval.search.sandbox.limits import CANCELLED_REASON
+
     workdir = Path(tempfile.mkdtemp(prefix="aira-eval-node-"))
     try:
-        return ctx.sandbox.run(spec, workdir, node_dir)
+        result = ctx.sandbox.run(spec, workdir, node_dir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    if result.killed_reason == CANCELLED_REASON:
+        raise NodeCancelled(CANCELLED_REASON)
+    return result
 
 
 def _classify(

@@ -20,6 +20,7 @@ import os
 import random
 import shutil
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -67,6 +68,7 @@ class DockerSandbox:
         self.docker = shutil.which(docker) or docker
         self.python: str = "python"
         self.timeout_bin: str | None = None
+        self.cancel_event = threading.Event()
         if check:
             self.check()
 
@@ -77,6 +79,10 @@ class DockerSandbox:
         except (OSError, subprocess.TimeoutExpired) as err:
             raise UsageError(f"cannot run the docker CLI ({self.docker}): {err}",
                              hint="Install it: apt-get install -y docker.io") from err
+
+    def cancel(self) -> None:
+        """Kill every container in progress (``killed_reason == CANCELLED_REASON``)."""
+        self.cancel_event.set()
 
     def check(self) -> None:
         """Raise :class:`UsageError` unless the daemon is reachable and the image exists
@@ -170,7 +176,8 @@ class DockerSandbox:
                                 stderr=subprocess.PIPE, start_new_session=True)
         watch = limits.Watchdog(proc, timeout_s=spec.timeout_s, max_procs=1 << 30,
                                 memory_mb=None, overhead=0, token=None,
-                                on_kill=lambda: self._cli("kill", container, timeout=30))
+                                on_kill=lambda: self._cli("kill", container, timeout=30),
+                                cancel=self.cancel_event)
         killed = None
         try:
             killed = watch.supervise(out, err, start)

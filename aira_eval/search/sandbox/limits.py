@@ -369,6 +369,9 @@ def alive(pid: int) -> bool:
     return raw[raw.rfind(b")") + 2 : raw.rfind(b")") + 3] != b"Z"
 
 
+CANCELLED_REASON = "cancelled: the search was stopped before the script finished"
+
+
 class Watchdog:
     """Supervises one launched stage: output, time, process count, memory, final kill.
 
@@ -380,8 +383,10 @@ class Watchdog:
 
     def __init__(self, proc: subprocess.Popen[bytes], *, timeout_s: float, max_procs: int,
                  memory_mb: int | None, overhead: int, token: str | None,
-                 on_kill: Callable[[], object] | None = None) -> None:
+                 on_kill: Callable[[], object] | None = None,
+                 cancel: Any = None) -> None:
         self.proc, self.token, self.on_kill = proc, token, on_kill
+        self.cancel = cancel  # an Event-like object: set() -> kill the run as cancelled
         self.kind: str | None = None
         self.cleaned = False  # kill_all ran after the stage ended
         self.timeout_s, self.max_procs, self.memory_mb = timeout_s, max_procs, memory_mb
@@ -428,6 +433,9 @@ class Watchdog:
         next_scan = start + SCAN_INTERVAL_S
         while self.proc.poll() is None:
             now = time.monotonic()
+            if self.cancel is not None and self.cancel.is_set():
+                self.kind = "cancelled"
+                return CANCELLED_REASON
             if now >= deadline:
                 self.kind = "timeout"
                 return f"killed at the time limit of {self.timeout_s:g} s"

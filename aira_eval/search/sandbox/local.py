@@ -150,6 +150,11 @@ class LocalSandbox:
         self._modes: dict[str, Mode] = {}
         self._weaker_why: dict[str, str] = {}
         self._lock = threading.Lock()
+        self.cancel_event = threading.Event()
+
+    def cancel(self) -> None:
+        """Kill every run in progress (they end with ``killed_reason == CANCELLED_REASON``)."""
+        self.cancel_event.set()
 
     def mode_for(self, python: str) -> Mode:
         """The mode used for ``python`` (probed once, then cached)."""
@@ -205,7 +210,7 @@ class LocalSandbox:
         try:
             uid = random.randint(*UID_RANGE) if mode.drop_uid else None
             cfg, notes = _prepare(spec, workdir, mode, uid, jail_root)
-            result = _execute(spec, mode, cfg, workdir, keep_dir)
+            result = _execute(spec, mode, cfg, workdir, keep_dir, self.cancel_event)
             result.notes[:0] = notes
             submission, note = copy_submission(workdir, keep_dir / "submission.csv")
             result.submission_path = submission
@@ -332,7 +337,7 @@ def _own_processes() -> int:
 
 
 def _execute(spec: ExecSpec, mode: Mode, cfg: dict[str, Any], workdir: Path,
-             keep_dir: Path) -> ExecResult:
+             keep_dir: Path, cancel: threading.Event | None = None) -> ExecResult:
     """Launch the stage, supervise it, and turn what happened into an :class:`ExecResult`."""
     status_r, status_w = os.pipe()
     cfg["status_fd"] = status_w
@@ -352,7 +357,7 @@ def _execute(spec: ExecSpec, mode: Mode, cfg: dict[str, Any], workdir: Path,
         os.close(status_w)
     watch = limits.Watchdog(
         proc, timeout_s=spec.timeout_s, max_procs=spec.max_procs, memory_mb=spec.memory_mb,
-        overhead=2 if mode.pidns else 1, token=cfg.get("token"),
+        overhead=2 if mode.pidns else 1, token=cfg.get("token"), cancel=cancel,
     )
     try:
         _send_config(proc, cfg)
