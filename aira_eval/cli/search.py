@@ -14,15 +14,18 @@ import typer
 from aira_eval.cli._common import console, err_console, user_errors
 
 
-def _config(options: dict[str, Any], config_file: Path | None) -> Any:
+def _given(options: dict[str, Any], config_file: Path | None) -> dict[str, Any]:
+    """The options the user set (YAML file first, command line over it)."""
     from aira_eval.search.config import StudyConfig, parse_seeds
 
-    base = StudyConfig.from_yaml(config_file) if config_file else StudyConfig()
     given = {k: v for k, v in options.items() if v is not None and v != []}
     if "seeds" in given:
         given["seeds"] = parse_seeds(given["seeds"])
-    merged = {**base.to_dict(), **given}
-    return StudyConfig.from_dict(merged)
+    if config_file is None:
+        return given
+    from_file = {k: v for k, v in StudyConfig.from_yaml(config_file).to_dict().items()
+                 if v != getattr(StudyConfig(), k)}
+    return {**from_file, **given}
 
 
 def _install_interrupt(stop: threading.Event) -> Any:
@@ -74,25 +77,29 @@ def search(
         "data_dir": str(data_dir) if data_dir else None, "mlflow": mlflow,
         "mlflow_uri": mlflow_uri,
     }
-    cfg = _config(options, config)
+    from aira_eval.search.config import StudyConfig
+
+    given = _given(options, config)
+    cfg = StudyConfig.from_dict({**StudyConfig().to_dict(), **given})
     stop = threading.Event()
     previous = _install_interrupt(stop)
     try:
         from aira_eval.cli.search_progress import StudyProgress
 
         with StudyProgress(console, cfg) as progress:
-            result = run_study(cfg, out, resume=resume, events=progress.events(), stop=stop)
+            result = run_study(cfg, out, resume=resume, events=progress.events(), stop=stop,
+                               overrides=given)
     finally:
         signal.signal(signal.SIGINT, previous)
-    _report(result, out)
+    _report(result, out, cfg.mlflow)
     if result.interrupted:
         raise typer.Exit(130)
 
 
-def _report(result: Any, out: Path) -> None:
+def _report(result: Any, out: Path, mlflow: bool) -> None:
     n = sum(len(o.nodes) for o in result.outcomes)
-    console.print(f"[bold]study[/] {out}: {len(result.outcomes)} searches, {n} nodes "
-                  f"(nodes.parquet, journals, {out / 'mlflow.db'})")
+    where = "nodes.parquet, journals" + (", MLflow" if mlflow else "")
+    console.print(f"[bold]study[/] {out}: {len(result.outcomes)} searches, {n} nodes ({where})")
     for err in result.mlflow_errors[:3]:
         err_console.print(f"[yellow]warning:[/] {err}")
     if result.interrupted:

@@ -90,8 +90,14 @@ def default_tracking_uri(study_dir: Path) -> str:
     return f"sqlite:///{(study_dir / 'mlflow.db').resolve()}"
 
 
-def prepare_study(config: StudyConfig, out: Path, resume: bool) -> StudyConfig:
-    """Check the study dir; on resume, return the stored config (workers may change)."""
+RESUME_OVERRIDABLE = ("workers", "steps", "time_budget_s", "mlflow", "mlflow_uri", "data_dir")
+
+
+def prepare_study(
+    config: StudyConfig, out: Path, resume: bool, overrides: dict[str, Any] | None = None
+) -> StudyConfig:
+    """Check the study dir; on resume, return the stored config with ``overrides`` applied
+    (only budgets, workers and MLflow settings may change: the rest defines the study)."""
     manifest_path = out / "study.json"
     if manifest_path.exists() and not resume:
         raise UsageError(
@@ -102,9 +108,21 @@ def prepare_study(config: StudyConfig, out: Path, resume: bool) -> StudyConfig:
         if not manifest_path.exists():
             raise UsageError(f"nothing to resume: {out} holds no study.json",
                              hint="Start the study without --resume.")
-        stored = StudyConfig.from_dict(StudyManifest.read(out).config)
-        stored.workers = config.workers
-        return stored.validate()
+        manifest = StudyManifest.read(out)
+        stored = StudyConfig.from_dict(manifest.config)
+        fixed = sorted(k for k, v in (overrides or {}).items()
+                       if k not in RESUME_OVERRIDABLE and getattr(stored, k) != v)
+        if fixed:
+            raise UsageError(
+                f"cannot change {', '.join(fixed)} when resuming: they define the study",
+                hint=f"On --resume only {', '.join(RESUME_OVERRIDABLE)} may change; start a "
+                "new study (another --out) for the rest.")
+        for key, value in (overrides or {}).items():
+            setattr(stored, key, value)
+        stored.validate()
+        manifest.config = stored.to_dict()
+        manifest.write(out)
+        return stored
     return config.validate()
 
 
@@ -171,11 +189,16 @@ def run_study(
     resume: bool = False,
     events: StudyEvents | None = None,
     stop: threading.Event | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> StudyResult:
-    """Run (or resume) every search of ``config`` into study dir ``out``."""
+    """Run (or resume) every search of ``config`` into study dir ``out``.
+
+    On ``resume`` the study's stored config is used, with ``overrides`` (the options the user
+    gave again) applied where :data:`RESUME_OVERRIDABLE` allows.
+    """
     from aira_eval.search.policies.registry import make_policy
 
-    config = prepare_study(config, out, resume)
+    config = prepare_study(config, out, resume, overrides)
     events = events or StudyEvents()
     stop = stop or threading.Event()
     tasks = _resolve_tasks(config)

@@ -1,0 +1,78 @@
+"""MLflow contents read back through the MLflow client; MLflow failures lose nothing."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from aira_eval.search.config import StudyConfig
+from aira_eval.search.study_runner import default_tracking_uri, run_study
+from aira_eval.search.table import read_nodes
+from tests.test_search.conftest import run_small, small_config
+
+mlflow = pytest.importorskip("mlflow")
+
+
+def _client(out: Path):  # type: ignore[no-untyped-def]
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=default_tracking_uri(out))
+
+
+def test_one_run_per_search_with_every_node(tmp_path: Path) -> None:
+    out = tmp_path / "study"
+    result = run_small(out, steps=3, mlflow=True, policies=["greedy", "random"])
+    assert result.mlflow_errors == []
+    frame = read_nodes(out / "nodes.parquet")
+    client = _client(out)
+    exp = client.get_experiment_by_name(f"aira-eval/{out.name}")
+    runs = client.search_runs([exp.experiment_id])
+    assert sorted(r.info.run_name for r in runs) == sorted(frame["search_id"].unique())
+    for run in runs:
+        sid = run.info.run_name
+        nodes = frame[frame["search_id"] == sid]
+        assert run.data.params["task"] == "builtin:iris"
+        assert run.data.params["seed"] == "0"
+        assert run.data.params["steps"] == "3"
+        assert run.data.tags["aira_eval.oracle_run"] == "false"
+        assert run.info.status == "FINISHED"
+        history = client.get_metric_history(run.info.run_id, "score_test")
+        ok = nodes[nodes["score_test"].notna()]
+        assert sorted(m.step for m in history) == sorted(ok["step"])
+        for m in history:
+            want = ok.loc[ok["step"] == m.step, "score_test"].iloc[0]
+            assert math.isclose(m.value, want)
+        for _, node in nodes.iterrows():
+            base = f"nodes/{node['node_id']}"
+            code = mlflow.artifacts.load_text(f"{run.info.artifact_uri}/{base}/code.py")
+            assert code == (out / node["code_path"]).read_text()
+            record = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/{base}/node.json")
+            assert record["status"] == node["status"]
+            assert record["operator"] == node["operator"]
+            assert record["parent_ids"] == list(node["parent_ids"])
+
+
+def test_resume_logs_only_missing_nodes(tmp_path: Path) -> None:
+    out = tmp_path / "study"
+    run_small(out, steps=2, mlflow=True, workers=1)
+    run_study(small_config(), out, resume=True, overrides={"steps": 4})
+    frame = read_nodes(out / "nodes.parquet")
+    assert len(frame) == 4
+    client = _client(out)
+    exp = client.get_experiment_by_name(f"aira-eval/{out.name}")
+    (run,) = client.search_runs([exp.experiment_id])
+    steps = [m.step for m in client.get_metric_history(run.info.run_id, "status_ok")]
+    assert sorted(steps) == [0, 1, 2, 3]  # each node once
+
+
+def test_mlflow_failure_never_loses_a_node(tmp_path: Path) -> None:
+    out = tmp_path / "study"
+    (tmp_path / "a-file").write_text("not a directory")
+    bad = StudyConfig.from_dict({**small_config().to_dict(), "mlflow": True, "steps": 2,
+                                 "mlflow_uri": f"sqlite:///{tmp_path}/a-file/x.db"})
+    result = run_study(bad, out)
+    assert result.mlflow_errors, "the broken store should have been reported"
+    frame = read_nodes(out / "nodes.parquet")
+    assert len(frame) == 2
