@@ -146,6 +146,8 @@ def _run_node(ctx: SearchContext, node: Node, action: Action, view: JournalView)
         return
     result = _execute(ctx, proposal.code, node_dir)
     node.exec_time = result.wall_time
+    if result.script_time is not None:
+        node.meta["script_time"] = result.script_time  # the script's own runtime
     node.isolation, node.isolation_note = result.isolation, result.isolation_note
     node.stdout_tail = result.stdout_tail
     _classify(ctx, node, result, node_dir, view)

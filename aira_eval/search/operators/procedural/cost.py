@@ -113,7 +113,6 @@ def _trees_cost(config: PipelineConfig, shape: TaskShape, n: float, f: float) ->
     leaf = max(0.5, 1.0 / math.sqrt(float(p.get("min_samples_leaf", 1))))
     per_tree = n * math.log2(max(n, 2)) * _mtry(p.get("max_features", "sqrt"), f)
     scale = 3e-8 * (1 + k / 25 if shape.is_classification else 2.0)
-    scale *= 0.7 if config.family == "extra_trees" else 1.0
     return scale * float(p.get("n_estimators", 100)) * per_tree * depth * leaf
 
 
@@ -139,7 +138,9 @@ def _fit_cost(config: PipelineConfig, shape: TaskShape, n: float) -> float:
         return 2e-8 * n * fs * k * 4 + calibration
     if family == "mlp":
         width = sum(p.get("hidden") or [100])
-        return 6e-10 * float(p.get("max_iter", 200)) * n * (fs + k) * width
+        forward = 6e-10 * n * (fs + k) * width
+        updates = 5e-9 * (n / 200) * f * width  # Adam updates every weight per batch of 200
+        return float(p.get("max_iter", 200)) * (forward + updates)
     raise ValueError(f"unknown model family {family!r}")
 
 

@@ -1,8 +1,9 @@
 """Debugging procedural pipelines: read the failure, move to a cheaper or safer config.
 
 - ``timeout`` → a cheaper pipeline: smaller model (fewer trees or iterations, linear instead
-  of RBF kernel), lighter features, a train subsample, finally a linear model; the estimated
-  cost at least halves;
+  of RBF kernel), lighter features, a train subsample (large data only), finally a linear
+  model; the estimated cost at least halves where it can (a pipeline that is already the
+  cheapest known is retried as is);
 - ``memory`` → the same moves, data-side first (features, then subsample, then model);
 - ``exception`` → safer preprocessing (median imputation, ordinal codes with unknown handling,
   no feature steps, plain text features, no target transform); the model also falls back to
@@ -24,8 +25,9 @@ from aira_eval.search.operators.procedural.space import Space
 Failure = Literal["timeout", "memory", "exception", "invalid"]
 Step = Callable[[Space, PipelineConfig], tuple[PipelineConfig, str] | None]
 
-MIN_TRAIN_ROWS = 200
-"""Debugging a timeout never subsamples the train file below this many rows."""
+MIN_TRAIN_ROWS = 5000
+"""Debugging a timeout never subsamples the train file below this many rows (small data sets
+lose too much from subsampling: a simpler model is the better repair there)."""
 
 _MEMORY = re.compile(r"memory|MemoryError|out of memory|\boom\b|Killed|Cannot allocate", re.I)
 _CONTRACT = re.compile(r"no VALIDATION_SCORE|no \./submission|wrote no|invalid submission", re.I)
@@ -152,6 +154,8 @@ def debug(space: Space, config: PipelineConfig, failure: Failure, error_text: st
     """The repaired config for ``failure`` and what was changed, in words."""
     if failure in ("timeout", "memory"):
         child, notes = cheaper(space, config, failure)
+        if child.key() == config.key():  # already the cheapest pipeline known: retry it
+            return child, ["no cheaper pipeline is known, so the same pipeline is retried"]
     elif failure == "exception":
         child, notes = safer(space, config, error_text, fallback_model=debug_depth >= 1)
     else:

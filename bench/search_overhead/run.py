@@ -1,0 +1,163 @@
+"""Benchmark: harness overhead per node, and throughput with 1 and 2 workers.
+
+Overhead = a node's wall time in the harness (operator call, sandbox setup and teardown,
+grading on every held-out set, journaling, MLflow) minus the script's own runtime, measured on
+a trivial script (copies the sample submission, prints its score). Throughput = nodes per
+second on a CPU-bound script (~1 s of pure-Python work) with 1 and with 2 workers.
+
+Targets (issue 3): overhead <= 100 ms per node; 2 workers >= 1.7x the throughput of 1.
+Writes bench/results/search_overhead.json and prints a table.
+
+    python bench/search_overhead/run.py [--nodes 30] [--cpu-nodes 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+
+from aira_eval.datasets.registry import resolve_task  # noqa: E402
+from aira_eval.search.engine import Budget, SearchEngine  # noqa: E402
+from aira_eval.search.node import Node, NodeView  # noqa: E402
+from aira_eval.search.operators.base import (  # noqa: E402
+    Analysis,
+    OperatorContext,
+    Proposal,
+    RunOutcome,
+)
+from aira_eval.search.policies.registry import make_policy  # noqa: E402
+from aira_eval.search.recorders import MlflowRecorder, SearchMeta  # noqa: E402
+from aira_eval.search.runner import SearchContext  # noqa: E402
+from aira_eval.search.sandbox import make_sandbox  # noqa: E402
+
+TRIVIAL = """
+import shutil, os
+os.makedirs("submission", exist_ok=True)
+shutil.copy("input/sample_submission.csv", "submission/submission.csv")
+print("VALIDATION_SCORE: 0.5")
+"""
+
+CPU_BOUND = """
+import shutil, os
+total = 0
+for i in range(12_000_000):
+    total += i % 7
+os.makedirs("submission", exist_ok=True)
+shutil.copy("input/sample_submission.csv", "submission/submission.csv")
+print("VALIDATION_SCORE: 0.5")
+"""
+
+
+class FixedScript:
+    """An operator family that always proposes the same script (for measuring the harness)."""
+
+    name = "fixed"
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+    def _p(self) -> Proposal:
+        return Proposal(code=self.code, plan="fixed")
+
+    def draft(self, ctx: OperatorContext) -> Proposal:
+        return self._p()
+
+    def improve(self, ctx: OperatorContext, parent: NodeView) -> Proposal:
+        return self._p()
+
+    def debug(self, ctx: OperatorContext, parent: NodeView) -> Proposal:
+        return self._p()
+
+    def crossover(self, ctx: OperatorContext, a: NodeView, b: NodeView) -> Proposal:
+        return self._p()
+
+    def analyze(self, ctx: OperatorContext, node: NodeView, outcome: RunOutcome) -> Analysis:
+        return Analysis(is_bug=False, summary="", metric=outcome.reported_score)
+
+
+def _search(code: str, nodes: int, workers: int, mlflow: bool, root: Path) -> dict[str, Any]:
+    task = resolve_task("builtin:breast-cancer")
+    study = root / f"w{workers}-m{int(mlflow)}-{len(code)}"
+    ctx = SearchContext(
+        search_id="bench", search_dir=study / "searches" / "bench", study_dir=study, task=task,
+        brief=task.brief(60.0), operators=FixedScript(code),  # type: ignore[arg-type]
+        sandbox=make_sandbox("local"), seed=0, signal="val", memory_scope="none",
+        node_timeout_s=120.0, memory_mb=4096, heldout_sizes=task.task_info().heldout_sizes,
+    )
+    recorder = None
+    meta = SearchMeta(study.name, "bench", task.task_id, "random", "fixed", 0, "val", False)
+    if mlflow:
+        recorder = MlflowRecorder(f"sqlite:///{study / 'mlflow.db'}", "bench",
+                                  study / "mlartifacts")
+        recorder.start()
+        recorder.open_search(ctx.search_dir, meta, {"bench": True})
+
+    def on_node(node: Node) -> None:
+        if recorder is not None:
+            recorder.record(ctx.search_dir, node, meta)
+
+    policy = make_policy("random", {"improve_weight": 0, "debug_weight": 0})
+    engine = SearchEngine(ctx, policy, Budget(nodes), workers=workers, on_node=on_node)
+    t0 = time.perf_counter()
+    outcome = engine.run()
+    wall = time.perf_counter() - t0
+    if recorder is not None:
+        recorder.finish()
+    per_node = [
+        (n.finished_at - n.started_at) - float(n.meta.get("script_time", n.exec_time))
+        for n in outcome.nodes
+    ]
+    return {
+        "nodes": len(outcome.nodes), "workers": workers, "mlflow": mlflow, "wall_s": wall,
+        "throughput_nodes_per_s": len(outcome.nodes) / wall,
+        "median_overhead_ms": 1000 * statistics.median(per_node),
+        "statuses": sorted({n.status for n in outcome.nodes}),
+        "isolation": sorted({n.isolation for n in outcome.nodes}),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--nodes", type=int, default=30)
+    parser.add_argument("--cpu-nodes", type=int, default=8)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        runs = {
+            "overhead_no_mlflow": _search(TRIVIAL, args.nodes, 1, False, root),
+            "overhead_mlflow": _search(TRIVIAL, args.nodes, 1, True, root),
+            "cpu_1_worker": _search(CPU_BOUND, args.cpu_nodes, 1, False, root),
+            "cpu_2_workers": _search(CPU_BOUND, args.cpu_nodes, 2, False, root),
+        }
+    speedup = (runs["cpu_2_workers"]["throughput_nodes_per_s"]
+               / runs["cpu_1_worker"]["throughput_nodes_per_s"])
+    result = {
+        "runs": runs, "speedup_2_vs_1": speedup, "cpus": os.cpu_count(),
+        "targets": {"overhead_ms": 100, "speedup": 1.7},
+        "met": {
+            "overhead": max(runs["overhead_no_mlflow"]["median_overhead_ms"],
+                            runs["overhead_mlflow"]["median_overhead_ms"]) <= 100,
+            "speedup": speedup >= 1.7,
+        },
+    }
+    out = Path(__file__).resolve().parents[1] / "results" / "search_overhead.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(f"{'run':<22}{'nodes':>6}{'wall s':>9}{'nodes/s':>9}{'overhead ms':>13}")
+    for name, r in runs.items():
+        print(f"{name:<22}{r['nodes']:>6}{r['wall_s']:>9.2f}{r['throughput_nodes_per_s']:>9.3f}"
+              f"{r['median_overhead_ms']:>13.1f}")
+    print(f"2 workers vs 1: {speedup:.2f}x (target >= 1.7x); results in {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""`aira-eval search` through typer's test runner: a tiny study and every usage error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from aira_eval.cli.main import app
+from aira_eval.search.table import read_nodes
+
+runner = CliRunner()
+
+BASE = ["search", "--task", "builtin:iris", "--policy", "random", "--seeds", "0",
+        "--steps", "2", "--no-mlflow"]
+
+
+def test_tiny_study_then_resume_with_more_steps(tmp_path: Path) -> None:
+    out = tmp_path / "study"
+    result = runner.invoke(app, [*BASE, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "2 nodes" in result.output
+    assert len(read_nodes(out / "nodes.parquet")) == 2
+    again = runner.invoke(app, [*BASE, "--out", str(out)])
+    assert again.exit_code == 2 and "--resume" in again.output
+    more = runner.invoke(app, ["search", "--out", str(out), "--resume", "--steps", "3"])
+    assert more.exit_code == 0, more.output
+    assert len(read_nodes(out / "nodes.parquet")) == 3
+    changed = runner.invoke(app, ["search", "--out", str(out), "--resume", "--seeds", "1"])
+    assert changed.exit_code == 2 and "seeds" in changed.output
+
+
+def test_yaml_config(tmp_path: Path) -> None:
+    cfg = tmp_path / "study.yaml"
+    cfg.write_text("tasks: [builtin:iris]\npolicies: [random]\nseeds: 0\nsteps: 1\n"
+                   "mlflow: false\n")
+    result = runner.invoke(app, ["search", "--config", str(cfg), "--out", str(tmp_path / "s")])
+    assert result.exit_code == 0, result.output
+    assert len(read_nodes(tmp_path / "s" / "nodes.parquet")) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--policy", "greedyy"], "greedy"),
+        (["--task", "builtin:iriss"], "builtin:iris"),
+        (["--seeds", "4-1"], "backwards"),
+        (["--fitness", "oracle"], "fitness"),
+        (["--steps", "0"], "steps"),
+        (["--sandbox", "vm"], "sandbox"),
+    ],
+)
+def test_usage_errors_exit_2_with_a_hint(tmp_path: Path, args: list[str], needle: str) -> None:
+    base = dict(zip(BASE[1::2], BASE[2::2], strict=False))
+    merged = [a for k, v in base.items() if k not in args for a in (k, v)]
+    result = runner.invoke(app, ["search", *merged, *args, "--no-mlflow",
+                                 "--out", str(tmp_path / "s")])
+    assert result.exit_code == 2, result.output
+    assert needle in result.output
+    assert "Traceback" not in result.output
+
+
+def test_resume_without_study(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["search", "--out", str(tmp_path / "none"), "--resume"])
+    assert result.exit_code == 2 and "nothing to resume" in result.output
+
+
+def test_bad_yaml(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("steps: [\n")
+    result = runner.invoke(app, ["search", "--config", str(cfg), "--out", str(tmp_path / "s")])
+    assert result.exit_code == 2 and "YAML" in result.output
