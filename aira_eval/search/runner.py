@@ -185,7 +185,7 @@ def _execute(ctx: SearchContext, code: str, node_dir: Path) -> ExecResult:
         timeout_s=ctx.node_timeout_s,
         memory_mb=ctx.memory_mb,
     )
-    from aira_eval.search.sandbox.limits import CANCELLED_REASON
+    from aira_eval.search.sandbox.watchdog import CANCELLED_REASON
 
     workdir = Path(tempfile.mkdtemp(prefix="aira-eval-node-"))
     try:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from aira_eval.errors import UsageError
 from aira_eval.search.report import ValidationReport
-from aira_eval.search.sandbox import limits
+from aira_eval.search.sandbox import watchdog
 from aira_eval.search.sandbox.base import (
     DEFAULT_IMAGE,
     ExecResult,
@@ -174,7 +174,7 @@ class DockerSandbox:
         start = time.monotonic()
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, start_new_session=True)
-        watch = limits.Watchdog(proc, timeout_s=spec.timeout_s, max_procs=1 << 30,
+        watch = watchdog.Watchdog(proc, timeout_s=spec.timeout_s, max_procs=1 << 30,
                                 memory_mb=None, overhead=0, token=None,
                                 on_kill=lambda: self._cli("kill", container, timeout=30),
                                 cancel=self.cancel_event)

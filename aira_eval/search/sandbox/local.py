@@ -48,7 +48,7 @@ from typing import Any
 
 from aira_eval.errors import AiraEvalError, UsageError
 from aira_eval.search.report import ValidationReport
-from aira_eval.search.sandbox import limits
+from aira_eval.search.sandbox import limits, watchdog
 from aira_eval.search.sandbox.base import (
     ExecResult,
     ExecSpec,
@@ -290,7 +290,7 @@ def _prepare(spec: ExecSpec, workdir: Path, mode: Mode, uid: int | None,
 @functools.lru_cache(maxsize=16)
 def _prefixes(python: str) -> tuple[str, ...]:
     try:
-        return tuple(limits.python_prefixes(python))
+        return tuple(watchdog.python_prefixes(python))
     except (OSError, subprocess.SubprocessError, ValueError) as err:
         raise SandboxError(f"cannot inspect the interpreter {python}: {err}") from err
 
@@ -300,7 +300,7 @@ def _jail(spec: ExecSpec, workdir: Path, jail_root: Path, uid: int | None,
     """The jail description; refuses to expose the task's directory through a bind."""
     extra = [*_prefixes(spec.python), *(str(p) for p in spec.ro_binds)]
     tmp_mb = min(spec.memory_mb or 2048, 4096)
-    jail = limits.jail_description(str(jail_root), str(workdir), extra, input_bind, uid, tmp_mb)
+    jail = watchdog.jail_description(str(jail_root), str(workdir), extra, input_bind, uid, tmp_mb)
     task_root = spec.public_dir.resolve().parent
     for path in jail["ro_paths"]:
         if task_root.is_relative_to(path):
@@ -355,7 +355,7 @@ def _execute(spec: ExecSpec, mode: Mode, cfg: dict[str, Any], workdir: Path,
         raise SandboxError(f"cannot launch the sandbox: {exc}") from exc
     finally:
         os.close(status_w)
-    watch = limits.Watchdog(
+    watch = watchdog.Watchdog(
         proc, timeout_s=spec.timeout_s, max_procs=spec.max_procs, memory_mb=spec.memory_mb,
         overhead=2 if mode.pidns else 1, token=cfg.get("token"), cancel=cancel,
     )
