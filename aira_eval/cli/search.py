@@ -28,6 +28,20 @@ def _given(options: dict[str, Any], config_file: Path | None) -> dict[str, Any]:
     return {**from_file, **given}
 
 
+def _model_for(pairs: list[str]) -> dict[str, str] | None:
+    """``["debug=gpt-4o-mini"]`` -> ``{"debug": "gpt-4o-mini"}`` (None when none given)."""
+    from aira_eval.errors import UsageError
+
+    out: dict[str, str] = {}
+    for pair in pairs:
+        op, sep, name = pair.partition("=")
+        if not sep or not op.strip() or not name.strip():
+            raise UsageError(f"cannot read --model-for {pair!r}",
+                             hint="Write OPERATOR=MODEL, e.g. --model-for debug=gpt-4o-mini.")
+        out[op.strip()] = name.strip()
+    return out or None
+
+
 def _install_interrupt(stop: threading.Event) -> Any:
     def handler(signum: int, frame: FrameType | None) -> None:
         if stop.is_set():
@@ -46,7 +60,8 @@ def search(
                                    "builtin:NAME, synthetic:NAME, mlebench:ID or a task YAML."),
     policy: list[str] = typer.Option([], "--policy", "-p", help="Policy (repeatable): greedy, "
                                      "greedy-mlebench, mcts, evolutionary, random."),
-    operators: str | None = typer.Option(None, "--operators", help="Operator family."),
+    operators: str | None = typer.Option(None, "--operators", help="Operator family: "
+                                         "procedural, aide or aira (LLM; needs --model)."),
     seeds: str | None = typer.Option(None, "--seeds", help="Seeds, e.g. 0-4 or 0,3,7."),
     steps: int | None = typer.Option(None, "--steps", help="Nodes per search."),
     workers: int | None = typer.Option(None, "--workers", help="Nodes run at once."),
@@ -62,6 +77,24 @@ def search(
     mlflow: bool | None = typer.Option(None, "--mlflow/--no-mlflow", help="Record to MLflow."),
     mlflow_uri: str | None = typer.Option(None, "--mlflow-uri", help="MLflow tracking URI "
                                           "(default: STUDY/mlflow.db)."),
+    model: str | None = typer.Option(None, "--model", help="LLM of --operators aide/aira: "
+                                     "any litellm model string."),
+    model_for: list[str] = typer.Option([], "--model-for", help="Per-operator model "
+                                        "(repeatable): debug=MODEL, analyze=MODEL, ..."),
+    api_base: str | None = typer.Option(None, "--api-base", help="OpenAI-compatible server "
+                                        "URL (vLLM, Ollama, a proxy)."),
+    api_key_env: str | None = typer.Option(None, "--api-key-env", help="NAME of the env "
+                                           "variable holding the API key."),
+    temperature: float | None = typer.Option(None, "--temperature", help="LLM temperature."),
+    top_p: float | None = typer.Option(None, "--top-p", help="LLM nucleus sampling."),
+    request_timeout: float | None = typer.Option(None, "--request-timeout",
+                                                 help="Seconds per LLM request."),
+    max_cost: float | None = typer.Option(None, "--max-cost", help="LLM spend limit in USD "
+                                          "per search; the search stops when it is spent."),
+    llm_cache: Path | None = typer.Option(None, "--llm-cache", help="Directory recording "
+                                          "every LLM response (read-through cache)."),
+    replay: bool = typer.Option(False, "--replay", help="Serve LLM calls from --llm-cache "
+                                "alone; a miss is an error node."),
     config: Path | None = typer.Option(None, "--config", help="YAML file with the same keys."),
     out: Path = typer.Option(..., "--out", "-o", help="Study directory to write."),
     resume: bool = typer.Option(False, "--resume", help="Continue the study in --out."),
@@ -75,7 +108,11 @@ def search(
         "node_timeout_s": node_timeout, "memory_mb": memory_mb, "fitness": fitness,
         "heldouts": heldouts, "sandbox": sandbox,
         "data_dir": str(data_dir) if data_dir else None, "mlflow": mlflow,
-        "mlflow_uri": mlflow_uri,
+        "mlflow_uri": mlflow_uri, "model": model, "model_for": _model_for(model_for),
+        "api_base": api_base, "api_key_env": api_key_env, "temperature": temperature,
+        "top_p": top_p, "request_timeout_s": request_timeout, "max_cost_usd": max_cost,
+        "llm_cache": str(llm_cache.expanduser().resolve()) if llm_cache else None,
+        "replay": True if replay else None,
     }
     from aira_eval.search.config import StudyConfig
 

@@ -67,7 +67,18 @@ class StudyConfig:
         heldouts: build ``search``/``select`` sets (None: the task source's default).
         sandbox: ``local`` or ``docker``; docker_image: the image for ``docker``.
         mlflow: record to MLflow; mlflow_uri: tracking URI (default: STUDY/mlflow.db).
-        memory_scope: operator memory (``none``/``simple``/``sibling``/``ancestral``).
+        memory_scope: operator memory (``none``/``simple``/``sibling``/``ancestral``); the
+            LLM sets choose their own scopes (see ``docs/llm.md``).
+        model, model_for: the LLM (any litellm model string) of the ``aide``/``aira``
+            operators, with per-operator overrides ``{"debug": "gpt-4o-mini"}``.
+        api_base: an OpenAI-compatible server (vLLM, Ollama, a proxy).
+        api_key_env: the NAME of the environment variable holding the API key (never the
+            key); unset: the provider's usual variable.
+        temperature, top_p: sampling (None: the provider's default).
+        request_timeout_s, max_retries, max_concurrent_calls: per-request timeout, retries
+            with backoff on rate limits/timeouts/server errors, requests in flight at once.
+        llm_cache: directory of recorded LLM responses; replay: serve from it alone.
+        max_cost_usd: LLM spend limit of each search; when spent, the search stops ("cost").
     """
 
     tasks: list[str] = field(default_factory=lambda: ["builtin:breast-cancer"])
@@ -89,6 +100,18 @@ class StudyConfig:
     mlflow: bool = True
     mlflow_uri: str | None = None
     memory_scope: str = "simple"
+    model: str | None = None
+    model_for: dict[str, str] = field(default_factory=dict)
+    api_base: str | None = None
+    api_key_env: str | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    request_timeout_s: float = 600.0
+    max_retries: int = 5
+    max_concurrent_calls: int = 4
+    llm_cache: str | None = None
+    replay: bool = False
+    max_cost_usd: float | None = None
 
     def validate(self) -> StudyConfig:
         if not self.tasks:
@@ -115,7 +138,21 @@ class StudyConfig:
                 f"unknown memory scope {self.memory_scope!r}",
                 hint="Use none, simple, sibling or ancestral.",
             )
+        if self.operators in ("aide", "aira"):
+            self._validate_llm()
         return self
+
+    def _validate_llm(self) -> None:
+        from aira_eval.search.operators.llm.settings import check_llm_options
+
+        check_llm_options(
+            model=self.model or self.operator_params.get("model"), model_for=self.model_for,
+            api_key_env=self.api_key_env,
+            temperature=self.temperature, top_p=self.top_p,
+            request_timeout_s=self.request_timeout_s, max_retries=self.max_retries,
+            max_concurrent_calls=self.max_concurrent_calls, max_cost_usd=self.max_cost_usd,
+            cache_dir=self.llm_cache, replay=self.replay,
+        )
 
     @property
     def oracle_run(self) -> bool:

@@ -39,7 +39,7 @@ class SearchOutcome:
 
     search_id: str
     nodes: list[Node] = field(default_factory=list)
-    stopped: str = "budget"  # budget | time | policy | interrupted
+    stopped: str = "budget"  # budget | time | cost | policy | interrupted
     resumed_from: int = 0
 
 
@@ -121,6 +121,9 @@ class SearchEngine:
             return "budget"
         if self.budget.time_s is not None and elapsed >= self.budget.time_s:
             return "time"
+        spent = getattr(self.ctx.operators, "budget_exhausted", None)  # LLM spend limit
+        if callable(spent) and spent(nodes):
+            return "cost"
         return None
 
     @staticmethod

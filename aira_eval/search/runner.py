@@ -227,6 +227,8 @@ def _run_status(result: ExecResult, submission: Path | None) -> tuple[Any, str |
         return "timeout", result.killed_reason or "the script exceeded the node time limit"
     if result.oom:
         return "buggy", result.killed_reason or "the script exceeded the memory limit"
+    if result.killed_reason:
+        return "buggy", result.killed_reason
     if result.exit_code != 0:
         last = [ln for ln in result.stderr_tail.strip().splitlines() if ln.strip()]
         why = last[-1] if last else f"exit code {result.exit_code}"

@@ -90,7 +90,8 @@ def default_tracking_uri(study_dir: Path) -> str:
     return f"sqlite:///{(study_dir / 'mlflow.db').resolve()}"
 
 
-RESUME_OVERRIDABLE = ("workers", "steps", "time_budget_s", "mlflow", "mlflow_uri", "data_dir")
+RESUME_OVERRIDABLE = ("workers", "steps", "time_budget_s", "mlflow", "mlflow_uri", "data_dir",
+                      "max_cost_usd", "request_timeout_s", "max_concurrent_calls")
 
 
 def prepare_study(
@@ -161,7 +162,8 @@ def _context(config: StudyConfig, out: Path, plan: SearchPlan, task: Task) -> Se
         study_dir=out,
         task=task,
         brief=task.brief(config.node_timeout_s),
-        operators=make_operators(config.operators, config.operator_params),
+        operators=make_operators(config.operators, config.operator_params, study=config,
+                                 search_id=plan.search_id, seed=plan.seed),
         sandbox=make_sandbox(config.sandbox, image=config.docker_image),
         seed=plan.seed,
         signal=config.fitness,  # type: ignore[arg-type]

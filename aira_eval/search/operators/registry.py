@@ -7,16 +7,28 @@ from typing import Any
 from aira_eval.errors import UsageError
 from aira_eval.search.operators.base import Operators
 
-OPERATOR_FAMILIES = ("procedural",)
+OPERATOR_FAMILIES = ("procedural", "aide", "aira")
 
 
-def make_operators(name: str, params: dict[str, Any] | None = None) -> Operators:
-    """The operator family ``name`` configured with ``params``."""
+def make_operators(name: str, params: dict[str, Any] | None = None, study: Any = None,
+                   search_id: str = "search", seed: int = 0) -> Operators:
+    """The operator family ``name`` configured with ``params``.
+
+    The LLM sets (``aide``, ``aira``) take their model and call settings from ``study`` (a
+    :class:`~aira_eval.search.config.StudyConfig`) when given, else from ``params`` alone;
+    ``search_id`` and ``seed`` identify the search (response-cache nonce, retry jitter).
+    """
     params = params or {}
     if name == "procedural":
         from aira_eval.search.operators.procedural.operators import ProceduralOperators
 
         return ProceduralOperators(**params)
+    if name in ("aide", "aira"):
+        from aira_eval.search.operators.llm.operators import LLMOperators
+
+        if study is not None:
+            return LLMOperators.from_study(name, study, params, search_id, seed)
+        return LLMOperators.from_params(name, params, search_id, seed)
     raise UsageError(
         f"unknown operator family {name!r}",
         hint=f"Use one of: {', '.join(OPERATOR_FAMILIES)}.",

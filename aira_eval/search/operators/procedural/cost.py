@@ -128,7 +128,7 @@ def _fit_cost(config: PipelineConfig, shape: TaskShape, n: float) -> float:
         dense = fs + 0.3 * (f - fs)
         return _trees_cost(config, shape, n, dense)
     if family == "hist_gb":
-        return float(p.get("max_iter", 100)) * k * (1e-8 * n * f + 1.5e-3)
+        return float(p.get("max_iter", 100)) * k * (3e-8 * n * f + 3e-4)
     if family == "knn":
         return 2e-10 * n * n * fs
     if family == "svm":

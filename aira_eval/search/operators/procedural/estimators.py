@@ -158,11 +158,11 @@ _SCORES: dict[tuple[str, str], tuple[str, str, tuple[str, ...]]] = {
         'cohen_kappa_score(y_true, predictions, weights="quadratic")', ("cohen_kappa_score",)),
     ("probability", "roc_auc"): (
         "ROC AUC (averaged over target columns when there are several).",
-        "np.mean([roc_auc_score(Y_true[:, j], predictions[:, j]) for j in range(Y_true.shape[1])])",
+        "roc_auc_score(Y_true[:, j], predictions[:, j])",
         ("roc_auc_score",)),
     ("probability", "log_loss"): (
         "Binary log loss (averaged over target columns when there are several).",
-        "np.mean([log_loss(Y_true[:, j], predictions[:, j]) for j in range(Y_true.shape[1])])",
+        "log_loss(Y_true[:, j], predictions[:, j])",
         ("log_loss",)),
     ("class_probabilities", "multiclass_log_loss"): (
         "Multi-class log loss against the one-hot class columns.",
@@ -188,8 +188,7 @@ _SCORES: dict[tuple[str, str], tuple[str, str, tuple[str, ...]]] = {
 }
 _SCORES[("regression", "mean_columnwise_rmsle")] = (
     "Mean over target columns of the root mean squared log error.",
-    "np.mean([root_mean_squared_log_error(Y_true[:, j], predictions[:, j])\n"
-    "                    for j in range(Y_true.shape[1])])",
+    "root_mean_squared_log_error(Y_true[:, j], predictions[:, j])",
     ("root_mean_squared_log_error",),
 )
 _SCORES[("probability", "mean_columnwise_roc_auc")] = _SCORES[("probability", "roc_auc")]
@@ -210,7 +209,8 @@ def supported(problem: ProblemSpec) -> bool:
 
 
 def score_code(problem: ProblemSpec, imports: Imports) -> tuple[str, str]:
-    """``(docstring, expression)`` of the script's ``score`` function."""
+    """``(docstring, expression)`` of the script's ``score`` function; an expression using
+    ``[:, j]`` is computed per target column and averaged."""
     key = (problem.prediction, metric_name(problem))
     if key not in _SCORES:
         raise ValueError(

@@ -57,9 +57,10 @@ class Change:
 
 
 def candidate_changes(space: Space, config: PipelineConfig) -> list[Change]:
-    """Every single-knob edit of ``config`` this task's space allows."""
+    """Every single-knob edit of ``config`` this task's space allows (knobs its model cannot
+    notice, such as scaling for tree ensembles, are left alone)."""
     out: list[Change] = []
-    for knob in space.knobs():
+    for knob in space.relevant_knobs(config):
         old = getattr(config, knob.name)
         kind = _KIND_OF_GROUP[FIELD_GROUPS[knob.name]]
         out += [Change(knob.path, old, v, kind) for v in knob.options if v != old]

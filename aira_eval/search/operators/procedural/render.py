@@ -53,11 +53,13 @@ def family_title(config: PipelineConfig) -> str:
 def describe(config: PipelineConfig, space: Space) -> list[str]:
     """One line per pipeline part, for the script's docstring and plans."""
     lines = []
-    knobs = {k.name for k in space.knobs()}
+    knobs = {k.name for k in space.relevant_knobs(config)}
     if "impute" in knobs:
         extra = ", missing indicators" if config.missing_indicators else ""
-        scaling = "no scaling" if config.scaling == "none" else f"{config.scaling} scaling"
-        lines.append(f"numeric: {config.impute} imputation{extra}, {scaling}")
+        if "scaling" in knobs:
+            scaling = "no scaling" if config.scaling == "none" else f"{config.scaling} scaling"
+            extra += f", {scaling}"
+        lines.append(f"numeric: {config.impute} imputation{extra}")
     if "encoding" in knobs:
         lines.append(
             f"categorical: {config.encoding} encoding, at most {config.max_categories} levels"
@@ -86,7 +88,7 @@ def describe(config: PipelineConfig, space: Space) -> list[str]:
     return lines
 
 
-def _columns(space: Space, config: PipelineConfig) -> dict[str, str]:
+def _columns(space: Space, config: PipelineConfig) -> dict[str, Any]:
     schema = space.schema
     categorical = list(schema.categorical)
     compound: dict[str, Any] = {}
@@ -96,6 +98,7 @@ def _columns(space: Space, config: PipelineConfig) -> dict[str, str]:
         else:
             categorical.append(c.name)
     return {
+        "has_compound": bool(compound),
         "numeric": py_list(schema.numeric, first_line=10),
         "categorical": py_list(categorical, first_line=14),
         "compound": py(compound),
@@ -143,11 +146,16 @@ def _pipeline(config: PipelineConfig, space: Space, imports: est.Imports) -> dic
         imports.add(("sklearn.decomposition", "TruncatedSVD"))
     note = ""
     if svd and not config.text_svd:
-        note = "  # dense input for the model"
+        note = "the model needs dense input: keep the text's top SVD components"
     model = est.model_expression(config, space.problem, imports)
+    schema = space.schema
+    has_numeric = bool(schema.numeric) or (config.split_compound and schema.n_compound_numeric > 0)
+    has_categorical = bool(schema.categorical or schema.compound)
     return {
-        "numeric_steps": est.numeric_steps(config, imports),
-        "categorical_encoder": est.categorical_encoder(config, imports),
+        "has_numeric": has_numeric,
+        "has_categorical": has_categorical,
+        "numeric_steps": est.numeric_steps(config, imports) if has_numeric else [],
+        "categorical_encoder": est.categorical_encoder(config, imports) if has_categorical else "",
         "text_vectorizer": est.text_vectorizer(config, imports) if space.schema.text else "",
         "has_text": bool(space.schema.text),
         "text_svd": svd,
@@ -156,6 +164,7 @@ def _pipeline(config: PipelineConfig, space: Space, imports: est.Imports) -> dic
         "model_expr": model,
         "max_categories": config.max_categories,
         "max_train_rows": config.max_train_rows,
+        "read_rows": _read_rows(config, space),
         "row_stats": config.row_stats,
         "log1p_skewed": config.log1p_skewed,
         "log_target": config.target_transform == "log1p",
@@ -163,12 +172,22 @@ def _pipeline(config: PipelineConfig, space: Space, imports: est.Imports) -> dic
     }
 
 
+READ_FACTOR = 5
+"""A train file with more than this many times ``max_train_rows`` rows is read only that far."""
+
+
+def _read_rows(config: PipelineConfig, space: Space) -> int:
+    if not config.max_train_rows:
+        return 0
+    limit = READ_FACTOR * config.max_train_rows
+    return limit if space.schema.n_rows > limit else 0
+
+
 def render(config: PipelineConfig, space: Space, plan: str = "", title: str = "") -> str:
     """The complete script for ``config``; raises ``ValueError`` for an unsupported metric."""
     imports: est.Imports = set(_ALWAYS)
     imports.add(("sklearn.model_selection",
                  "KFold" if space.problem.prediction == "regression" else "StratifiedKFold"))
-    imports.add(("sklearn.impute", "SimpleImputer"))
     score_doc, score_expr = est.score_code(space.problem, imports)
     context: dict[str, Any] = {
         "title": title or f"Solution: {family_title(config)} with cross-validated {{metric}}.",

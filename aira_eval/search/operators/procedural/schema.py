@@ -98,6 +98,12 @@ def _numeric_share(values: pd.Series) -> float:
     return float(parsed.notna().mean())
 
 
+def _is_nested(values: pd.Series) -> bool:
+    if pd.api.types.is_numeric_dtype(values):
+        return False
+    return bool(values.head(200).map(lambda v: isinstance(v, list | dict | tuple)).any())
+
+
 def is_text(values: pd.Series) -> bool:
     """Free text: long strings of several words, mostly distinct."""
     present = values.dropna().astype(str)
@@ -149,6 +155,8 @@ def _roles(
     text: list[str] = []
     for col in columns:
         values = train[col]
+        if _is_nested(values):
+            continue  # lists or records (JSON files): not a tabular feature
         if problem.text_columns:
             if col in problem.text_columns:
                 text.append(col)

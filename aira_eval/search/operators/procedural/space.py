@@ -22,6 +22,12 @@ from aira_eval.search.operators.procedural.schema import DataSchema
 MAX_INTERACTION_COLUMNS = 15
 """Pairwise interactions are offered only up to this many numeric columns."""
 
+TREE_FAMILIES = ("random_forest", "extra_trees", "hist_gb")
+"""Families whose splits ignore monotone transforms of a column."""
+
+LARGE_ROWS = 100_000
+"""Above this many train rows, pipelines fit on a random subsample (a knob of its own)."""
+
 RBF_SVM_MAX_ROWS = 20_000
 """Kernel SVMs scale quadratically: above this many rows only the linear kernel is offered."""
 
@@ -60,7 +66,8 @@ class Space:
 
     # -- knobs ---------------------------------------------------------------------------
     def knobs(self) -> list[Knob]:
-        """The non-model knobs that apply to this task (``max_train_rows`` is debug-only)."""
+        """The non-model knobs that apply to this task (``max_train_rows`` only for large
+        data; debugging may set it anywhere)."""
         s, out = self.shape, []
         if s.n_numeric:
             out += [
@@ -87,11 +94,24 @@ class Space:
                 Knob("text_max_features", (5000, 2000, 20000, 50000), (3, 2, 2, 1)),
                 Knob("text_svd", (0, 64, 128, 256), (4, 1, 1, 1)),
             ]
+        if s.n_rows > LARGE_ROWS:
+            out.append(Knob("max_train_rows", (100_000, 30_000, 300_000), (3, 1, 1)))
         if self.problem.prediction == "regression" and self.schema.targets_nonnegative:
             log_first = self.problem.metric in _LOG_METRICS
             options = ("log1p", "none") if log_first else ("none", "log1p")
             out.append(Knob("target_transform", options, (3, 1)))
         return out
+
+    def relevant_knobs(self, config: PipelineConfig) -> list[Knob]:
+        """The knobs that can change what ``config``'s model sees.
+
+        Tree ensembles are invariant to monotone per-column transforms: scaling never
+        matters to them, and ``log1p`` only through pairwise interactions.
+        """
+        if config.family not in TREE_FAMILIES:
+            return self.knobs()
+        skip = {"scaling"} if config.interactions else {"scaling", "log1p_skewed"}
+        return [k for k in self.knobs() if k.name not in skip]
 
     def families(self) -> dict[str, float]:
         """Applicable model families and their draft weights."""
@@ -164,8 +184,12 @@ class Space:
             for name, options in self.param_grid(family).items()
         }
         config = PipelineConfig(family=family, params=params)
-        values = {k.name: _choice(rng, list(k.options), list(k.weights)) for k in self.knobs()}
-        return replace(config, **values)
+        knobs = self.knobs()
+        values = {k.name: _choice(rng, list(k.options), list(k.weights)) for k in knobs}
+        config = replace(config, **values)
+        relevant = {k.name for k in self.relevant_knobs(config)}
+        # knobs the model cannot notice stay at their defaults (no look-alike duplicates)
+        return replace(config, **{k.name: k.options[0] for k in knobs if k.name not in relevant})
 
     def safe_config(self) -> PipelineConfig:
         """The most robust pipeline: plain imputation, ordinal codes, no feature steps.
