@@ -99,7 +99,11 @@ def import_aide(
     search = parse_aide_journal(journal, task=task, search_id=search_id)
     write_imported_study(search, out, data_dir=data_dir)
     if regrader is not None:
+        from aira_eval.search.journal import JournalFile
+
         regrader(out, search.search_id, data_dir=data_dir)
+        journal = out / "searches" / search.search_id / "journal.jsonl"
+        search.nodes = JournalFile(journal).read()  # report the regraded statuses and scores
     _report(search, out, as_json)
 
 

@@ -123,12 +123,12 @@ def search(
     try:
         from aira_eval.cli.search_progress import StudyProgress
 
-        with StudyProgress(console, cfg) as progress:
+        with StudyProgress(console) as progress:
             result = run_study(cfg, out, resume=resume, events=progress.events(), stop=stop,
                                overrides=given)
     finally:
         signal.signal(signal.SIGINT, previous)
-    _report(result, out, cfg.mlflow)
+    _report(result, out, bool(result.config and result.config.mlflow))
     if result.interrupted:
         raise typer.Exit(130)
 

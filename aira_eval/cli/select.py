@@ -76,7 +76,7 @@ def select(
     if as_json:
         print_json(result.summary)
     else:
-        _render(result)
+        _render(result, _mixed_metrics(study))
         console.print(f"[dim]picks: {files['picks']}  summary: {files['summary']}[/]")
     _warnings(result, tracking)
 
@@ -89,7 +89,9 @@ def _track(result: SelectionResult, files: dict[str, Path], study: LoadedStudy,
         import mlflow  # noqa: F401  (configures its loggers on import; quiet them after)
     for name in ("alembic", "mlflow"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    experiment = "+".join(dict.fromkeys(study.study_ids))
+    from aira_eval.search.study import mlflow_experiment
+
+    experiment = mlflow_experiment("+".join(dict.fromkeys(study.study_ids)))
     outcome = log_selection(result.summary, files, study.sources[0].study_dir, experiment, uri)
     return {"tracking_uri": outcome.tracking_uri, "experiment": outcome.experiment,
             "run_id": outcome.run_id, "run_name": outcome.run_name, "warning": outcome.warning}
@@ -123,7 +125,14 @@ _SHORT = {"normalized_score": "norm.", "test_score": "test", "win_rate": "win",
           "any_medal": "medal", "valid_submission": "valid"}
 
 
-def _render(result: SelectionResult) -> None:
+def _mixed_metrics(study: Any) -> bool:
+    """True when the tasks' raw test scores are on different scales (metric or direction):
+    their mean is then meaningless and the table shows only normalized scores."""
+    metrics = {(info.metric, info.lower_is_better) for info in study.tasks.values()}
+    return len(metrics) > 1
+
+
+def _render(result: SelectionResult, mixed: bool = False) -> None:
     from rich import box
     from rich.table import Table
 
@@ -149,7 +158,8 @@ def _render(result: SelectionResult) -> None:
         label = name + ("\n(uses test)" if block["uses_test"] else "")
         label += f"\n(k={opts['k']})" if name == "topk" else ""
         table.add_row(
-            label, _with_ci(m["test_score"]), _fmt(m["regret"]["estimate"]),
+            label, "—" if mixed else _with_ci(m["test_score"]),
+            "—" if mixed else _fmt(m["regret"]["estimate"]),
             _fmt(m["any_medal"]["estimate"]), _with_ci(m["normalized_score"]),
             "ref" if name == ref else _with_ci(m[head]["delta"]),
             "—" if name == ref else _fmt(m[head]["p_improve"]),
@@ -157,6 +167,9 @@ def _render(result: SelectionResult) -> None:
         if block["failures"]:
             failures.append(f"{name} {block['failures']}/{block['searches']}")
     console.print(table)
+    if mixed:
+        console.print("test and regret: — because the tasks use different metrics; compare "
+                      "normalized scores (or --json for per-task values).")
     if failures:
         console.print("failed submissions (no medal, normalized score 0): " + ", ".join(failures))
 

@@ -61,7 +61,9 @@ class StudyConfig:
         steps: nodes per search.
         time_budget_s: wall-clock budget per search (None: unlimited).
         node_timeout_s: per-node time limit; memory_mb: per-node memory limit.
-        workers: nodes run at once within a search.
+        workers: nodes run at once across the study (shared slots; several searches run
+            concurrently), and the largest batch a policy is offered. Results depend on it:
+            resume with the same value to reproduce a run.
         fitness: steering signal: ``val`` (the script's own), ``search`` (hidden holdout) or
             ``test`` (an oracle run, marked as such everywhere).
         heldouts: build ``search``/``select`` sets (None: the task source's default).

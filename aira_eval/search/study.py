@@ -18,6 +18,11 @@ from aira_eval.errors import DataError
 MANIFEST_VERSION = 1
 
 
+def mlflow_experiment(study_id: str) -> str:
+    """The MLflow experiment of a study: its searches and its selection runs live there."""
+    return f"aira-eval/{study_id}"
+
+
 @dataclass
 class TaskInfo:
     """What a study records about one task.

@@ -25,7 +25,7 @@ from aira_eval.search.recorders import (
     write_search_meta,
 )
 from aira_eval.search.runner import SearchContext
-from aira_eval.search.study import StudyManifest
+from aira_eval.search.study import StudyManifest, mlflow_experiment
 
 if TYPE_CHECKING:
     from aira_eval.datasets.task import Task
@@ -53,6 +53,7 @@ class StudyEvents:
     on_search_start: Callable[[SearchPlan, int, bool], None] | None = None
     on_node: Callable[[SearchPlan, Node], None] | None = None
     on_search_end: Callable[[SearchPlan, SearchOutcome], None] | None = None
+    on_study_start: Callable[[StudyConfig, int], None] | None = None
 
 
 @dataclass
@@ -61,6 +62,7 @@ class StudyResult:
     outcomes: list[SearchOutcome] = field(default_factory=list)
     mlflow_errors: list[str] = field(default_factory=list)
     interrupted: bool = False
+    config: StudyConfig | None = None
 
 
 def slug(text: str) -> str:
@@ -182,7 +184,19 @@ def _search_params(config: StudyConfig, plan: SearchPlan, policy_desc: dict[str,
         "workers": config.workers, "fitness": config.fitness,
         "oracle_run": config.oracle_run, "memory_scope": config.memory_scope,
         **{f"policy.{k}": v for k, v in policy_desc.items()},
+        **_llm_params(config),
     }
+
+
+def _llm_params(config: StudyConfig) -> dict[str, Any]:
+    """The LLM settings worth comparing runs by (never a key: only its variable's name)."""
+    if config.operators == "procedural":
+        return {}
+    out: dict[str, Any] = {"model": config.model, "api_base": config.api_base,
+                           "temperature": config.temperature, "top_p": config.top_p,
+                           "max_cost_usd": config.max_cost_usd, "replay": config.replay}
+    out.update({f"model_for.{op}": m for op, m in sorted(config.model_for.items())})
+    return out
 
 
 def run_study(
@@ -207,10 +221,13 @@ def run_study(
     plans = plan_searches(config)
     for plan in plans:  # fail fast on bad policy names/params before any search runs
         make_policy(plan.policy, config.policy_params.get(plan.policy, {}))
+    _check_sandbox(config)  # e.g. a missing docker image: fail before study.json exists
     if not resume:
         _manifest(config, out, tasks).write(out)
+    if events.on_study_start is not None:
+        events.on_study_start(config, len(plans))
     recorder = _recorder(config, out)
-    result = StudyResult(out)
+    result = StudyResult(out, config=config)
     slots = threading.BoundedSemaphore(config.workers)
     try:
         with ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="search") as pool:
@@ -230,12 +247,18 @@ def run_study(
     return result
 
 
+def _check_sandbox(config: StudyConfig) -> None:
+    from aira_eval.search.sandbox import make_sandbox
+
+    make_sandbox(config.sandbox, image=config.docker_image)
+
+
 def _recorder(config: StudyConfig, out: Path) -> MlflowRecorder | None:
     if not config.mlflow:
         return None
     rec = MlflowRecorder(
         tracking_uri=config.mlflow_uri or default_tracking_uri(out),
-        experiment=f"aira-eval/{out.resolve().name}",
+        experiment=mlflow_experiment(out.resolve().name),
         artifact_root=out / "mlartifacts",
     )
     rec.start()

@@ -61,6 +61,10 @@ def _locate(path: Path) -> tuple[Path, Path]:
                          hint="Pass a study directory or a nodes.parquet file.")
     if path.is_dir():
         nodes = path / "nodes.parquet"
+        if not nodes.exists() and any((path / "searches").glob("*/journal.jsonl")):
+            from aira_eval.search.recorders import rebuild_node_table
+
+            rebuild_node_table(path)  # the journals are the source of truth
         if not nodes.exists():
             raise UsageError(f"{path} has no nodes.parquet",
                              hint="Run `aira-eval search` (or `aira-eval import`) into it first.")

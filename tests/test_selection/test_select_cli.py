@@ -91,7 +91,7 @@ def test_mlflow_run_has_one_metric_per_strategy_and_metric(build_study: Builder)
     client = MlflowClient(tracking_uri=f"sqlite:///{study / 'mlflow.db'}")
     run = client.get_run(tracking["run_id"])
     assert run.info.run_name.startswith("select-")
-    assert client.get_experiment(run.info.experiment_id).name == "study"
+    assert client.get_experiment(run.info.experiment_id).name == "aira-eval/study"
     metrics = run.data.metrics
     for key in ("best-val.test_score", "best-val.test_score.ci_low", "oracle.regret",
                 "oracle.normalized_score.delta", "oracle.normalized_score.p_improve"):

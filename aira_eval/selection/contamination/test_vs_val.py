@@ -4,7 +4,11 @@ A script that saw the test labels (or tuned on them) scores better on test than 
 validation predicts. For every node with both scores the check computes
 
     d = oriented(test − val)        (test − val when higher is better, val − test otherwise)
-    z = d / SE
+    z = (d − c) / SE
+
+where ``c`` is the task's median gap when the task has at least 5 scored nodes (else 0): a
+shift every node shares (a final fit on all of train scoring better than the cross-validation
+folds, an easier test split) is not contamination; a node far above its peers is.
 
 and flags ``z > threshold`` (default 4: under normal noise a false flag has probability
 ≈ 3e-5 per node, so a search of a few hundred nodes has ~1% chance of a false flag).
@@ -16,7 +20,7 @@ The standard error SE is, in order of preference:
    accuracy-like metrics (p the test score, n_test its rows);
 2. ``robust``: for other metrics or nodes without folds, a per-task scale
    ``1.4826 · MAD(d)`` over the task's scored nodes (needs >= 5 of them) — how much test−val
-   gaps vary between nodes, which includes both sampling noises;
+   gaps vary between nodes around their median, which includes both sampling noises;
 3. ``partial``: only one of ``se_val``/``se_test`` is known and the task has too few nodes for
    the robust scale: SE is that one part (a lower bound on the noise, so z is generous).
 
@@ -75,7 +79,7 @@ class GapResult:
         scored = [r for r in self.rows if r.z is not None]
         top = sorted(scored, key=lambda r: -(r.z or 0.0))[:max_rows]
         return {
-            "statistic": "z = oriented(test - val) / SE",
+            "statistic": "z = (oriented(test - val) - task median gap) / SE",
             "threshold": self.threshold,
             "n_nodes": len(self.rows),
             "n_with_z": len(scored),
@@ -160,10 +164,11 @@ def check_test_vs_val(
         gaps = sign * (group["score_test"].to_numpy(dtype=float)
                        - group["score_val"].to_numpy(dtype=float))
         result.median_gap[str(task)] = float(np.median(gaps))
+        centre = result.median_gap[str(task)] if gaps.size >= MIN_ROBUST_NODES else 0.0
         scale = robust_scale(gaps)
         for (_, row), gap in zip(group.iterrows(), gaps, strict=True):
             se, method = _se(row, metrics.get(str(task)), scale)
-            z = float(gap / se) if se else None
+            z = float((gap - centre) / se) if se else None
             result.rows.append(GapRow(
                 node_id=str(row["node_id"]), search_id=str(row.get("search_id", "")),
                 task=str(task), score_val=float(row["score_val"]),
