@@ -52,14 +52,45 @@ def test_import_aide(logs: Path, tmp_path: Path) -> None:
     assert again.exit_code == 2 and "already holds search" in _flat(again)
 
 
-@pytest.mark.skipif(_regrader() is not None, reason="the search engine's regrade API exists")
-def test_regrade_needs_the_search_engine(logs: Path, tmp_path: Path) -> None:
-    journal = logs / "aide" / AIDE_RUN / "journal.json"
-    result = runner.invoke(app, ["import", "aide", str(journal), "--task", "t", "--out",
-                                 str(tmp_path / "s"), "--regrade"])
-    assert result.exit_code == 2
-    assert "--regrade needs the search engine" in _flat(result)
-    assert not (tmp_path / "s").exists()
+def _aide_journal(path: Path) -> Path:
+    """A two-node AIDE journal for builtin:iris: a working script and a crashing one."""
+    import numpy as np
+
+    from aira_eval.datasets.registry import resolve_task
+    from aira_eval.search.journal import JournalView
+    from aira_eval.search.operators.base import OperatorContext
+    from aira_eval.search.operators.procedural import ProceduralOperators
+
+    task = resolve_task("builtin:iris")
+    ctx = OperatorContext(brief=task.brief(60.0), rng=np.random.default_rng(0), step=0,
+                          journal=JournalView([]))
+    good = ProceduralOperators().draft(ctx).code
+    nodes = [
+        {"id": "a1", "step": 0, "code": good, "plan": "p", "parent": None, "children": ["a2"],
+         "_term_out": ["ok"], "exec_time": 1.0, "is_buggy": False,
+         "metric": {"value": 0.9, "maximize": True}, "analysis": ""},
+        {"id": "a2", "step": 1, "code": "raise SystemExit(1)", "plan": "p", "parent": "a1",
+         "children": [], "_term_out": ["boom"], "exec_time": 0.1, "is_buggy": True,
+         "metric": {"value": None, "maximize": None}, "analysis": ""},
+    ]
+    path.write_text(json.dumps({"nodes": nodes, "node2parent": {"a2": "a1"}}))
+    return path
+
+
+def test_regrade_reruns_and_grades_every_node(tmp_path: Path) -> None:
+    assert _regrader() is not None
+    journal = _aide_journal(tmp_path / "journal.json")
+    out = tmp_path / "s"
+    result = runner.invoke(app, ["import", "aide", str(journal), "--task", "builtin:iris",
+                                 "--out", str(out), "--regrade", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["with_test"] == 1
+    table = read_nodes(out / "nodes.parquet").set_index("node_id")
+    good = table.filter(like="a1", axis=0).iloc[0]
+    bad = table.filter(like="a2", axis=0).iloc[0]
+    assert good["status"] == "ok" and good["valid"] and 0 < good["score_test"] <= 1
+    assert bad["status"] == "buggy" and not bad["valid"]
 
 
 def test_import_dojo(logs: Path, tmp_path: Path) -> None:
