@@ -99,6 +99,11 @@ def load_mlebench(competition_id: str, data_dir: Path, task_id: str | None = Non
     answers = _require(private / spec.answers_file, "answers file", competition_id, data_dir)
     sample = _require(public / spec.sample_submission_file, "sample submission",
                       competition_id, data_dir)
+    grader = spec.grader
+    if competition_id in registry_ids():  # MLE-bench installed: its own grader decides
+        from aira_eval.datasets.mlebench_adapter import mlebench_grader
+
+        grader = mlebench_grader(competition_id, data_dir)
     return Task(
         task_id=task_id,
         source=SOURCE,
@@ -106,8 +111,8 @@ def load_mlebench(competition_id: str, data_dir: Path, task_id: str | None = Non
         public_dir=public,
         private_dir=private,
         answers_path=answers,
-        grader=spec.grader,
-        lower_is_better=spec.grader.lower_is_better,
+        grader=grader,
+        lower_is_better=grader.lower_is_better,
         metric=spec.grader.metric,
         problem=spec.problem,
         description_path=_optional(public / "description.md"),

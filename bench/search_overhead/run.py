@@ -25,19 +25,19 @@ from typing import Any
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 
-from aira_eval.datasets.registry import resolve_task  # noqa: E402
-from aira_eval.search.engine import Budget, SearchEngine  # noqa: E402
-from aira_eval.search.node import Node, NodeView  # noqa: E402
-from aira_eval.search.operators.base import (  # noqa: E402
+from aira_eval.datasets.registry import resolve_task
+from aira_eval.search.engine import Budget, SearchEngine
+from aira_eval.search.node import Node, NodeView
+from aira_eval.search.operators.base import (
     Analysis,
     OperatorContext,
     Proposal,
     RunOutcome,
 )
-from aira_eval.search.policies.registry import make_policy  # noqa: E402
-from aira_eval.search.recorders import MlflowRecorder, SearchMeta  # noqa: E402
-from aira_eval.search.runner import SearchContext  # noqa: E402
-from aira_eval.search.sandbox import make_sandbox  # noqa: E402
+from aira_eval.search.policies.registry import make_policy
+from aira_eval.search.recorders import MlflowRecorder, SearchMeta
+from aira_eval.search.runner import SearchContext
+from aira_eval.search.sandbox import make_sandbox
 
 TRIVIAL = """
 import shutil, os

@@ -208,3 +208,23 @@ def test_missing_leaderboard_is_data_error(fake_mlebench: Path) -> None:
     (fake_mlebench / "spaceship-titanic" / "leaderboard.csv").unlink()
     # a built-in competition falls back to its own direction
     assert adapter.mlebench_grader("spaceship-titanic", fake_mlebench).lower_is_better is False
+
+
+def test_installed_mlebench_grader_wins_over_builtin_spec(
+    fake_mlebench: Path, mlebench_data: Path, tmp_path: Path
+) -> None:
+    """With mlebench importable, `mlebench:<id>` grades with MLE-bench's own grader even
+    where aira-eval has a built-in spec (the spec still describes the problem)."""
+    import shutil
+
+    from aira_eval.datasets.registry import resolve_task
+
+    data = tmp_path / "data"
+    shutil.copytree(mlebench_data / "spaceship-titanic", data / "spaceship-titanic")
+    task = resolve_task("mlebench:spaceship-titanic", data_dir=data)
+    assert isinstance(task.grader, adapter.MlebenchGrader)
+    assert task.problem is not None and task.grader.id_column == "PassengerId"
+    CALLS.clear()
+    report = task.grade(task.sample_submission_path)
+    assert CALLS, "MLE-bench's grade_fn was not called"
+    assert report.valid_submission
