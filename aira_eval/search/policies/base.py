@@ -8,8 +8,8 @@ the journal. MCTS statistics and evolutionary islands are rebuilt from the journ
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
 import numpy as np
 
@@ -44,3 +44,27 @@ class Policy(Protocol):
         ``journal.elapsed_s`` is the search's wall time so far (for time-bounded rules).
         """
         ...
+
+
+class _Params(Protocol):
+    def validate(self) -> None: ...
+
+
+P = TypeVar("P", bound=_Params)
+
+
+class ParamPolicy(Generic[P]):
+    """Shared plumbing of the built-in policies: validated parameters (a dataclass with the
+    published names and defaults), a name, and a flat loggable description."""
+
+    algorithm: ClassVar[str]
+    params_type: ClassVar[type]
+
+    def __init__(self, params: P | None = None, name: str | None = None) -> None:
+        self.params: P = params if params is not None else self.params_type()
+        self.params.validate()
+        self.name = name or self.algorithm
+
+    def describe(self) -> dict[str, Any]:
+        """Flat, loggable description: ``name``, ``algorithm`` and every parameter."""
+        return {"name": self.name, "algorithm": self.algorithm, **asdict(self.params)}  # type: ignore[call-overload]

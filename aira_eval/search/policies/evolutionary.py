@@ -47,14 +47,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from aira_eval.search.journal import JournalView
 from aira_eval.search.node import NodeView
-from aira_eval.search.policies.base import Action, ActionKind
+from aira_eval.search.policies.base import Action, ActionKind, ParamPolicy
 from aira_eval.search.policies.greedy import check_batch
 from aira_eval.search.policies.mcts import debug_chain, next_debug_target
 
@@ -284,19 +284,11 @@ def island_members(journal: JournalView, params: EvolutionaryParams) -> list[lis
     return [[n.node_id for n in island] for island in pop.islands]
 
 
-class EvolutionaryPolicy:
+class EvolutionaryPolicy(ParamPolicy[EvolutionaryParams]):
     """AIRA-dojo's evolutionary search (see the module docstring for the conventions)."""
 
     algorithm = "evolutionary"
-
-    def __init__(self, params: EvolutionaryParams | None = None, name: str = "evolutionary"):
-        self.params = params or EvolutionaryParams()
-        self.params.validate()
-        self.name = name
-
-    def describe(self) -> dict[str, Any]:
-        """Flat, loggable description: ``name``, ``algorithm`` and every parameter."""
-        return {"name": self.name, "algorithm": self.algorithm, **asdict(self.params)}
+    params_type = EvolutionaryParams
 
     def propose(
         self, journal: JournalView, rng: np.random.Generator, max_batch: int

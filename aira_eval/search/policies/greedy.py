@@ -22,14 +22,14 @@ one action per call.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from aira_eval.search.journal import JournalView
 from aira_eval.search.node import NodeView
-from aira_eval.search.policies.base import Action
+from aira_eval.search.policies.base import Action, ParamPolicy
 
 
 def is_failed(node: NodeView) -> bool:
@@ -89,19 +89,11 @@ class GreedyParams:
             raise ValueError("max_debug_depth must be >= 0")
 
 
-class GreedyPolicy:
+class GreedyPolicy(ParamPolicy[GreedyParams]):
     """AIDE's greedy policy (see the module docstring for the exact rule)."""
 
     algorithm = "greedy"
-
-    def __init__(self, params: GreedyParams | None = None, name: str = "greedy") -> None:
-        self.params = params or GreedyParams()
-        self.params.validate()
-        self.name = name
-
-    def describe(self) -> dict[str, Any]:
-        """Flat, loggable description: ``name``, ``algorithm`` and every parameter."""
-        return {"name": self.name, "algorithm": self.algorithm, **asdict(self.params)}
+    params_type = GreedyParams
 
     def propose(
         self, journal: JournalView, rng: np.random.Generator, max_batch: int

@@ -44,14 +44,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from aira_eval.search.journal import JournalView
 from aira_eval.search.node import NodeView
-from aira_eval.search.policies.base import Action
+from aira_eval.search.policies.base import Action, ParamPolicy
 from aira_eval.search.policies.greedy import check_batch
 
 ROOT = "<root>"
@@ -182,19 +182,11 @@ def select_leaf(stats: TreeStats, uct_c: float) -> list[str]:
         path.append(live[scores.index(max(scores))].node_id)
 
 
-class MCTSPolicy:
+class MCTSPolicy(ParamPolicy[MCTSParams]):
     """AIRA-dojo's MCTS (see the module docstring for the conventions)."""
 
     algorithm = "mcts"
-
-    def __init__(self, params: MCTSParams | None = None, name: str = "mcts") -> None:
-        self.params = params or MCTSParams()
-        self.params.validate()
-        self.name = name
-
-    def describe(self) -> dict[str, Any]:
-        """Flat, loggable description: ``name``, ``algorithm`` and every parameter."""
-        return {"name": self.name, "algorithm": self.algorithm, **asdict(self.params)}
+    params_type = MCTSParams
 
     def propose(
         self, journal: JournalView, rng: np.random.Generator, max_batch: int

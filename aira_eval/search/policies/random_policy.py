@@ -21,14 +21,13 @@ of the batch (no two parallel fixes of the same node).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
 from aira_eval.search.journal import JournalView
 from aira_eval.search.node import NodeView
-from aira_eval.search.policies.base import Action, ActionKind
+from aira_eval.search.policies.base import Action, ActionKind, ParamPolicy
 from aira_eval.search.policies.greedy import check_batch, debuggable_leaves
 
 OPERATORS: tuple[ActionKind, ...] = ("draft", "improve", "debug", "crossover")
@@ -70,19 +69,11 @@ def operator_probabilities(
     return {op: w / total for op, w in weights.items()}
 
 
-class RandomPolicy:
+class RandomPolicy(ParamPolicy[RandomParams]):
     """The random baseline (see the module docstring)."""
 
     algorithm = "random"
-
-    def __init__(self, params: RandomParams | None = None, name: str = "random") -> None:
-        self.params = params or RandomParams()
-        self.params.validate()
-        self.name = name
-
-    def describe(self) -> dict[str, Any]:
-        """Flat, loggable description: ``name``, ``algorithm`` and every parameter."""
-        return {"name": self.name, "algorithm": self.algorithm, **asdict(self.params)}
+    params_type = RandomParams
 
     def propose(
         self, journal: JournalView, rng: np.random.Generator, max_batch: int
