@@ -17,9 +17,9 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "datasets",
     "grade",
     "search",
+    "select",
     "check",
     "importers",
-    "select",
 )
 
 app = typer.Typer(

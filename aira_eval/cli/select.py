@@ -47,8 +47,10 @@ def select(
                                           help="MLflow tracking URI (default: "
                                           "sqlite:///STUDY/mlflow.db)."),
 ) -> None:
-    """Decide which node(s) every strategy submits per search, judge the picks on the test set,
-    and compare strategies across tasks and seeds with stratified bootstrap intervals.
+    """Compare final-pick strategies: picks per search, judged on test, with bootstrap CIs.
+
+    Decides which node(s) every strategy submits per search, judges the picks on the test
+    set, and compares strategies across tasks and seeds with stratified bootstrap intervals.
 
     Writes STUDY/selection/picks.parquet (one row per strategy and search) and
     STUDY/selection/summary.json, and logs a run to the study's MLflow store.
