@@ -77,3 +77,10 @@ def test_failing_operator_output_is_a_node_not_a_crash(tmp_path: Path) -> None:
     assert (frame["status"] == "timeout").all()
     assert frame["reason"].str.contains("time limit").all()
     assert all(math.isnan(v) for v in frame["score_test"])
+
+
+def test_wall_clock_budget_stops_the_search(tmp_path: Path) -> None:
+    result = run_small(tmp_path / "t", steps=50, time_budget_s=1.0, workers=1)
+    (outcome,) = result.outcomes
+    assert outcome.stopped == "time"
+    assert 1 <= len(outcome.nodes) < 50

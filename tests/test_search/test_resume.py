@@ -46,3 +46,24 @@ def test_kill_9_then_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
     got = comparable(read_nodes(out / "nodes.parquet"))
     want = comparable(read_nodes(reference / "nodes.parquet"))
     assert got.equals(want), got.compare(want)
+
+
+def test_ctrl_c_stops_cleanly_and_resume_completes(tmp_path: Path) -> None:
+    out = tmp_path / "interrupted"
+    args = [*ARGS, "--out", str(out), "--node-timeout", "120"]
+    proc = start_cli(args)
+    time.sleep(4.0)
+    assert proc.poll() is None, "the study finished before it could be interrupted"
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    rc = proc.wait(timeout=60)
+    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    assert rc == 130, stderr
+    assert time.monotonic() - t0 < 30  # running scripts are killed, not waited for
+    assert "--resume" in stderr and "Traceback" not in stderr
+    journal = JournalFile(out / "searches" / "builtin-iris__greedy__s0" / "journal.jsonl")
+    before = journal.read()
+    assert len(before) < 8 and all(n.status != "pending" for n in before)
+    resumed = start_cli([*args, "--resume"])
+    assert resumed.wait(timeout=300) == 0
+    assert sorted(n.step for n in journal.read()) == list(range(8))
