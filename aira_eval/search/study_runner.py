@@ -222,6 +222,7 @@ def run_study(
     for plan in plans:  # fail fast on bad policy names/params before any search runs
         make_policy(plan.policy, config.policy_params.get(plan.policy, {}))
     _check_sandbox(config)  # e.g. a missing docker image: fail before study.json exists
+    _check_llm_credentials(config)
     if not resume:
         _manifest(config, out, tasks).write(out)
     if events.on_study_start is not None:
@@ -245,6 +246,17 @@ def run_study(
             result.mlflow_errors = list(recorder.errors)
     result.interrupted = stop.is_set()
     return result
+
+
+def _check_llm_credentials(config: StudyConfig) -> None:
+    if config.operators == "procedural" or config.replay or not config.model:
+        return
+    if "mock_response" in config.operator_params.get("completion_kwargs", {}):
+        return  # litellm's mocked responses need no credentials
+    from aira_eval.search.operators.llm.credentials import require_credentials
+
+    models = [config.model, *config.model_for.values()]
+    require_credentials(models, config.api_key_env, config.api_base)
 
 
 def _check_sandbox(config: StudyConfig) -> None:
