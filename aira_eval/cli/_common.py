@@ -39,14 +39,33 @@ def user_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import click
+
         try:
             return func(*args, **kwargs)
         except UsageError as err:
             fail(err.message, err.hint, code=2)
         except AiraEvalError as err:
             fail(err.message, err.hint, code=1)
+        except (click.exceptions.Exit, click.exceptions.ClickException, click.Abort):
+            raise
+        except Exception as err:  # a bug: a short message, the traceback kept in a file
+            where = _save_traceback()
+            fail(f"internal error: {type(err).__name__}: {err}",
+                 f"This is a bug in aira-eval; the traceback is in {where}. Please report it.",
+                 code=1)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _save_traceback() -> Path:
+    import tempfile
+    import traceback
+
+    fd, name = tempfile.mkstemp(prefix="aira-eval-error-", suffix=".txt")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(traceback.format_exc())
+    return Path(name)
 
 
 def print_json(payload: Any) -> None:

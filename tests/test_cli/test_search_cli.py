@@ -71,3 +71,18 @@ def test_bad_yaml(tmp_path: Path) -> None:
     cfg.write_text("steps: [\n")
     result = runner.invoke(app, ["search", "--config", str(cfg), "--out", str(tmp_path / "s")])
     assert result.exit_code == 2 and "YAML" in result.output
+
+
+def test_unexpected_error_is_reported_without_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aira_eval.search.study_runner as study_runner
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(study_runner, "run_study", boom)
+    result = runner.invoke(app, [*BASE, "--out", str(tmp_path / "s")])
+    assert result.exit_code == 1
+    assert "internal error: RuntimeError: simulated bug" in result.output
+    assert "Traceback" not in result.output
