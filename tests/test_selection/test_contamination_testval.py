@@ -89,3 +89,50 @@ def test_honest_study_passes_and_failed_nodes_skip() -> None:
     assert check_test_vs_val(honest, {"t": "accuracy", "u": "accuracy"}).flagged == []
     failed = pd.DataFrame(_nodes(4)).assign(status="buggy")
     assert check_test_vs_val(records_to_frame(failed.to_dict("records"))).status() == "skip"
+
+
+def test_fold_scaled_test_se_matches_the_noise_of_a_per_row_metric() -> None:
+    """For a per-row average (log loss, accuracy...) the fold-scaled SE of the test score is
+    the sampling SD of a mean over n_test rows, estimated from the folds' scatter."""
+    from aira_eval.selection.contamination.test_vs_val import fold_scaled_test_se
+
+    rng = np.random.default_rng(3)
+    per_row_sd, n_val, k, n_test = 0.8, 2000, 5, 250
+    folds = [rng.normal(0.5, per_row_sd, n_val // k).mean() for _ in range(k)]
+    se = fold_scaled_test_se(folds, n_val, n_test)
+    assert se is not None
+    want = per_row_sd / math.sqrt(n_test)
+    assert 0.3 * want < se < 3 * want  # 5 folds: a rough but unbiased-scale estimate
+
+
+def _logloss_nodes(n: int, fold_sd: float, test_sd: float, n_test: int,
+                   seed: int) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        val = 0.4 + 0.05 * rng.standard_normal()
+        folds = list(val + fold_sd * rng.standard_normal(5))
+        test = max(val + test_sd * rng.standard_normal(), 0.0)
+        rows.append({"search_id": "s", "task": "t", "policy": "greedy", "seed": 0,
+                     "node_id": f"n{i}", "step": i, "operator": "draft", "status": "ok",
+                     "valid": True, "lower_is_better": True, "score_val": val,
+                     "score_test": test, "val_folds": folds, "n_test": n_test})
+    return rows
+
+
+def test_small_test_sets_do_not_flag_honest_nodes() -> None:
+    """Honest log-loss nodes on a tiny test set (26-row folds, 18 test rows: noisy gaps)."""
+    for seed in range(5):
+        rows = _logloss_nodes(40, fold_sd=0.15, test_sd=0.18, n_test=18, seed=seed)
+        result = check_test_vs_val(records_to_frame(rows), {"t": "log_loss"}, 4.0, {"t": 128})
+        assert not result.flagged, [(r.node_id, r.z) for r in result.flagged]
+
+
+def test_planted_gap_beyond_fold_noise_is_flagged() -> None:
+    """400-row folds, 500 test rows: a node whose test loss is 0.3 below its validation is
+    far outside what its folds allow (se ~ 0.03)."""
+    rows = _logloss_nodes(30, fold_sd=0.03, test_sd=0.027, n_test=500, seed=0)
+    rows[7]["score_test"] = rows[7]["score_val"] - 0.3
+    result = check_test_vs_val(records_to_frame(rows), {"t": "log_loss"}, 4.0, {"t": 2000})
+    assert [r.node_id for r in result.flagged] == ["n7"]
+    assert result.flagged[0].method == "analytic"

@@ -38,6 +38,12 @@ class StudyData:
         return sorted(ids)
 
     @property
+    def val_rows(self) -> dict[str, int]:
+        """Task id -> rows the scripts' own cross-validation scored (the public train)."""
+        return {t: int(info.heldout_sizes["val"]) for t, info in self.manifest.tasks.items()
+                if "val" in info.heldout_sizes}
+
+    @property
     def metrics(self) -> dict[str, str]:
         return {t: info.metric for t, info in self.manifest.tasks.items()}
 

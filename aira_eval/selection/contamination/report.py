@@ -237,7 +237,7 @@ def check_leakage(study: StudyData, tasks: dict[str, TaskFiles],
 
 
 def check_gaps(study: StudyData, threshold: float) -> CheckResult:
-    result = check_test_vs_val(study.nodes, study.metrics, threshold)
+    result = check_test_vs_val(study.nodes, study.metrics, threshold, study.val_rows)
     details = result.to_dict()
     if not result.rows:
         summary = "skipped: no ok node has both a validation and a test score"

@@ -15,9 +15,14 @@ and flags ``z > threshold`` (default 4: under normal noise a false flag has prob
 
 The standard error SE is, in order of preference:
 
-1. ``analytic``: ``sqrt(se_val² + se_test²)`` where ``se_val = sd(folds)/sqrt(k)`` from the
-   node's k >= 2 per-fold validation scores, and ``se_test = sqrt(p(1−p)/n_test)`` for
-   accuracy-like metrics (p the test score, n_test its rows);
+1. ``analytic``: ``sqrt(se_val² + se_test²)`` where ``se_val = sd/sqrt(k)`` from the node's
+   k >= 2 per-fold validation scores (``sd`` = the larger of the node's fold SD and the
+   task's median fold SD, see :func:`pooled_fold_sd`), and ``se_test = sqrt(p(1−p)/n_test)`` for
+   accuracy-like metrics (p the test score, n_test its rows), else — when the task's
+   validation size n_val is known — ``se_test = sd·sqrt((n_val/k)/n_test)``: a fold of
+   n_val/k rows scatters by sd(folds), so a test set of n_test rows scatters by that much
+   times sqrt(fold rows / test rows) (exact for per-row averages such as log loss or
+   accuracy, a first-order approximation for AUC or RMSE);
 2. ``robust``: for other metrics or nodes without folds, a per-task scale
    ``1.4826 · MAD(d)`` over the task's scored nodes (needs >= 5 of them) — how much test−val
    gaps vary between nodes around their median, which includes both sampling noises;
@@ -118,13 +123,53 @@ def robust_scale(gaps: np.ndarray) -> float | None:
     return MAD_SCALE * mad if mad > 0 else None
 
 
+def _fold_sd(folds: Any) -> tuple[float, int] | None:
+    """(sd, k) of the finite fold scores, k >= 2."""
+    se = fold_se(folds)
+    if se is None:
+        return None
+    k = sum(1 for f in folds if math.isfinite(float(f)))
+    return se * math.sqrt(k), k
+
+
+def fold_scaled_test_se(
+    folds: Any, n_val: int | None, n_test: int, sd: float | None = None
+) -> float | None:
+    """``sd(folds)·sqrt((n_val/k)/n_test)``: the test set's noise scaled from the folds'
+    (``sd`` overrides the folds' own SD, e.g. with the task's pooled one)."""
+    own = _fold_sd(folds)
+    if own is None or not n_val or n_test <= 0:
+        return None
+    k = own[1]
+    return (sd if sd is not None else own[0]) * math.sqrt((n_val / k) / n_test)
+
+
+def pooled_fold_sd(group: pd.DataFrame) -> float | None:
+    """The median fold SD over a task's nodes (>= 5 nodes with folds), else None.
+
+    Five folds give a noisy SD (a chi-square with 4 degrees of freedom): one node's own SD is
+    too often far too small, which would make z heavy-tailed. Nodes of one task score the same
+    rows with similar noise, so their median SD is the stable estimate.
+    """
+    sds = [s[0] for s in (_fold_sd(f) for f in group.get("val_folds", [])) if s is not None]
+    return float(np.median(sds)) if len(sds) >= MIN_ROBUST_NODES else None
+
+
 def _se(
-    row: pd.Series, metric: str | None, scale: float | None
+    row: pd.Series, metric: str | None, scale: float | None, n_val: int | None = None,
+    pooled_sd: float | None = None,
 ) -> tuple[float | None, str]:
-    se_val = fold_se(row.get("val_folds"))
+    own = _fold_sd(row.get("val_folds"))
+    se_val = None
+    if own is not None:
+        se_val = max(own[0], pooled_sd or 0.0) / math.sqrt(own[1])
+    n_test = int(row.get("n_test", 0) or 0)
     se_test = None
     if metric is not None and metric.lower() in ACCURACY_LIKE:
-        se_test = binomial_se(float(row["score_test"]), int(row.get("n_test", 0) or 0))
+        se_test = binomial_se(float(row["score_test"]), n_test)
+    if se_test is None and own is not None:
+        sd = max(own[0], pooled_sd or 0.0)
+        se_test = fold_scaled_test_se(row.get("val_folds"), n_val, n_test, sd=sd)
     if se_val is not None and se_test is not None:
         return math.hypot(se_val, se_test), "analytic"
     if scale is not None:
@@ -147,6 +192,7 @@ def check_test_vs_val(
     nodes: pd.DataFrame,
     metrics: dict[str, str] | None = None,
     threshold: float = 4.0,
+    val_rows: dict[str, int] | None = None,
 ) -> GapResult:
     """The z statistic of every ok node with both a validation and a test score.
 
@@ -155,6 +201,8 @@ def check_test_vs_val(
             lower_is_better, score_val, score_test, val_folds, n_test).
         metrics: task id -> metric name (decides whether the binomial test SE applies).
         threshold: flag nodes with z above this.
+        val_rows: task id -> rows the scripts' cross-validation scored (for the fold-scaled
+            test SE of non-accuracy metrics).
     """
     metrics = metrics or {}
     result = GapResult(threshold=threshold)
@@ -166,8 +214,10 @@ def check_test_vs_val(
         result.median_gap[str(task)] = float(np.median(gaps))
         centre = result.median_gap[str(task)] if gaps.size >= MIN_ROBUST_NODES else 0.0
         scale = robust_scale(gaps)
+        pooled = pooled_fold_sd(group)
+        n_val = (val_rows or {}).get(str(task))
         for (_, row), gap in zip(group.iterrows(), gaps, strict=True):
-            se, method = _se(row, metrics.get(str(task)), scale)
+            se, method = _se(row, metrics.get(str(task)), scale, n_val, pooled)
             z = float((gap - centre) / se) if se else None
             result.rows.append(GapRow(
                 node_id=str(row["node_id"]), search_id=str(row.get("search_id", "")),
