@@ -199,15 +199,15 @@ class Leaderboard:
         return Thresholds(gold, silver, bronze, median, self.lower_is_better)
 
     def percentile(self, score: float) -> float:
-        """Fraction of teams that ``score`` beats or ties, in [0, 1].
+        """% of teams that ``score`` beats, a tie counting half, in [0, 100].
 
-        A team counts when ``score`` is at least as good as its score (``<=`` its score when
-        lower is better, ``>=`` otherwise); teams without a score are ignored. So the top
-        score gets 1.0 and a score worse than every team gets 0.0.
+        The same convention as the ``percentile`` metric of ``aira-eval select``. Teams
+        without a score are ignored; a NaN score (a failed submission) gets 0.
         """
         scores = self.scores
         scores = scores[~np.isnan(scores)]
-        if np.isnan(score):
+        if np.isnan(score) or scores.size == 0:
             return 0.0
-        beaten = scores >= score if self.lower_is_better else scores <= score
-        return float(beaten.mean())
+        better = scores > score if self.lower_is_better else scores < score
+        ties = scores == score
+        return float(100.0 * (better.sum() + 0.5 * ties.sum()) / scores.size)

@@ -165,16 +165,39 @@ def test_no_score_no_medal(score: float | None) -> None:
     assert not (flags.any_medal or flags.above_median)
 
 
-def test_percentile_beats_or_ties() -> None:
+def test_percentile_counts_ties_half() -> None:
     higher = Leaderboard.from_scores([0.9, 0.8, 0.8, 0.5])
-    assert higher.percentile(0.95) == 1.0
-    assert higher.percentile(0.9) == 1.0  # ties the top team
-    assert higher.percentile(0.8) == 0.75
-    assert higher.percentile(0.7) == 0.25
+    assert higher.percentile(0.95) == 100.0
+    assert higher.percentile(0.9) == 87.5  # beats 3, ties the top team
+    assert higher.percentile(0.8) == 50.0  # beats 1, ties 2
+    assert higher.percentile(0.7) == 25.0
     assert higher.percentile(0.1) == 0.0
+    assert higher.percentile(float("nan")) == 0.0
     lower = Leaderboard.from_scores([0.1, 0.2, 0.3, 0.4])
     assert lower.lower_is_better
-    assert lower.percentile(0.2) == 0.75 and lower.percentile(1.0) == 0.0
+    assert lower.percentile(0.2) == 62.5 and lower.percentile(1.0) == 0.0
+
+
+def test_percentile_agrees_with_selection_metric() -> None:
+    """Leaderboard.percentile and the `percentile` metric of `aira-eval select` agree."""
+    import pandas as pd
+
+    from aira_eval.search.study import TaskInfo
+    from aira_eval.search.table import records_to_frame
+    from aira_eval.selection.evaluate import node_metrics
+    from aira_eval.selection.strategies import prepare_nodes
+
+    board = Leaderboard.from_scores([0.9, 0.8, 0.8, 0.5, 0.3])
+    tests = [0.95, 0.9, 0.8, 0.6, 0.1]
+    rows = [{"search_id": "s", "task": "t", "policy": "p", "seed": 0, "node_id": f"n{i}",
+             "step": i, "operator": "draft", "status": "ok", "valid": True,
+             "lower_is_better": False, "score_val": v, "score_test": v}
+            for i, v in enumerate(tests)]
+    info = TaskInfo(task="t", lower_is_better=False, metric="accuracy",
+                    leaderboard_scores=list(board.scores))
+    metrics = node_metrics(prepare_nodes(records_to_frame(rows)), {"t": info})
+    got = pd.Series(metrics["percentile"]).to_numpy()
+    assert list(got) == [board.percentile(v) for v in tests]
 
 
 def _write(path: Path, text: str) -> Path:
