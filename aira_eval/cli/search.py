@@ -137,6 +137,16 @@ def _report(result: Any, out: Path, mlflow: bool) -> None:
     n = sum(len(o.nodes) for o in result.outcomes)
     where = "nodes.parquet, journals" + (", MLflow" if mlflow else "")
     console.print(f"[bold]study[/] {out}: {len(result.outcomes)} searches, {n} nodes ({where})")
+    calls = sum(o.usage().calls for o in result.outcomes)
+    if calls:
+        tokens = sum(o.usage().prompt_tokens + o.usage().completion_tokens
+                     for o in result.outcomes)
+        cost = sum(o.usage().cost_usd for o in result.outcomes)
+        console.print(f"LLM: {calls} calls, {tokens:,} tokens, ${cost:.4f} "
+                      f"(per search: searches/<id>/search.json and MLflow `llm.*`)")
+    for outcome in result.outcomes:
+        if outcome.stopped == "cost":
+            err_console.print(f"[yellow]{outcome.search_id}[/] stopped at its --max-cost limit")
     for err in result.mlflow_errors[:3]:
         err_console.print(f"[yellow]warning:[/] {err}")
     if result.interrupted:

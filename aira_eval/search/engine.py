@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from aira_eval.search.journal import JournalFile, JournalView
-from aira_eval.search.node import Node
+from aira_eval.search.node import Node, Usage
 from aira_eval.search.policies.base import Action, Policy
 from aira_eval.search.runner import NodeCancelled, SearchContext, execute_action
 
@@ -41,6 +41,13 @@ class SearchOutcome:
     nodes: list[Node] = field(default_factory=list)
     stopped: str = "budget"  # budget | time | cost | policy | interrupted
     resumed_from: int = 0
+
+    def usage(self) -> Usage:
+        """LLM usage summed over the search's nodes (zero for procedural operators)."""
+        total = Usage()
+        for node in self.nodes:
+            total.add(node.usage)
+        return total
 
 
 def policy_rng(seed: int, batch: int) -> np.random.Generator:

@@ -292,9 +292,10 @@ def _run_one(
     meta = SearchMeta(out.resolve().name, plan.search_id, plan.task_id, plan.policy,
                       config.operators, plan.seed, config.fitness, bool(task.lower_is_better))
     desc = policy.describe() if hasattr(policy, "describe") else {}
-    write_search_meta(ctx.search_dir, meta, {"params": _search_params(config, plan, desc)})
+    params = _search_params(config, plan, desc)
+    write_search_meta(ctx.search_dir, meta, {"params": params})
     if recorder is not None:
-        recorder.open_search(ctx.search_dir, meta, _search_params(config, plan, desc))
+        recorder.open_search(ctx.search_dir, meta, params)
         for node in catch_up_nodes(ctx.search_dir):
             recorder.record(ctx.search_dir, node, meta)
 
@@ -309,10 +310,13 @@ def _run_one(
     if events.on_search_start is not None:
         events.on_search_start(plan, len(engine.journal.read()), bool(task.lower_is_better))
     outcome = engine.run()
+    summary = _summary(outcome, bool(task.lower_is_better))
+    write_search_meta(ctx.search_dir, meta, {
+        "params": params, "outcome": {"stopped": outcome.stopped, **summary}})
     with _TABLE_LOCK:
         rebuild_node_table(out)
     if recorder is not None:
-        recorder.close_search(ctx.search_dir, _summary(outcome, bool(task.lower_is_better)))
+        recorder.close_search(ctx.search_dir, summary)
     if events.on_search_end is not None:
         events.on_search_end(plan, outcome)
     return outcome
@@ -320,7 +324,11 @@ def _run_one(
 
 def _summary(outcome: SearchOutcome, lower_is_better: bool) -> dict[str, float]:
     ok = [n for n in outcome.nodes if n.status == "ok" and "val" in n.scores]
-    out = {"nodes": float(len(outcome.nodes)), "nodes_ok": float(len(ok))}
+    usage = outcome.usage()
+    out = {"nodes": float(len(outcome.nodes)), "nodes_ok": float(len(ok)),
+           "llm.prompt_tokens": float(usage.prompt_tokens),
+           "llm.completion_tokens": float(usage.completion_tokens),
+           "llm.cost_usd": usage.cost_usd, "llm.calls": float(usage.calls)}
     if ok:
         pick = (min if lower_is_better else max)(ok, key=lambda n: n.scores["val"])
         out["best_val.score_val"] = pick.scores["val"]

@@ -79,6 +79,16 @@ def test_every_policy_searches_with_llm_operators(tmp_path: Path, operator_set: 
     sent = sum(sum(len(m["content"]) for m in c.messages) // 4 for c in handler.calls)
     assert int(frame["prompt_tokens"].sum()) == sent
     assert frame["cost_usd"].sum() > 0 and (frame["cost_usd"] > 0).all()
+    # summed per search (search.json's outcome) and per study (the searches' sums)
+    import json
+
+    study_cost = 0.0
+    for search_id, group in frame.groupby("search_id"):
+        meta = json.loads((out / "searches" / str(search_id) / "search.json").read_text())
+        assert meta["outcome"]["llm.cost_usd"] == pytest.approx(group["cost_usd"].sum())
+        assert meta["outcome"]["llm.prompt_tokens"] == group["prompt_tokens"].sum()
+        study_cost += meta["outcome"]["llm.cost_usd"]
+    assert study_cost == pytest.approx(frame["cost_usd"].sum())
 
 
 def test_aira_memory_scopes_and_complexity(tmp_path: Path) -> None:
