@@ -47,8 +47,9 @@ def user_errors(func: F) -> F:
             fail(err.message, err.hint, code=2)
         except AiraEvalError as err:
             fail(err.message, err.hint, code=1)
-        except (click.exceptions.Exit, click.exceptions.ClickException, click.Abort):
-            raise
+        except (typer.Exit, typer.Abort, typer.exceptions.TyperException,
+                click.exceptions.Exit, click.ClickException, click.Abort):
+            raise  # the CLI framework's own exits and usage errors
         except Exception as err:  # a bug: a short message, the traceback kept in a file
             where = _save_traceback()
             fail(f"internal error: {type(err).__name__}: {err}",
