@@ -104,24 +104,9 @@ def load_mlebench(competition_id: str, data_dir: Path, task_id: str | None = Non
         from aira_eval.datasets.mlebench_adapter import mlebench_grader
 
         grader = mlebench_grader(competition_id, data_dir)
-    return Task(
-        task_id=task_id,
-        source=SOURCE,
-        name=competition_id,
-        public_dir=public,
-        private_dir=private,
-        answers_path=answers,
-        grader=grader,
-        lower_is_better=grader.lower_is_better,
-        metric=spec.grader.metric,
-        problem=spec.problem,
-        description_path=_optional(public / "description.md"),
-        sample_submission_path=sample,
-        leaderboard_path=leaderboard_path(competition_id, data_dir),
-        checksums_path=_optional(root / CHECKSUMS_FILE),
-        location=root,
-        answers_from_train=spec.answers_from_train,
-    )
+    return _task(competition_id, data_dir, task_id, grader, answers, sample,
+                 metric=spec.grader.metric, problem=spec.problem,
+                 answers_from_train=spec.answers_from_train)
 
 
 def _prepared_dirs(competition_id: str, data_dir: Path) -> tuple[Path, Path]:
@@ -179,10 +164,20 @@ def _from_registry(competition_id: str, data_dir: Path, task_id: str) -> Task:
     from aira_eval.datasets.mlebench_adapter import mlebench_answers, mlebench_grader
 
     competition = _registry_competition(competition_id, data_dir)
-    public, private = _prepared_dirs(competition_id, data_dir)
+    _prepared_dirs(competition_id, data_dir)  # raises when not prepared
     answers = _require(Path(competition.answers), "answers file", competition_id, data_dir)
     grader = mlebench_grader(competition_id, data_dir)
     sample = Path(competition.sample_submission)
+    return _task(competition_id, data_dir, task_id, grader, answers,
+                 sample if sample.is_file() else None, metric=grader.metric,
+                 answers_reader=lambda _path: mlebench_answers(competition_id, data_dir))
+
+
+def _task(competition_id: str, data_dir: Path, task_id: str, grader: Any, answers: Path,
+          sample: Path | None, **extra: Any) -> Task:
+    """The fields every ``mlebench:`` task shares, whoever grades it."""
+    root = data_dir / competition_id
+    public, private = root / "prepared" / "public", root / "prepared" / "private"
     return Task(
         task_id=task_id,
         source=SOURCE,
@@ -192,11 +187,10 @@ def _from_registry(competition_id: str, data_dir: Path, task_id: str) -> Task:
         answers_path=answers,
         grader=grader,
         lower_is_better=grader.lower_is_better,
-        metric=grader.metric,
         description_path=_optional(public / "description.md"),
-        sample_submission_path=sample if sample.is_file() else None,
+        sample_submission_path=sample,
         leaderboard_path=leaderboard_path(competition_id, data_dir),
-        checksums_path=_optional(data_dir / competition_id / CHECKSUMS_FILE),
-        location=data_dir / competition_id,
-        answers_reader=lambda _path: mlebench_answers(competition_id, data_dir),
+        checksums_path=_optional(root / CHECKSUMS_FILE),
+        location=root,
+        **extra,
     )
