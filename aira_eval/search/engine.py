@@ -84,33 +84,33 @@ class SearchEngine:
         self.journal = JournalFile(ctx.search_dir / "journal.jsonl")
 
     def run(self) -> SearchOutcome:
-        self.journal.repair()
-        nodes = self.journal.read()
+        nodes = self.journal.repair()
         outcome = SearchOutcome(self.ctx.search_id, resumed_from=len(nodes))
         prior = max((float(n.meta.get("search_elapsed", 0.0)) for n in nodes), default=0.0)
         t0 = time.monotonic() - prior
+        closed: set[int] = set()  # batches re-proposed on resume with nothing left to run
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="node") as pool:
             while True:
                 reason = self._stop_reason(nodes, time.monotonic() - t0)
                 if reason:
                     outcome.stopped = reason
                     break
-                batch = self._next_batch(nodes)
-                done_before = {n.step for n in nodes}
-                first_step = sum(1 for n in nodes if n.batch < batch)
+                batch = _next_batch(nodes, closed)
                 prefix = [n for n in nodes if n.batch < batch]
                 view = _view(self.ctx, prefix, time.monotonic() - t0)
                 actions = self.policy.propose(view, policy_rng(self.ctx.seed, batch), self.workers)
-                actions = actions[: max(0, self.budget.steps - first_step)]
+                actions = actions[: max(0, self.budget.steps - len(prefix))]
                 if not actions:
                     outcome.stopped = "policy"
                     break
-                todo = [
-                    (first_step + i, a)
-                    for i, a in enumerate(actions)
-                    if first_step + i not in done_before
-                ]
-                nodes.extend(self._run_batch(pool, todo, view, (batch, len(actions)), t0))
+                done = {n.step for n in nodes}
+                steps = range(len(prefix), len(prefix) + len(actions))
+                todo = [(step, a) for step, a in zip(steps, actions, strict=True)
+                        if step not in done]
+                if not todo:  # e.g. a time-dependent policy now proposes fewer actions
+                    closed.add(batch)
+                    continue
+                nodes.extend(self._run_batch(pool, todo, view, batch, len(actions), t0))
         outcome.nodes = sorted(nodes, key=lambda n: n.step)
         return outcome
 
@@ -133,29 +133,21 @@ class SearchEngine:
             return "cost"
         return None
 
-    @staticmethod
-    def _next_batch(nodes: list[Node]) -> int:
-        """The first batch not known to be complete: the last journaled batch is re-proposed
-        (its missing steps are run), unless every batch so far is complete."""
-        if not nodes:
-            return 0
-        return max(n.batch for n in nodes) + (0 if _maybe_incomplete(nodes) else 1)
-
     def _run_batch(
         self,
         pool: ThreadPoolExecutor,
         todo: list[tuple[int, Action]],
         view: JournalView,
-        batch_and_size: tuple[int, int],
+        batch: int,
+        size: int,
         t0: float,
     ) -> list[Node]:
-        batch, size = batch_and_size
-        futures: dict[Future[Node], int] = {
-            pool.submit(self._execute, action, view, step, batch): step
-            for step, action in todo
+        """Run ``todo`` in parallel; journal each node as it finishes (``size`` is the whole
+        batch's action count, recorded so a resume knows whether the batch completed)."""
+        pending: set[Future[Node]] = {
+            pool.submit(self._execute, action, view, step, batch) for step, action in todo
         }
         finished: list[Node] = []
-        pending = set(futures)
         cancelled = False
         while pending:
             done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
@@ -178,8 +170,13 @@ class SearchEngine:
         return finished
 
 
-def _maybe_incomplete(nodes: list[Node]) -> bool:
+def _next_batch(nodes: list[Node], closed: set[int]) -> int:
+    """The batch to propose next: the last journaled batch again when it is incomplete (its
+    missing steps are run on resume) and not ``closed``, else the one after it."""
+    if not nodes:
+        return 0
     last = max(n.batch for n in nodes)
     members = [n for n in nodes if n.batch == last]
     size = members[0].meta.get("batch_size")
-    return size is None or len(members) < int(size)
+    incomplete = size is not None and len(members) < int(size)
+    return last if incomplete and last not in closed else last + 1

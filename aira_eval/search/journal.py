@@ -24,14 +24,27 @@ class JournalFile:
     def __init__(self, path: Path) -> None:
         self.path = path
 
+    @staticmethod
+    def line(node: Node) -> str:
+        """One journal line (with its newline)."""
+        return json.dumps(node.to_dict(), sort_keys=True, allow_nan=True, default=str) + "\n"
+
     def append(self, node: Node) -> None:
         """Append one node durably (write, flush, fsync)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(node.to_dict(), sort_keys=True, allow_nan=True, default=str)
         with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
+            fh.write(self.line(node))
             fh.flush()
             os.fsync(fh.fileno())
+
+    def rewrite(self, nodes: list[Node]) -> None:
+        """Replace the journal atomically and durably (temp file, fsync, rename)."""
+        tmp = self.path.with_suffix(".jsonl.tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.write("".join(self.line(n) for n in nodes))
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(self.path)
 
     def read(self) -> list[Node]:
         """Every complete node line; a torn last line (a crash mid-write) is dropped."""
@@ -50,19 +63,14 @@ class JournalFile:
                 raise DataError(f"{self.path}:{i + 1} is not a valid journal line: {err}") from err
         return nodes
 
-    def repair(self) -> None:
-        """Drop a torn last line so later appends start on a clean line."""
+    def repair(self) -> list[Node]:
+        """Drop a torn last line so later appends start on a clean line; the nodes read."""
         nodes = self.read()
         if not self.path.exists():
-            return
-        text = "".join(
-            json.dumps(n.to_dict(), sort_keys=True, allow_nan=True, default=str) + "\n"
-            for n in nodes
-        )
-        if text != self.path.read_text(encoding="utf-8"):
-            tmp = self.path.with_suffix(".jsonl.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(self.path)
+            return nodes
+        if "".join(self.line(n) for n in nodes) != self.path.read_text(encoding="utf-8"):
+            self.rewrite(nodes)
+        return nodes
 
 
 @dataclass

@@ -100,17 +100,42 @@ def read_search_meta(search_dir: Path) -> SearchMeta:
     return SearchMeta(**{k: raw[k] for k in names})
 
 
+class NodeTableBuilder:
+    """Rebuilds ``STUDY/nodes.parquet`` from the journals, re-reading only the journals that
+    changed since the last rebuild (a study rebuilds its table after every search, so without
+    the cache it would re-parse every finished search's journal each time)."""
+
+    def __init__(self, study_dir: Path) -> None:
+        self.study_dir = study_dir
+        self._cache: dict[Path, tuple[tuple[int, int], list[dict[str, Any]]]] = {}
+        self._lock = threading.Lock()
+
+    def _records(self, search_dir: Path) -> list[dict[str, Any]]:
+        journal = search_dir / "journal.jsonl"
+        stat = journal.stat() if journal.exists() else None
+        key = (stat.st_mtime_ns, stat.st_size) if stat else (0, 0)
+        cached = self._cache.get(search_dir)
+        if cached is None or cached[0] != key:
+            meta = read_search_meta(search_dir)
+            nodes = sorted(JournalFile(journal).read(), key=lambda n: n.step)
+            cached = (key, [node_record(n, meta) for n in nodes])
+            self._cache[search_dir] = cached
+        return cached[1]
+
+    def rebuild(self) -> int:
+        """Write the table (atomically); returns its row count. Thread-safe."""
+        with self._lock:
+            records: list[dict[str, Any]] = []
+            for search_dir in sorted((self.study_dir / "searches").glob("*")):
+                if search_meta_path(search_dir).exists():
+                    records.extend(self._records(search_dir))
+            write_nodes(records_to_table(records), self.study_dir / "nodes.parquet")
+            return len(records)
+
+
 def rebuild_node_table(study_dir: Path) -> int:
     """Rebuild ``STUDY/nodes.parquet`` from every search's journal; returns the row count."""
-    records: list[dict[str, Any]] = []
-    for search_dir in sorted((study_dir / "searches").glob("*")):
-        if not search_meta_path(search_dir).exists():
-            continue
-        meta = read_search_meta(search_dir)
-        nodes = JournalFile(search_dir / "journal.jsonl").read()
-        records.extend(node_record(n, meta) for n in sorted(nodes, key=lambda n: n.step))
-    write_nodes(records_to_table(records), study_dir / "nodes.parquet")
-    return len(records)
+    return NodeTableBuilder(study_dir).rebuild()
 
 
 @dataclass
@@ -164,10 +189,10 @@ class MlflowRecorder:
                 self.errors.append(msg)
 
 
-def catch_up_nodes(search_dir: Path) -> Iterable[Node]:
-    """Journal nodes MLflow has not logged yet (for a resumed search)."""
+def catch_up_nodes(search_dir: Path, nodes: Iterable[Node]) -> list[Node]:
+    """Of a search's journaled ``nodes``, those MLflow has not logged yet (on resume)."""
     state = search_dir / "mlflow.json"
     logged: set[str] = set()
     if state.exists():
         logged = set(json.loads(state.read_text()).get("logged", []))
-    return [n for n in JournalFile(search_dir / "journal.jsonl").read() if n.node_id not in logged]
+    return [n for n in nodes if n.node_id not in logged]

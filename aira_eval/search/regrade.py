@@ -6,8 +6,6 @@ task and grading its submission on every held-out set gives the test scores sele
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,17 +21,6 @@ from aira_eval.search.runner import SearchContext, rerun_node
 class RegradeResult:
     search_id: str
     statuses: dict[str, int] = field(default_factory=dict)
-
-
-def _rewrite_journal(path: Path, nodes: list[Node]) -> None:
-    tmp = path.with_suffix(".jsonl.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for node in nodes:
-            fh.write(json.dumps(node.to_dict(), sort_keys=True, allow_nan=True, default=str))
-            fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
 
 
 def _context(study_dir: Path, search_dir: Path, task_id: str, data_dir: Path | None,
@@ -81,6 +68,6 @@ def regrade_study(
         result.statuses[node.status] = result.statuses.get(node.status, 0) + 1
         if on_node is not None:
             on_node(node)
-    _rewrite_journal(journal.path, nodes)
+    journal.rewrite(nodes)
     rebuild_node_table(study_dir)
     return result

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from aira_eval.search.journal import JournalView
-from aira_eval.search.node import FitnessSignal, Node
+from aira_eval.search.node import FitnessSignal, Node, blind
 from aira_eval.search.operators.base import (
     MemoryScope,
     OperatorContext,
@@ -32,10 +32,14 @@ from aira_eval.search.operators.base import (
     memory_for,
 )
 from aira_eval.search.policies.base import Action
+from aira_eval.search.sandbox.base import ExecResult, ExecSpec, Sandbox
+from aira_eval.search.sandbox.watchdog import CANCELLED_REASON
 
 if TYPE_CHECKING:
     from aira_eval.datasets.task import Task
-    from aira_eval.search.sandbox.base import ExecResult, Sandbox
+
+
+NO_SCORE = "the script printed no VALIDATION_SCORE line"
 
 
 class NodeCancelled(Exception):
@@ -145,12 +149,8 @@ def _run_node(ctx: SearchContext, node: Node, action: Action, view: JournalView)
         node.reason = proposal.error or "the operator produced no code"
         return
     result = _execute(ctx, proposal.code, node_dir)
-    node.exec_time = result.wall_time
-    if result.script_time is not None:
-        node.meta["script_time"] = result.script_time  # the script's own runtime
-    node.isolation, node.isolation_note = result.isolation, result.isolation_note
-    node.stdout_tail = result.stdout_tail
-    _classify(ctx, node, result, node_dir, view)
+    _record_run(node, result)
+    _classify(ctx, node, result, view)
 
 
 def rerun_node(ctx: SearchContext, node: Node) -> None:
@@ -161,32 +161,35 @@ def rerun_node(ctx: SearchContext, node: Node) -> None:
     own_val = node.scores.get("val")
     node.scores = {}
     result = _execute(ctx, node.code, node_dir)
-    node.exec_time = result.wall_time
-    node.isolation, node.isolation_note = result.isolation, result.isolation_note
-    node.stdout_tail = result.stdout_tail
-    report = result.report
-    if report.score is not None:
-        node.scores["val"], node.val_folds = report.score, list(report.folds)
-    elif own_val is not None:
+    _record_run(node, result)
+    if "val" not in node.scores and own_val is not None:
         node.scores["val"] = own_val
     node.status, node.reason = _run_status(result, result.submission_path)
     if node.status == "ok" and result.submission_path is not None:
         _grade(ctx, node, result.submission_path)
     if node.status == "ok" and "val" not in node.scores:
-        node.status, node.reason = "buggy", "the script reported no validation score"
+        node.status, node.reason = "buggy", NO_SCORE
+
+
+def _record_run(node: Node, result: ExecResult) -> None:
+    """What the sandbox measured and the script reported, onto the node."""
+    node.exec_time = result.wall_time
+    if result.script_time is not None:
+        node.meta["script_time"] = result.script_time  # the script's own runtime
+    node.isolation, node.isolation_note = result.isolation, result.isolation_note
+    node.stdout_tail = result.stdout_tail
+    if result.report.score is not None:  # parsed from the whole stdout while it streamed
+        node.scores["val"] = result.report.score
+        node.val_folds = list(result.report.folds)
 
 
 def _execute(ctx: SearchContext, code: str, node_dir: Path) -> ExecResult:
-    from aira_eval.search.sandbox.base import ExecSpec
-
     spec = ExecSpec(
         code=code,
         public_dir=ctx.task.public_dir,
         timeout_s=ctx.node_timeout_s,
         memory_mb=ctx.memory_mb,
     )
-    from aira_eval.search.sandbox.watchdog import CANCELLED_REASON
-
     workdir = Path(tempfile.mkdtemp(prefix="aira-eval-node-"))
     try:
         result = ctx.sandbox.run(spec, workdir, node_dir)
@@ -197,13 +200,7 @@ def _execute(ctx: SearchContext, code: str, node_dir: Path) -> ExecResult:
     return result
 
 
-def _classify(
-    ctx: SearchContext, node: Node, result: ExecResult, node_dir: Path, view: JournalView
-) -> None:
-    report = result.report  # parsed from the whole stdout while it streamed
-    if report.score is not None:
-        node.scores["val"] = report.score
-        node.val_folds = list(report.folds)
+def _classify(ctx: SearchContext, node: Node, result: ExecResult, view: JournalView) -> None:
     submission = result.submission_path
     outcome = RunOutcome(
         exit_code=result.exit_code,
@@ -211,7 +208,7 @@ def _classify(
         oom=result.oom,
         stdout_tail=result.stdout_tail,
         stderr_tail=result.stderr_tail,
-        reported_score=report.score,
+        reported_score=result.report.score,
         has_submission=submission is not None,
         exec_time=result.wall_time,
     )
@@ -254,8 +251,6 @@ def _grade(ctx: SearchContext, node: Node, submission: Path) -> None:
 
 def _analyze(ctx: SearchContext, node: Node, view: JournalView, outcome: RunOutcome) -> None:
     """Let the operator read the run: a summary always; a metric only if none was reported."""
-    from aira_eval.search.node import blind
-
     op_ctx = OperatorContext(
         brief=ctx.brief, rng=node_rng(ctx.seed, node.step + 1_000_000), step=node.step,
         journal=view,
@@ -274,4 +269,4 @@ def _analyze(ctx: SearchContext, node: Node, view: JournalView, outcome: RunOutc
         node.scores["val"] = float(analysis.metric)  # the script's own report always wins
         node.meta["val_from_analysis"] = True
     else:
-        node.status, node.reason = "buggy", "the script printed no VALIDATION_SCORE line"
+        node.status, node.reason = "buggy", NO_SCORE

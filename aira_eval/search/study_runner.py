@@ -16,25 +16,23 @@ from typing import TYPE_CHECKING, Any
 from aira_eval.errors import UsageError
 from aira_eval.search.config import StudyConfig
 from aira_eval.search.engine import Budget, SearchEngine, SearchOutcome
+from aira_eval.search.journal import JournalFile
 from aira_eval.search.node import Node
 from aira_eval.search.recorders import (
     MlflowRecorder,
+    NodeTableBuilder,
     SearchMeta,
     catch_up_nodes,
-    rebuild_node_table,
     write_search_meta,
 )
 from aira_eval.search.runner import SearchContext
-from aira_eval.search.study import StudyManifest, mlflow_experiment
+from aira_eval.search.study import StudyManifest, TaskInfo, mlflow_experiment
 
 if TYPE_CHECKING:
     from aira_eval.datasets.task import Task
 
 _VERSIONED = ("aira-eval", "numpy", "pandas", "scikit-learn", "scipy", "pyarrow", "mlflow",
               "litellm")
-
-
-_TABLE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -143,18 +141,19 @@ def _resolve_tasks(config: StudyConfig) -> dict[str, Task]:
     return tasks
 
 
-def _manifest(config: StudyConfig, out: Path, tasks: dict[str, Task]) -> StudyManifest:
+def _manifest(config: StudyConfig, out: Path, infos: dict[str, TaskInfo]) -> StudyManifest:
     return StudyManifest(
         study_id=out.resolve().name,
         seed=config.seeds[0],
         config=config.to_dict(),
-        tasks={t: task.task_info() for t, task in tasks.items()},
+        tasks=infos,
         versions=package_versions(),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
 
 
-def _context(config: StudyConfig, out: Path, plan: SearchPlan, task: Task) -> SearchContext:
+def _context(config: StudyConfig, out: Path, plan: SearchPlan, task: Task,
+             info: TaskInfo) -> SearchContext:
     from aira_eval.search.operators.registry import make_operators
     from aira_eval.search.sandbox import make_sandbox
 
@@ -172,7 +171,7 @@ def _context(config: StudyConfig, out: Path, plan: SearchPlan, task: Task) -> Se
         memory_scope=config.memory_scope,  # type: ignore[arg-type]
         node_timeout_s=config.node_timeout_s,
         memory_mb=config.memory_mb,
-        heldout_sizes=task.task_info().heldout_sizes,
+        heldout_sizes=info.heldout_sizes,
     )
 
 
@@ -223,24 +222,25 @@ def run_study(
         make_policy(plan.policy, config.policy_params.get(plan.policy, {}))
     _check_sandbox(config)  # e.g. a missing docker image: fail before study.json exists
     _check_llm_credentials(config)
+    infos = {t: task.task_info() for t, task in tasks.items()}  # once per task: grades, md5s
     if not resume:
-        _manifest(config, out, tasks).write(out)
+        _manifest(config, out, infos).write(out)
     if events.on_study_start is not None:
         events.on_study_start(config, len(plans))
     recorder = _recorder(config, out)
     result = StudyResult(out, config=config)
-    slots = threading.BoundedSemaphore(config.workers)
+    shared = _Shared(recorder, events, stop, threading.BoundedSemaphore(config.workers),
+                     NodeTableBuilder(out))
     try:
         with ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="search") as pool:
             futures = [
-                pool.submit(_run_one, config, out, plan, tasks[plan.task_id], recorder, events,
-                            stop, slots)
+                pool.submit(_run_one, config, out, plan, tasks[plan.task_id],
+                            infos[plan.task_id], shared)
                 for plan in plans
             ]
             result.outcomes = [f.result() for f in futures]
     finally:
-        with _TABLE_LOCK:
-            rebuild_node_table(out)
+        shared.table.rebuild()
         if recorder is not None:
             recorder.finish()
             result.mlflow_errors = list(recorder.errors)
@@ -277,26 +277,38 @@ def _recorder(config: StudyConfig, out: Path) -> MlflowRecorder | None:
     return rec
 
 
+@dataclass
+class _Shared:
+    """What every search of a running study shares."""
+
+    recorder: MlflowRecorder | None
+    events: StudyEvents
+    stop: threading.Event
+    slots: threading.Semaphore  # the study's workers
+    table: NodeTableBuilder
+
+
 def _run_one(
-    config: StudyConfig, out: Path, plan: SearchPlan, task: Task,
-    recorder: MlflowRecorder | None, events: StudyEvents, stop: threading.Event,
-    slots: threading.Semaphore,
+    config: StudyConfig, out: Path, plan: SearchPlan, task: Task, info: TaskInfo,
+    shared: _Shared,
 ) -> SearchOutcome:
-    """Run one search; several run at once, sharing ``slots`` (the study's workers)."""
-    if stop.is_set():
+    """Run one search; several run at once, sharing the study's worker slots."""
+    if shared.stop.is_set():
         return SearchOutcome(plan.search_id, stopped="interrupted")
     from aira_eval.search.policies.registry import make_policy
 
+    recorder, events = shared.recorder, shared.events
     policy = make_policy(plan.policy, config.policy_params.get(plan.policy, {}))
-    ctx = _context(config, out, plan, task)
+    ctx = _context(config, out, plan, task, info)
     meta = SearchMeta(out.resolve().name, plan.search_id, plan.task_id, plan.policy,
                       config.operators, plan.seed, config.fitness, bool(task.lower_is_better))
     desc = policy.describe() if hasattr(policy, "describe") else {}
     params = _search_params(config, plan, desc)
     write_search_meta(ctx.search_dir, meta, {"params": params})
+    journaled = JournalFile(ctx.search_dir / "journal.jsonl").read()
     if recorder is not None:
         recorder.open_search(ctx.search_dir, meta, params)
-        for node in catch_up_nodes(ctx.search_dir):
+        for node in catch_up_nodes(ctx.search_dir, journaled):
             recorder.record(ctx.search_dir, node, meta)
 
     def on_node(node: Node) -> None:
@@ -306,15 +318,15 @@ def _run_one(
             events.on_node(plan, node)
 
     engine = SearchEngine(ctx, policy, Budget(config.steps, config.time_budget_s),
-                          workers=config.workers, on_node=on_node, stop=stop, slots=slots)
+                          workers=config.workers, on_node=on_node, stop=shared.stop,
+                          slots=shared.slots)
     if events.on_search_start is not None:
-        events.on_search_start(plan, len(engine.journal.read()), bool(task.lower_is_better))
+        events.on_search_start(plan, len(journaled), bool(task.lower_is_better))
     outcome = engine.run()
     summary = _summary(outcome, bool(task.lower_is_better))
     write_search_meta(ctx.search_dir, meta, {
         "params": params, "outcome": {"stopped": outcome.stopped, **summary}})
-    with _TABLE_LOCK:
-        rebuild_node_table(out)
+    shared.table.rebuild()
     if recorder is not None:
         recorder.close_search(ctx.search_dir, summary)
     if events.on_search_end is not None:
