@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from aira_eval.datasets.leaderboard import Leaderboard
 from aira_eval.search.study import StudyManifest, TaskInfo
 from aira_eval.search.table import NODE_SCHEMA, SCHEMA_VERSION, write_nodes
 
@@ -81,22 +82,10 @@ class SyntheticStudy:
         return study_dir
 
 
-def kaggle_thresholds(scores: np.ndarray, lower_is_better: bool) -> dict[str, float]:
-    """Medal thresholds by the Kaggle rule MLE-bench applies; ``scores`` best first."""
-    n = len(scores)
-
-    def at(k: int) -> float:
-        return float(scores[max(1, k) - 1])
-
-    if n < 100:
-        gold, silver, bronze = at(int(0.1 * n)), at(int(0.2 * n)), at(int(0.4 * n))
-    elif n < 250:
-        gold, silver, bronze = at(10), at(int(0.2 * n)), at(int(0.4 * n))
-    elif n < 1000:
-        gold, silver, bronze = at(10 + int(0.002 * n)), at(50), at(100)
-    else:
-        gold, silver, bronze = at(10 + int(0.002 * n)), at(int(0.05 * n)), at(int(0.1 * n))
-    return {"gold": gold, "silver": silver, "bronze": bronze, "median": float(np.median(scores))}
+def _thresholds(board: np.ndarray) -> dict[str, float]:
+    """Medal thresholds of a leaderboard (best first), as :class:`TaskInfo` keeps them."""
+    th = Leaderboard.from_scores(board).thresholds()
+    return {"gold": th.gold, "silver": th.silver, "bronze": th.bronze, "median": th.median}
 
 
 def _drift_curve(n_nodes: int, drift: float) -> np.ndarray:
@@ -114,7 +103,7 @@ def _task_infos(spec: SyntheticSpec, base: np.ndarray, lower: np.ndarray,
         board = 1.0 - acc if lower[t] else acc
         tasks[name] = TaskInfo(
             task=name, lower_is_better=bool(lower[t]), metric="error" if lower[t] else "accuracy",
-            thresholds=kaggle_thresholds(board, bool(lower[t])) if len(board) else {},
+            thresholds=_thresholds(board) if len(board) else {},
             leaderboard_scores=[float(x) for x in board],
             sample_score=float(1.0 - (base[t] - 0.25)) if lower[t] else float(base[t] - 0.25),
             heldout_sizes=dict(HELDOUT_SIZES) if spec.holdouts else {"val": 800, "test": 2000},

@@ -86,9 +86,3 @@ def fold_stats(view: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         sd = np.sqrt(ss / (count - 1))
     return count, mean, np.where(count >= 2, sd, np.nan)
 
-
-def assert_blind(frame: pd.DataFrame) -> None:
-    """Raise ``AssertionError`` when ``frame`` still carries a test column."""
-    leaked = [c for c in TEST_COLUMNS if c in frame.columns]
-    if leaked:
-        raise AssertionError(f"a blinded view must not carry {leaked}")

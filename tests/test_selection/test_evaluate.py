@@ -195,3 +195,13 @@ def test_synthetic_truth_matches_random_strategy_on_a_large_study() -> None:
     means = table.groupby("task")["test_score"].mean()
     np.testing.assert_allclose(means.to_numpy(), study.truth["random_mean"].to_numpy(),
                                atol=0.004)
+
+
+def test_synthetic_tasks_carry_the_kaggle_medal_thresholds_of_their_leaderboard() -> None:
+    from aira_eval.selection.synthetic_study import SyntheticSpec, generate_study
+
+    study = generate_study(SyntheticSpec(n_tasks=3, n_seeds=1, n_nodes=4, leaderboard_teams=200))
+    for info in study.tasks.values():
+        board = info.leaderboard_scores  # best first; 200 teams: gold @10, silver @40, bronze @80
+        assert info.thresholds == {"gold": board[9], "silver": board[39], "bronze": board[79],
+                                   "median": pytest.approx(float(np.median(board)))}

@@ -175,3 +175,24 @@ def test_bad_inputs(tmp_path: Path) -> None:
     (tmp_path / "empty" / "JOURNAL.jsonl").write_text("")
     with pytest.raises(UsageError, match="--task"):
         parse_dojo_run(tmp_path / "empty")
+
+
+def test_contamination_load_study_falls_back_to_the_journals(tmp_path: Path) -> None:
+    """Without nodes.parquet or a node's code file, the checks read both from the journals."""
+    from aira_eval.selection.contamination._study import load_study
+
+    journal = {"nodes": [_aide_node("a", 0, 0.30, False), _aide_node("b", 1, 0.25, False)],
+               "node2parent": {"b": "a"}, "__version": "2"}
+    path = tmp_path / "run" / "journal.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(journal))
+    study = tmp_path / "study"
+    write_imported_study(parse_aide_journal(path, task="builtin:diabetes"), study)
+    table = read_nodes(study / "nodes.parquet")
+    (study / "nodes.parquet").unlink()
+    (study / table["code_path"][1]).unlink()
+    data = load_study(study)
+    assert not (study / "nodes.parquet").exists()  # a check does not write into the study
+    assert data.nodes["node_id"].tolist() == ["a", "b"]
+    assert data.nodes["score_val"].tolist() == [0.30, 0.25]
+    assert data.codes == {"a": "print(0)", "b": "print(1)"}

@@ -16,6 +16,7 @@ from aira_eval.search.table import read_nodes
 
 if TYPE_CHECKING:
     from aira_eval.datasets.problem import ProblemSpec
+    from aira_eval.search.node import Node
     from aira_eval.selection.contamination.code_leakage import LeakageContext
 
 DEFAULT_DATA_DIR = Path("~/.cache/mle-bench/data")
@@ -88,29 +89,41 @@ def load_study(path: Path) -> StudyData:
         raise UsageError(f"{path} is not a study directory (no study.json)",
                          hint="Pass a directory written by `aira-eval search` or `import`.")
     manifest = StudyManifest.read(path)
+    journals: dict[Path, list[Node]] = {}
     if (path / "nodes.parquet").exists():
         nodes = read_nodes(path / "nodes.parquet")
     else:
-        nodes = _nodes_from_journals(path)
-    return StudyData(path=path, manifest=manifest, nodes=nodes, codes=_codes(path, nodes))
+        journals = _read_journals(path)
+        nodes = _nodes_from_journals(journals)
+    return StudyData(path=path, manifest=manifest, nodes=nodes,
+                     codes=_codes(path, nodes, journals))
 
 
-def _nodes_from_journals(path: Path) -> pd.DataFrame:
+def _read_journals(path: Path) -> dict[Path, list[Node]]:
+    """Search dir -> its journal's nodes, for every search of the study."""
     from aira_eval.search.journal import JournalFile
+
+    return {journal.parent: JournalFile(journal).read()
+            for journal in sorted((path / "searches").glob("*/journal.jsonl"))}
+
+
+def _nodes_from_journals(journals: dict[Path, list[Node]]) -> pd.DataFrame:
+    """The node table ``rebuild_node_table`` would write, without writing it."""
     from aira_eval.search.recorders import node_record, read_search_meta, search_meta_path
     from aira_eval.search.table import records_to_frame
 
     records: list[dict[str, Any]] = []
-    for search_dir in sorted((path / "searches").glob("*")):
+    for search_dir, search_nodes in journals.items():
         if search_meta_path(search_dir).exists():
             meta = read_search_meta(search_dir)
-            for node in JournalFile(search_dir / "journal.jsonl").read():
-                records.append(node_record(node, meta))
+            records.extend(node_record(node, meta) for node in search_nodes)
     return records_to_frame(records)
 
 
-def _codes(path: Path, nodes: pd.DataFrame) -> dict[str, str]:
-    """``node id -> code`` from each node's code file, else from its search's journal."""
+def _codes(path: Path, nodes: pd.DataFrame,
+           journals: dict[Path, list[Node]] | None = None) -> dict[str, str]:
+    """``node id -> code`` from each node's code file, else from its search's journal
+    (``journals`` when already read)."""
     codes: dict[str, str] = {}
     missing: set[str] = set()
     for node_id, rel in zip(nodes["node_id"], nodes["code_path"], strict=True):
@@ -120,10 +133,8 @@ def _codes(path: Path, nodes: pd.DataFrame) -> dict[str, str]:
         else:
             missing.add(str(node_id))
     if missing:
-        from aira_eval.search.journal import JournalFile
-
-        for journal in sorted((path / "searches").glob("*/journal.jsonl")):
-            for node in JournalFile(journal).read():
+        for search_nodes in (journals or _read_journals(path)).values():
+            for node in search_nodes:
                 if node.node_id in missing and node.code:
                     codes[node.node_id] = node.code
     return {k: v for k, v in codes.items() if v.strip()}

@@ -42,6 +42,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from aira_eval.selection.views import fold_stats
+
 ACCURACY_LIKE = frozenset({"accuracy", "acc", "error_rate", "error", "misclassification"})
 MAD_SCALE = 1.4826
 MIN_ROBUST_NODES = 5
@@ -123,13 +125,10 @@ def robust_scale(gaps: np.ndarray) -> float | None:
     return MAD_SCALE * mad if mad > 0 else None
 
 
-def _fold_sd(folds: Any) -> tuple[float, int] | None:
-    """(sd, k) of the finite fold scores, k >= 2."""
-    se = fold_se(folds)
-    if se is None:
+def _scaled_test_se(sd: float, k: int, n_val: int | None, n_test: int) -> float | None:
+    if not n_val or n_test <= 0:
         return None
-    k = sum(1 for f in folds if math.isfinite(float(f)))
-    return se * math.sqrt(k), k
+    return sd * math.sqrt((n_val / k) / n_test)
 
 
 def fold_scaled_test_se(
@@ -137,39 +136,38 @@ def fold_scaled_test_se(
 ) -> float | None:
     """``sd(folds)·sqrt((n_val/k)/n_test)``: the test set's noise scaled from the folds'
     (``sd`` overrides the folds' own SD, e.g. with the task's pooled one)."""
-    own = _fold_sd(folds)
-    if own is None or not n_val or n_test <= 0:
+    se = fold_se(folds)
+    if se is None:
         return None
-    k = own[1]
-    return (sd if sd is not None else own[0]) * math.sqrt((n_val / k) / n_test)
+    k = int(np.isfinite(np.asarray(list(folds), dtype=float)).sum())
+    return _scaled_test_se(sd if sd is not None else se * math.sqrt(k), k, n_val, n_test)
 
 
-def pooled_fold_sd(group: pd.DataFrame) -> float | None:
-    """The median fold SD over a task's nodes (>= 5 nodes with folds), else None.
+def pooled_fold_sd(n_folds: np.ndarray, sd: np.ndarray) -> float | None:
+    """The median fold SD over a task's nodes (>= 5 nodes with folds), else None;
+    ``n_folds``/``sd`` per node as :func:`~aira_eval.selection.views.fold_stats` gives them.
 
     Five folds give a noisy SD (a chi-square with 4 degrees of freedom): one node's own SD is
     too often far too small, which would make z heavy-tailed. Nodes of one task score the same
     rows with similar noise, so their median SD is the stable estimate.
     """
-    sds = [s[0] for s in (_fold_sd(f) for f in group.get("val_folds", [])) if s is not None]
-    return float(np.median(sds)) if len(sds) >= MIN_ROBUST_NODES else None
+    sds = sd[n_folds >= 2]
+    return float(np.median(sds)) if sds.size >= MIN_ROBUST_NODES else None
 
 
 def _se(
-    row: pd.Series, metric: str | None, scale: float | None, n_val: int | None = None,
-    pooled_sd: float | None = None,
+    own_sd: float, k: int, score_test: float, n_test: int, metric: str | None,
+    scale: float | None, n_val: int | None = None, pooled_sd: float | None = None,
 ) -> tuple[float | None, str]:
-    own = _fold_sd(row.get("val_folds"))
-    se_val = None
-    if own is not None:
-        se_val = max(own[0], pooled_sd or 0.0) / math.sqrt(own[1])
-    n_test = int(row.get("n_test", 0) or 0)
+    """SE of one node's gap; ``own_sd``/``k``: its fold SD (NaN below 2 folds) and fold count."""
+    has_folds = k >= 2
+    sd = max(own_sd, pooled_sd or 0.0)
+    se_val = sd / math.sqrt(k) if has_folds else None
     se_test = None
     if metric is not None and metric.lower() in ACCURACY_LIKE:
-        se_test = binomial_se(float(row["score_test"]), n_test)
-    if se_test is None and own is not None:
-        sd = max(own[0], pooled_sd or 0.0)
-        se_test = fold_scaled_test_se(row.get("val_folds"), n_val, n_test, sd=sd)
+        se_test = binomial_se(score_test, n_test)
+    if se_test is None and has_folds:
+        se_test = _scaled_test_se(sd, k, n_val, n_test)
     if se_val is not None and se_test is not None:
         return math.hypot(se_val, se_test), "analytic"
     if scale is not None:
@@ -214,15 +212,21 @@ def check_test_vs_val(
         result.median_gap[str(task)] = float(np.median(gaps))
         centre = result.median_gap[str(task)] if gaps.size >= MIN_ROBUST_NODES else 0.0
         scale = robust_scale(gaps)
-        pooled = pooled_fold_sd(group)
+        n_folds, _, fold_sd = fold_stats(group)
+        pooled = pooled_fold_sd(n_folds, fold_sd)
         n_val = (val_rows or {}).get(str(task))
-        for (_, row), gap in zip(group.iterrows(), gaps, strict=True):
-            se, method = _se(row, metrics.get(str(task)), scale, n_val, pooled)
-            z = float((gap - centre) / se) if se else None
+        val = group["score_val"].to_numpy(dtype=float)
+        test = group["score_test"].to_numpy(dtype=float)
+        n_test = (group["n_test"].fillna(0).to_numpy(dtype=np.int64) if "n_test" in group.columns
+                  else np.zeros(len(group), dtype=np.int64))
+        search_ids = group.get("search_id", pd.Series("", index=group.index))
+        for i, (node_id, search_id) in enumerate(zip(group["node_id"], search_ids, strict=True)):
+            se, method = _se(float(fold_sd[i]), int(n_folds[i]), float(test[i]), int(n_test[i]),
+                             metrics.get(str(task)), scale, n_val, pooled)
+            z = float((gaps[i] - centre) / se) if se else None
             result.rows.append(GapRow(
-                node_id=str(row["node_id"]), search_id=str(row.get("search_id", "")),
-                task=str(task), score_val=float(row["score_val"]),
-                score_test=float(row["score_test"]), gap=float(gap), se=se, method=method,
-                z=z, flagged=bool(z is not None and z > threshold),
+                node_id=str(node_id), search_id=str(search_id), task=str(task),
+                score_val=float(val[i]), score_test=float(test[i]), gap=float(gaps[i]), se=se,
+                method=method, z=z, flagged=bool(z is not None and z > threshold),
             ))
     return result

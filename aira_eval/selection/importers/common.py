@@ -18,9 +18,7 @@ importing one whose search id is already there is refused.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from aira_eval.errors import UsageError
+from aira_eval.search.journal import JournalFile
 from aira_eval.search.node import Node
 from aira_eval.search.study import StudyManifest, TaskInfo
 
@@ -179,17 +178,6 @@ def _write_node_files(search_dir: Path, study_dir: Path, search: ImportedSearch)
         node.code_path = str((node_dir / "code.py").relative_to(study_dir))
 
 
-def _write_journal(path: Path, nodes: list[Node]) -> None:
-    tmp = path.with_suffix(".jsonl.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for node in sorted(nodes, key=lambda n: n.step):
-            fh.write(json.dumps(node.to_dict(), sort_keys=True, allow_nan=True, default=str))
-            fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
-
-
 def write_imported_study(
     search: ImportedSearch, out: Path, data_dir: Path | None = None
 ) -> StudyManifest:
@@ -211,7 +199,7 @@ def write_imported_study(
     manifest = _manifest(out, search, info)
     write_search_meta(search_dir, meta, {"import": search.record()})
     _write_node_files(search_dir, out, search)
-    _write_journal(search_dir / "journal.jsonl", search.nodes)
+    JournalFile(search_dir / "journal.jsonl").rewrite(sorted(search.nodes, key=lambda n: n.step))
     rebuild_node_table(out)
     manifest.write(out)
     return manifest
