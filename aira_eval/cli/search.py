@@ -137,11 +137,11 @@ def _report(result: Any, out: Path, mlflow: bool) -> None:
     n = sum(len(o.nodes) for o in result.outcomes)
     where = "nodes.parquet, journals" + (", MLflow" if mlflow else "")
     console.print(f"[bold]study[/] {out}: {len(result.outcomes)} searches, {n} nodes ({where})")
-    calls = sum(o.usage().calls for o in result.outcomes)
+    usages = [o.usage() for o in result.outcomes]
+    calls = sum(u.calls for u in usages)
     if calls:
-        tokens = sum(o.usage().prompt_tokens + o.usage().completion_tokens
-                     for o in result.outcomes)
-        cost = sum(o.usage().cost_usd for o in result.outcomes)
+        tokens = sum(u.prompt_tokens + u.completion_tokens for u in usages)
+        cost = sum(u.cost_usd for u in usages)
         console.print(f"LLM: {calls} calls, {tokens:,} tokens, ${cost:.4f} "
                       f"(per search: searches/<id>/search.json and MLflow `llm.*`)")
     for outcome in result.outcomes:
