@@ -164,7 +164,9 @@ def prepare(
     text_columns, drop_columns, split (test_size, random_state), leaderboard, title,
     description / description_file.
     """
-    from aira_eval.datasets.prepare import compute_checksums, prepare_yaml
+    import yaml
+
+    from aira_eval.datasets.prepare import CHECKSUMS_FILE, prepare_yaml
     from aira_eval.datasets.yaml_task import load_task_yaml
 
     yaml_path = source / "task.yaml" if source.is_dir() else source
@@ -173,7 +175,8 @@ def prepare(
                          hint="Pass a task YAML file, or a folder that holds task.yaml.")
     spec = load_task_yaml(yaml_path, raw_dir=raw_dir or (source if source.is_dir() else None))
     written = prepare_yaml(spec, out, overwrite=overwrite)
-    checksums = compute_checksums(out.expanduser() / "prepared")
+    # {"private": {file: md5}, "public": {...}}, as just written (no second hashing pass)
+    checksums = yaml.safe_load((written.parent / CHECKSUMS_FILE).read_text())
     if as_json:
         print_json({"task_yaml": str(written), "out": str(out), "checksums": checksums})
         return

@@ -13,6 +13,7 @@ shuffled ``id`` column (so the id says nothing about the row), a 90/10 split wit
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -115,21 +116,10 @@ def builtin_root(name: str, cache_dir: Path) -> Path:
 
 def problem_spec(dataset: BuiltinDataset) -> ProblemSpec:
     """The agent-facing spec of a built-in dataset."""
-    from aira_eval.datasets.metrics import get_metric
-
     columns = dataset.class_names if dataset.prediction == "class_probabilities" else ()
-    return ProblemSpec(
-        train_file="train.csv",
-        test_file="test.csv",
-        sample_submission_file="sample_submission.csv",
-        id_columns=("id",),
-        label_columns=(dataset.label,),
-        submission_columns=columns or (dataset.label,),
-        prediction=dataset.prediction,
-        metric=dataset.metric,
-        lower_is_better=get_metric(dataset.metric).lower_is_better,
-        positive_label=dataset.positive_label,
-        drop_columns=("id",),
+    return table_problem(
+        dataset.prediction, dataset.metric, dataset.label,
+        submission_columns=columns or (dataset.label,), positive_label=dataset.positive_label,
     )
 
 
@@ -141,10 +131,10 @@ def load_builtin(name: str, cache_dir: Path, task_id: str | None = None) -> Task
     """
     dataset = BUILTINS[name]
     problem = problem_spec(dataset)
-    root = builtin_root(name, cache_dir)
-    if not (root / "checksums.yaml").is_file():
-        atomic_build(root, lambda tmp: _prepare(dataset, problem, tmp))
-    return table_task(task_id or f"builtin:{name}", "builtin", name, root, problem)
+    return prepared_table_task(
+        task_id or f"builtin:{name}", "builtin", name, builtin_root(name, cache_dir), problem,
+        lambda tmp: _prepare(dataset, problem, tmp),
+    )
 
 
 def _snake(name: str) -> str:
@@ -269,11 +259,13 @@ def write_prepared(
     description: str,
     sample: pd.DataFrame | None = None,
     fast: bool = False,
+    checksums: bool = True,
 ) -> None:
     """Write a generic table task into ``root``: prepared/public, prepared/private, checksums.
 
     ``test`` holds the features only; ``answers`` the labels in :func:`answers_frame` format;
-    ``fast`` writes large numeric files through pyarrow (see :func:`write_csv`).
+    ``fast`` writes large numeric files through pyarrow (see :func:`write_csv`);
+    ``checksums=False`` leaves ``checksums.yaml`` to a caller that adds more files.
     """
     public, private = root / "prepared" / "public", root / "prepared" / "private"
     public.mkdir(parents=True, exist_ok=True)
@@ -285,11 +277,53 @@ def write_prepared(
     write_csv(sample, public / problem.sample_submission_file, fast)
     (public / "description.md").write_text(description, encoding="utf-8")
     write_csv(answers, private / ANSWERS_FILE, fast)
-    write_checksums(root)
+    if checksums:
+        write_checksums(root)
 
 
 ANSWERS_FILE = "test.csv"
 """Name of the private answers file of a generic table task (MLE-bench's usual name)."""
+
+
+def table_problem(
+    prediction: PredictionKind,
+    metric: str,
+    label: str,
+    submission_columns: tuple[str, ...] | None = None,
+    positive_label: int | None = None,
+) -> ProblemSpec:
+    """The spec of a generated table task (builtin, synthetic): the standard file names, a
+    shuffled integer ``id`` that is not a feature, one label column."""
+    from aira_eval.datasets.metrics import get_metric
+
+    return ProblemSpec(
+        train_file="train.csv",
+        test_file="test.csv",
+        sample_submission_file="sample_submission.csv",
+        id_columns=("id",),
+        label_columns=(label,),
+        submission_columns=submission_columns or (label,),
+        prediction=prediction,
+        metric=metric,
+        lower_is_better=get_metric(metric).lower_is_better,
+        positive_label=positive_label,
+        drop_columns=("id",),
+    )
+
+
+def prepared_table_task(
+    task_id: str,
+    source: str,
+    name: str,
+    root: Path,
+    problem: ProblemSpec,
+    prepare: Callable[[Path], None],
+) -> Task:
+    """:func:`table_task` at ``root``, first built there by ``prepare`` (into a temporary
+    directory, see :func:`atomic_build`) unless its checksums show it is prepared already."""
+    if not (root / CHECKSUMS_FILE).is_file():
+        atomic_build(root, prepare)
+    return table_task(task_id, source, name, root, problem)
 
 
 def table_grader(name: str, problem: ProblemSpec) -> TableGrader:

@@ -47,6 +47,7 @@ __all__ = [
     "grade_csv",
     "grade_frame",
     "guarded",
+    "invalid_report",
     "labels_to_one_hot",
     "prepare_for_accuracy",
     "prepare_for_auroc",
@@ -204,6 +205,20 @@ def _build_report(
     )
 
 
+def invalid_report(
+    competition_id: str,
+    grader: Grader,
+    thresholds: Thresholds | None,
+    *,
+    reason: str,
+    path: str | Path,
+    exists: bool,
+) -> GradeReport:
+    """The report of a submission that cannot be graded: no score, no medals, ``reason``."""
+    return _build_report(competition_id, None, grader, thresholds, exists=exists,
+                         reason=reason, path=str(path), decimals=None)
+
+
 def _score_or_reason(
     submission: pd.DataFrame, answers: pd.DataFrame, grader: Grader
 ) -> tuple[float | None, str | None]:
@@ -278,16 +293,8 @@ def grade_csv(
     try:
         submission = read_submission(path)
     except InvalidSubmission as err:
-        return _build_report(
-            name,
-            None,
-            grader,
-            thresholds,
-            exists=exists,
-            reason=err.reason,
-            path=str(path),
-            decimals=decimals,
-        )
+        return invalid_report(name, grader, thresholds, reason=err.reason, path=path,
+                              exists=exists)
     return grade_frame(
         submission,
         answers_df,

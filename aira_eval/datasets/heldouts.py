@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aira_eval.datasets.prepare import (
+    CHECKSUMS_FILE,
     atomic_build,
     fingerprint,
     link_or_copy,
@@ -303,7 +304,7 @@ def load_derived(task: Task, root: Path) -> Task:
         heldouts=heldouts,
         description_path=moved(task.description_path),
         sample_submission_path=moved(task.sample_submission_path),
-        checksums_path=root / "checksums.yaml",
+        checksums_path=root / CHECKSUMS_FILE,
         location=root,
         heldout_seed=int(meta["seed"]),
         heldout_fractions={k: float(v) for k, v in meta["fractions"].items()},

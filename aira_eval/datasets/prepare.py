@@ -269,7 +269,7 @@ def build_from_yaml(spec: TaskYaml, root: Path) -> None:
         spec.description_file.read_text(encoding="utf-8") if spec.description_file
         else render_description(spec.title, spec.description, problem)
     )
-    write_prepared(root, problem, train, test, answers, description, sample)
+    write_prepared(root, problem, train, test, answers, description, sample, checksums=False)
     public = root / "prepared" / "public"
     for extra in spec.extra:
         link_or_copy(extra, public / extra.name)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aira_eval.datasets.heldouts import HeldoutConfig, build_heldouts, default_heldouts
-from aira_eval.datasets.prepare import default_cache_dir
+from aira_eval.datasets.prepare import CHECKSUMS_FILE, default_cache_dir
 from aira_eval.datasets.task import Task
 from aira_eval.errors import TaskNotFoundError, UsageError
 
@@ -185,4 +185,4 @@ def list_tasks(data_dir: Path | None = None, cache_dir: Path | None = None) -> l
 
 
 def _cache_status(root: Path) -> str:
-    return "prepared" if (root / "checksums.yaml").is_file() else "prepared on first use"
+    return "prepared" if (root / CHECKSUMS_FILE).is_file() else "prepared on first use"

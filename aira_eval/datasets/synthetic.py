@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING
 
 from aira_eval.datasets.builtin import (
     answers_frame,
+    prepared_table_task,
     render_description,
-    table_task,
+    table_problem,
     write_prepared,
 )
-from aira_eval.datasets.prepare import atomic_build
 from aira_eval.datasets.problem import PredictionKind, ProblemSpec
 from aira_eval.errors import UsageError
 
@@ -139,21 +139,8 @@ def synthetic_root(kind: str, seed: int, cache_dir: Path) -> Path:
 
 
 def problem_spec(kind: SyntheticKind) -> ProblemSpec:
-    from aira_eval.datasets.metrics import get_metric
-
-    return ProblemSpec(
-        train_file="train.csv",
-        test_file="test.csv",
-        sample_submission_file="sample_submission.csv",
-        id_columns=("id",),
-        label_columns=("target",),
-        submission_columns=("target",),
-        prediction=kind.prediction,
-        metric=kind.metric,
-        lower_is_better=get_metric(kind.metric).lower_is_better,
-        positive_label=kind.positive_label,
-        drop_columns=("id",),
-    )
+    return table_problem(kind.prediction, kind.metric, "target",
+                         positive_label=kind.positive_label)
 
 
 def load_synthetic(name: str, cache_dir: Path, task_id: str | None = None) -> Task:
@@ -161,10 +148,11 @@ def load_synthetic(name: str, cache_dir: Path, task_id: str | None = None) -> Ta
     kind_name, seed = parse_name(name)
     kind = KINDS[kind_name]
     problem = problem_spec(kind)
-    root = synthetic_root(kind_name, seed, cache_dir)
-    if not (root / "checksums.yaml").is_file():
-        atomic_build(root, lambda tmp: _prepare(kind, seed, problem, tmp))
-    return table_task(task_id or f"synthetic:{name}", "synthetic", name, root, problem)
+    return prepared_table_task(
+        task_id or f"synthetic:{name}", "synthetic", name,
+        synthetic_root(kind_name, seed, cache_dir), problem,
+        lambda tmp: _prepare(kind, seed, problem, tmp),
+    )
 
 
 def generate_frame(kind: SyntheticKind, seed: int) -> pd.DataFrame:

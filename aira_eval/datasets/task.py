@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,11 +85,14 @@ class Task:
     _answers: dict[str, pd.DataFrame] = field(init=False, repr=False, compare=False)
     _checksums: dict[str, str] | None = field(init=False, repr=False, compare=False)
     _owner: dict[str, str] | None = field(init=False, repr=False, compare=False)
+    _board: tuple[Leaderboard | None, Thresholds | None] | None = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         self.heldouts = dict(self.heldouts)
         self.heldouts.setdefault(TEST, self.answers_path)
-        self._answers, self._checksums, self._owner = {}, None, None
+        self._answers, self._checksums, self._owner, self._board = {}, None, None, None
 
     # -- data -------------------------------------------------------------------------------
 
@@ -133,22 +135,25 @@ class Task:
         train = self.public_dir / self.problem.train_file if self.problem else None
         if train is None or train.suffix != ".csv" or not train.exists():
             return None
-        import pandas as pd
-
         return len(pd.read_csv(train, usecols=[0]))
 
     def leaderboard(self) -> Leaderboard | None:
-        """The leaderboard, or None when the task has none."""
-        from aira_eval.datasets.leaderboard import Leaderboard
-
-        if self.leaderboard_path is None:
-            return None
-        return Leaderboard.from_csv(self.leaderboard_path)
+        """The leaderboard, or None when the task has none (read once, then cached)."""
+        return self._leaderboard_and_thresholds()[0]
 
     def thresholds(self) -> Thresholds | None:
         """Medal thresholds from the leaderboard, or None when the task has none."""
-        board = self.leaderboard()
-        return board.thresholds() if board is not None else None
+        return self._leaderboard_and_thresholds()[1]
+
+    def _leaderboard_and_thresholds(self) -> tuple[Leaderboard | None, Thresholds | None]:
+        # grade_heldouts runs once per search node: read the leaderboard CSV only once
+        if self._board is None:
+            from aira_eval.datasets.leaderboard import Leaderboard
+
+            path = self.leaderboard_path
+            board = Leaderboard.from_csv(path) if path is not None else None
+            self._board = (board, board.thresholds() if board is not None else None)
+        return self._board
 
     def checksums(self) -> dict[str, str]:
         """``{"public/train.csv": md5, ...}`` of the prepared files (computed when not stored)."""
@@ -193,12 +198,11 @@ class Task:
         from aira_eval.search.study import TaskInfo
 
         board = self.leaderboard()
-        thresholds = board.thresholds() if board is not None else None
         return TaskInfo(
             task=self.task_id,
             lower_is_better=self.lower_is_better,
             metric=self.metric,
-            thresholds=_threshold_dict(thresholds),
+            thresholds=_threshold_dict(self.thresholds()),
             leaderboard_scores=[float(s) for s in board.scores] if board is not None else [],
             sample_score=self.sample_score(),
             heldout_sizes=self._sizes_with_val(),
@@ -241,13 +245,11 @@ class Task:
         part graded against its set's answers (medal thresholds apply to ``test`` only).
         Missing, duplicate or unknown ids make every report invalid with a reason.
         """
-        from aira_eval.datasets.grading import grade_csv, grade_frame, read_submission
+        from aira_eval.datasets.grading import grade_frame, invalid_report, read_submission
 
-        thresholds = self.thresholds()
         if set(self.heldouts) == {TEST}:
-            report = grade_csv(submission_path, self.answers(TEST), self.grader, thresholds,
-                               competition_id=self.name)
-            return {TEST: report}
+            return {TEST: self.grade(submission_path, heldouts=False)}
+        thresholds = self.thresholds()
         path = Path(submission_path)
         try:
             submission = read_submission(path)
@@ -255,7 +257,9 @@ class Task:
         except InvalidSubmission as err:
             exists = path.is_file() and path.suffix.lower() == ".csv"
             return {
-                name: invalid_report(self, name, err.reason, path, exists, thresholds)
+                name: invalid_report(self.name, self.grader,
+                                     thresholds if name == TEST else None,
+                                     reason=err.reason, path=path, exists=exists)
                 for name in self.heldout_names
             }
         return {
@@ -283,8 +287,9 @@ class Task:
                 f"{list(dup.head(3))}"
             )
         owner = self._id_owner()
-        unknown = sorted(set(keys) - set(owner))
-        missing = sorted(set(owner) - set(keys))
+        given = set(keys)
+        unknown = sorted(given - owner.keys())
+        missing = sorted(owner.keys() - given)
         if unknown or missing:
             parts = [f"{len(ids)} {what} id(s) such as {ids[:3]}"
                      for what, ids in (("unknown", unknown), ("missing", missing)) if ids]
@@ -337,35 +342,3 @@ def _threshold_dict(thresholds: Thresholds | None) -> dict[str, float]:
         "median": float(thresholds.median),
     }
 
-
-def invalid_report(
-    task: Task,
-    heldout: str,
-    reason: str,
-    path: Path,
-    exists: bool,
-    thresholds: Thresholds | None,
-) -> GradeReport:
-    """A report for a submission that cannot be graded on ``heldout``."""
-    from aira_eval.datasets.grading import GradeReport
-
-    th = thresholds if heldout == TEST else None
-    return GradeReport(
-        competition_id=task.name,
-        score=None,
-        gold_threshold=th.gold if th else None,
-        silver_threshold=th.silver if th else None,
-        bronze_threshold=th.bronze if th else None,
-        median_threshold=th.median if th else None,
-        any_medal=False,
-        gold_medal=False,
-        silver_medal=False,
-        bronze_medal=False,
-        above_median=False,
-        submission_exists=exists,
-        valid_submission=False,
-        is_lower_better=th.lower_is_better if th else task.lower_is_better,
-        created_at=datetime.now(),
-        submission_path=str(path),
-        reason=reason,
-    )

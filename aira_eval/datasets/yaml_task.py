@@ -158,6 +158,7 @@ def load_task_yaml(path: Path, raw_dir: Path | None = None) -> TaskYaml:
     prediction = _prediction(path, raw, metric)
     targets = _str_list(path, raw, "target_columns", required=True)
     _check_columns(path, raw, metric, prediction, targets)
+    test_size, random_state = _split(path, raw)
     return TaskYaml(
         path=path, base_dir=base, name=name, files=files, extra=extra,
         id_column=_id_column(path, raw, files), target_columns=targets, metric=metric,
@@ -168,7 +169,7 @@ def load_task_yaml(path: Path, raw_dir: Path | None = None) -> TaskYaml:
         class_columns=_str_list(path, raw, "class_columns"),
         text_columns=_str_list(path, raw, "text_columns"),
         drop_columns=_str_list(path, raw, "drop_columns"),
-        test_size=_split(path, raw)[0], random_state=_split(path, raw)[1],
+        test_size=test_size, random_state=random_state,
         leaderboard=_opt_path(path, raw, "leaderboard", base),
         prepared=bool(raw.get("prepared", False)), raw=raw,
     )

@@ -12,6 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from aira_eval.cli.main import app
+from aira_eval.datasets.prepare import compute_checksums
 
 runner = CliRunner()
 
@@ -117,6 +118,7 @@ def test_prepare_then_use(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert set(payload["checksums"]["public"]) >= {"train.csv", "test.csv"}
+    assert payload["checksums"] == compute_checksums(out / "prepared")
     assert (out / "checksums.yaml").is_file() and (out / "task.yaml").is_file()
     result = runner.invoke(app, ["datasets", "show", str(out / "task.yaml"), "--json"])
     assert result.exit_code == 0, result.output

@@ -141,6 +141,6 @@ def test_data_dir_without_competition(tmp_path: Path) -> None:
     path.write_text("PassengerId,Transported\n1,True\n")
     result = runner.invoke(app, ["grade", str(path), "--task", "mlebench:spaceship-titanic",
                                  "--data-dir", str(tmp_path)])
-    assert result.exit_code != 0 and "mlebench prepare -c spaceship-titanic" in flat(
+    assert result.exit_code == 1 and "mlebench prepare -c spaceship-titanic" in flat(
         result.stderr)
     assert "Traceback" not in result.output

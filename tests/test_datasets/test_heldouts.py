@@ -172,3 +172,41 @@ def test_leaf_heldouts_keep_images(mlebench_data: Path, cache: Path) -> None:
     reports = task.grade_heldouts(task.sample_submission_path)
     assert all(r.valid_submission for r in reports.values())
     assert reports["test"].gold_threshold is not None and reports["search"].gold_threshold is None
+
+
+def test_invalid_heldout_reports_keep_test_thresholds(mlebench_data: Path, cache: Path) -> None:
+    task = resolve_task("mlebench:leaf-classification", data_dir=mlebench_data, cache_dir=cache,
+                        heldouts=True)
+    path = cache / "leaf-bad.csv"
+    pd.read_csv(task.sample_submission_path).iloc[1:].to_csv(path, index=False)
+    reports = task.grade_heldouts(path)
+    thresholds = task.thresholds()
+    assert thresholds is not None
+    for name, report in reports.items():
+        assert not report.valid_submission and report.score is None and "missing" in report.reason
+        assert report.submission_exists and report.submission_path == str(path)
+        assert report.is_lower_better is True and not report.any_medal
+        expected = thresholds.gold if name == "test" else None
+        assert report.gold_threshold == expected
+
+
+def test_grading_reads_the_leaderboard_once(
+    mlebench_data: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aira_eval.datasets.leaderboard import Leaderboard
+
+    task = resolve_task("mlebench:leaf-classification", data_dir=mlebench_data, cache_dir=cache,
+                        heldouts=True)
+    reads: list[Path] = []
+    real = Leaderboard.from_csv
+
+    def counting(path: Path) -> Leaderboard:
+        reads.append(Path(path))
+        return real(path)
+
+    monkeypatch.setattr(Leaderboard, "from_csv", staticmethod(counting))
+    first = task.grade_heldouts(task.sample_submission_path)
+    second = task.grade_heldouts(task.sample_submission_path)
+    assert task.task_info().thresholds["gold"] == first["test"].gold_threshold
+    assert reads == [task.leaderboard_path]
+    assert first["test"].score == second["test"].score

@@ -10,7 +10,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from aira_eval.datasets.prepare import compute_checksums, prepare_yaml, read_checksums
+from aira_eval.datasets.prepare import (
+    compute_checksums,
+    md5_file,
+    prepare_yaml,
+    read_checksums,
+)
 from aira_eval.datasets.registry import resolve_task
 from aira_eval.datasets.yaml_task import load_task_yaml
 from aira_eval.errors import DataError, UsageError
@@ -58,6 +63,18 @@ def test_prepare_split_layout_and_checksums(tmp_path: Path) -> None:
     assert task.source == "yaml" and task.metric == "roc_auc" and not task.lower_is_better
     assert task.grade(task.sample_submission_path).valid_submission
     assert "probability" in task.description() and "`label` is `yes`" in task.description()
+
+
+def test_checksums_cover_extra_files(tmp_path: Path) -> None:
+    raw = _raw(tmp_path)
+    (raw / "notes.txt").write_text("extra public file\n")
+    out = tmp_path / "out"
+    prepare_yaml(load_task_yaml(_yaml(raw, files={"train": "train.csv",
+                                                  "extra": ["notes.txt"]})), out)
+    stored = read_checksums(out / "checksums.yaml")
+    assert stored["public/notes.txt"] == md5_file(raw / "notes.txt")
+    assert set(stored) == {"public/train.csv", "public/test.csv", "public/sample_submission.csv",
+                           "public/description.md", "public/notes.txt", "private/test.csv"}
 
 
 def test_split_matches_sklearn_convention(tmp_path: Path) -> None:
