@@ -532,6 +532,27 @@ def test_debug_after_an_invalid_submission_is_the_safest_pipeline(
     assert PipelineConfig.from_dict(again.config) != safe
 
 
+def test_debug_of_a_node_with_a_blank_reason_names_the_failure(
+    local_tasks: dict[str, LocalTask],
+) -> None:
+    brief = brief_of(local_tasks["text"])
+    parent = OPS.space(ctx_of(brief, 0)).default_config("mlp")
+    for reason in ("  \n", ""):
+        child = OPS.debug(ctx_of(brief, 0), node_of("p", parent.to_dict(), "buggy", reason))
+        assert child.error is None and child.plan.startswith("Debug p (exception: ")
+
+
+def test_log_metrics_put_the_log_target_first_whatever_their_spelling(
+    local_tasks: dict[str, LocalTask],
+) -> None:
+    task = local_tasks["diabetes"]  # non-negative regression targets
+    schema = space_of(task).schema
+    for metric, first in (("rmse", "none"), ("rmsle", "log1p"), ("RMSLE", "log1p")):
+        problem = replace(task.problem, metric=metric)
+        knob = {k.name: k for k in Space(problem, schema).knobs()}["target_transform"]
+        assert knob.options[0] == first, metric
+
+
 def test_failure_classification() -> None:
     assert repair.classify_failure("timeout", "time limit", "") == "timeout"
     assert repair.classify_failure("buggy", "the script exceeded the memory limit", "") == "memory"

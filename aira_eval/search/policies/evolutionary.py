@@ -56,7 +56,7 @@ from aira_eval.search.journal import JournalView
 from aira_eval.search.node import NodeView
 from aira_eval.search.policies.base import Action, ActionKind, ParamPolicy
 from aira_eval.search.policies.greedy import check_batch
-from aira_eval.search.policies.mcts import debug_chain, next_debug_target
+from aira_eval.search.policies.mcts import debug_chain, open_debug_target
 
 META_GENERATION = "evo_generation"
 META_INDIVIDUAL = "evo_individual"
@@ -192,11 +192,6 @@ def generations(journal: JournalView) -> dict[int, Generation]:
     return out
 
 
-def _chain_open(journal: JournalView, node: NodeView, params: EvolutionaryParams) -> bool:
-    chain = debug_chain(journal, node)
-    return next_debug_target(chain, params.max_debug_depth, params.max_debug_time) is not None
-
-
 def _individual(journal: JournalView, node: NodeView) -> NodeView | None:
     """The child itself if good, the node that fixed it, or None (discarded)."""
     end = debug_chain(journal, node)[-1]
@@ -265,7 +260,9 @@ def rebuild(journal: JournalView, params: EvolutionaryParams) -> tuple[Populatio
         if g > 0 and gen.migration is not None:
             _replay_migration(pop, gen.migration)
         done = len(gen.slots) >= params.individuals_per_generation and not any(
-            _chain_open(journal, n, params) for n in gen.slots.values()
+            open_debug_target(journal, n, params.max_debug_depth, params.max_debug_time)
+            is not None
+            for n in gen.slots.values()
         )
         if not done:
             return pop, g, gen
@@ -309,9 +306,7 @@ class EvolutionaryPolicy(ParamPolicy[EvolutionaryParams]):
             if child is None:
                 actions.append(self._plan(pop, g, slot, rng, extra))
                 continue
-            target = next_debug_target(
-                debug_chain(journal, child), p.max_debug_depth, p.max_debug_time
-            )
+            target = open_debug_target(journal, child, p.max_debug_depth, p.max_debug_time)
             if target is not None:
                 meta = {k: child.meta[k] for k in (META_GENERATION, META_INDIVIDUAL, META_ISLAND)}
                 meta |= {"policy": self.name, "evo_debug": True}

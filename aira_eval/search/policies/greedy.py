@@ -32,15 +32,6 @@ from aira_eval.search.node import NodeView
 from aira_eval.search.policies.base import Action, ParamPolicy
 
 
-def is_failed(node: NodeView) -> bool:
-    """A node every policy treats as buggy: not ``ok``, or ``ok`` without a usable fitness.
-
-    AIDE marks a node buggy when its metric is missing, so an ``ok`` run whose script reported
-    no score (or whose held-out grade is missing) is debugged, not improved.
-    """
-    return not node.is_good
-
-
 def debug_depth(journal: JournalView, node: NodeView) -> int:
     """AIDE's debug depth: consecutive ``debug`` steps ending at ``node`` (0 for a non-debug).
 
@@ -56,10 +47,12 @@ def debug_depth(journal: JournalView, node: NodeView) -> int:
 
 
 def debuggable_leaves(journal: JournalView, max_debug_depth: int) -> list[NodeView]:
-    """Failed leaves with debug depth ``<= max_debug_depth``, in step order (AIDE's rule)."""
-    return [
-        n for n in journal.leaves if is_failed(n) and debug_depth(journal, n) <= max_debug_depth
-    ]
+    """Failed leaves with debug depth ``<= max_debug_depth``, in step order (AIDE's rule).
+
+    "Failed" is :attr:`NodeView.is_buggy`: not ``ok``, or ``ok`` without a usable fitness (AIDE
+    marks a node buggy when its metric is missing, so such a run is debugged, not improved).
+    """
+    return [n for n in journal.buggy_leaves if debug_depth(journal, n) <= max_debug_depth]
 
 
 def check_batch(max_batch: int) -> int:

@@ -96,6 +96,13 @@ def next_debug_target(
     return end
 
 
+def open_debug_target(
+    journal: JournalView, child: NodeView, max_debug_depth: int, max_debug_time: float
+) -> NodeView | None:
+    """The next node of ``child``'s debug loop to debug, or None when that loop is over."""
+    return next_debug_target(debug_chain(journal, child), max_debug_depth, max_debug_time)
+
+
 @dataclass(frozen=True)
 class MCTSParams:
     """AIRA-dojo's MCTS parameters (``MCTSSolverConfig``) with the published values.
@@ -231,9 +238,7 @@ class MCTSPolicy(ParamPolicy[MCTSParams]):
             if child is None:
                 out.append(self._child(expansion, slot, leaf))
                 continue
-            target = next_debug_target(
-                debug_chain(journal, child), p.max_debug_depth, p.max_debug_time
-            )
+            target = open_debug_target(journal, child, p.max_debug_depth, p.max_debug_time)
             if target is not None:
                 meta = self._meta(expansion, slot, leaf) | {"mcts_debug": True}
                 out.append(Action("debug", (target.node_id,), meta))

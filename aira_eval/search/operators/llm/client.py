@@ -193,8 +193,7 @@ class LLMClient:
     # -- internals ------------------------------------------------------------------------
     def _params(self, req: ChatRequest) -> dict[str, Any]:
         """Everything besides messages and tools that shapes the reply (hashed, stored)."""
-        extra = {k: v for k, v in self.settings.completion_kwargs.items()}
-        params: dict[str, Any] = {**self.settings.sampling(), **extra}
+        params: dict[str, Any] = {**self.settings.sampling(), **self.settings.completion_kwargs}
         if req.tool_choice is not None:
             params["tool_choice"] = req.tool_choice
         if self.settings.api_base:

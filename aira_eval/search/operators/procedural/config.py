@@ -103,9 +103,7 @@ class PipelineConfig:
         """Nested JSON form: ``{"space", "preprocessing": {...}, ..., "model": {...}}``."""
         out: dict[str, Any] = {"space": SPACE_VERSION}
         for group in GROUPS[:-1]:
-            out[group] = {
-                f.name: getattr(self, f.name) for f in fields(self) if FIELD_GROUPS[f.name] == group
-            }
+            out[group] = self.group_values(group)
         out["model"] = {"family": self.family, "params": dict(self.params)}
         return json.loads(json.dumps(out))
 

@@ -25,7 +25,7 @@ from aira_eval.search.operators.procedural.config import (
     GROUPS,
     PipelineConfig,
 )
-from aira_eval.search.operators.procedural.space import Space
+from aira_eval.search.operators.procedural.space import Space, weighted_index
 
 _KIND_OF_GROUP = {
     "preprocessing": "preprocessing", "features": "feature step",
@@ -79,11 +79,6 @@ def apply_change(space: Space, config: PipelineConfig, change: Change) -> Pipeli
     return config.with_value(change.path, change.new)
 
 
-def _pick(rng: np.random.Generator, weights: list[float]) -> int:
-    p = np.asarray(weights, dtype=float)
-    return int(rng.choice(len(p), p=p / p.sum()))
-
-
 def improve(
     space: Space, config: PipelineConfig, rng: np.random.Generator, seen: set[str],
     complexity: str = "minimal",
@@ -98,7 +93,7 @@ def improve(
     for c in pool:
         per_kind[c.kind] = per_kind.get(c.kind, 0) + 1
     weights = [kind_weights[c.kind] / per_kind[c.kind] for c in pool]
-    change = pool[_pick(rng, weights)]
+    change = pool[weighted_index(rng, weights)]
     return apply_change(space, config, change), change
 
 

@@ -143,8 +143,8 @@ class ProceduralOperators:
         failure = repair.classify_failure(parent.status, parent.reason, parent.stdout_tail)
         error_text = f"{parent.reason or ''}\n{parent.stdout_tail[-2000:]}"
         child, notes = repair.debug(space, config, failure, error_text, parent.debug_depth)
-        why = (parent.reason or parent.status).strip().splitlines()[0][:160] if (
-            parent.reason or parent.status) else failure
+        said = (parent.reason or parent.status).strip()  # a blank reason has no first line
+        why = said.splitlines()[0][:160] if said else failure
         plan = f"Debug {parent.node_id} ({failure}: {why}): {'; '.join(notes)}."
         return self._propose(ctx, space, child, plan)
 

@@ -117,8 +117,8 @@ def safer(space: Space, config: PipelineConfig, error_text: str, fallback_model:
           ) -> tuple[PipelineConfig, list[str]]:
     """Safe preprocessing (keeping the model unless it is implicated or ``fallback_model``)."""
     safe = space.safe_config()
-    current = replace(config, **{k: v for k, v in safe.group_values("preprocessing").items()})
-    current = current.with_group("features", safe).with_group("text", safe)
+    current = config.with_group("preprocessing", safe).with_group("features", safe)
+    current = current.with_group("text", safe)
     current = replace(current, target_transform=safe.target_transform)
     notes = [] if current == config else [_safe_note(space)]
     implicated = any(w.lower() in error_text.lower() for w in _MODEL_WORDS.get(config.family, ()))
@@ -143,9 +143,7 @@ def safest(space: Space, config: PipelineConfig) -> tuple[PipelineConfig, list[s
     safe = space.safe_config()
     if safe.key() != config.key():
         return safe, ["the safest known-valid pipeline"]
-    linear = replace(space.default_config("linear"), **{
-        k: v for k, v in safe.group_values("preprocessing").items()
-    })
+    linear = space.default_config("linear").with_group("preprocessing", safe)
     return linear, ["a plain linear pipeline"]
 
 

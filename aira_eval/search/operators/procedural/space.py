@@ -17,6 +17,7 @@ import numpy as np
 from aira_eval.datasets.problem import ProblemSpec
 from aira_eval.search.operators.procedural.config import FAMILIES, PipelineConfig, knob_path
 from aira_eval.search.operators.procedural.cost import TaskShape, estimate_cost
+from aira_eval.search.operators.procedural.estimators import LOG_METRICS, metric_name
 from aira_eval.search.operators.procedural.schema import DataSchema
 
 MAX_INTERACTION_COLUMNS = 15
@@ -50,9 +51,6 @@ class Knob:
 
 def _weights(n: int, first: float = 3.0) -> tuple[float, ...]:
     return (first,) + (1.0,) * (n - 1)
-
-
-_LOG_METRICS = ("rmsle", "mean_columnwise_rmsle")
 
 
 class Space:
@@ -97,7 +95,7 @@ class Space:
         if s.n_rows > LARGE_ROWS:
             out.append(Knob("max_train_rows", (100_000, 30_000, 300_000), (3, 1, 1)))
         if self.problem.prediction == "regression" and self.schema.targets_nonnegative:
-            log_first = self.problem.metric in _LOG_METRICS
+            log_first = metric_name(self.problem) in LOG_METRICS  # aliases, any case
             options = ("log1p", "none") if log_first else ("none", "log1p")
             out.append(Knob("target_transform", options, (3, 1)))
         return out
@@ -216,6 +214,11 @@ class Space:
         return estimate_cost(config, self.shape)
 
 
-def _choice(rng: np.random.Generator, options: list[Any], weights: list[float]) -> Any:
+def weighted_index(rng: np.random.Generator, weights: list[float]) -> int:
+    """An index drawn with probability proportional to ``weights``."""
     p = np.asarray(weights, dtype=float)
-    return options[int(rng.choice(len(options), p=p / p.sum()))]
+    return int(rng.choice(len(p), p=p / p.sum()))
+
+
+def _choice(rng: np.random.Generator, options: list[Any], weights: list[float]) -> Any:
+    return options[weighted_index(rng, weights)]
