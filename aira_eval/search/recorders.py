@@ -89,9 +89,14 @@ def search_meta_path(search_dir: Path) -> Path:
 
 
 def write_search_meta(search_dir: Path, meta: SearchMeta, extra: dict[str, Any]) -> None:
+    """Write ``search.json`` atomically: concurrent searches rebuild the node table, which reads
+    every search's ``search.json``, so a reader must never see a half-written file."""
     search_dir.mkdir(parents=True, exist_ok=True)
     payload = {**meta.__dict__, **extra}
-    search_meta_path(search_dir).write_text(json.dumps(payload, indent=2, sort_keys=True))
+    path = search_meta_path(search_dir)
+    tmp = path.with_suffix(f".json.{threading.get_ident()}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True))
+    tmp.replace(path)
 
 
 def read_search_meta(search_dir: Path) -> SearchMeta:
