@@ -18,8 +18,25 @@ from rich.console import Console
 
 from aira_eval.errors import AiraEvalError, UsageError
 
-console = Console()
-err_console = Console(stderr=True)
+
+class PlainConsole(Console):
+    """A rich console that never hard-wraps text.
+
+    Strings (messages, hints, notes, paths) are printed in soft-wrap mode: rich inserts no line
+    breaks, so a message stays one line whatever the terminal width, and logs or redirected
+    output can be grepped. Tables, panels and other renderables keep rich's layout at the
+    console's width (80 columns when the stream is not a terminal, unless ``COLUMNS`` says
+    otherwise).
+    """
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        if objects and all(isinstance(o, str) for o in objects):
+            kwargs.setdefault("soft_wrap", True)
+        super().print(*objects, **kwargs)
+
+
+console = PlainConsole()
+err_console = PlainConsole(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

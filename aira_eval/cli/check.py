@@ -12,7 +12,7 @@ from aira_eval.cli._common import console, print_json, user_errors
 from aira_eval.errors import UsageError
 
 if TYPE_CHECKING:
-    from aira_eval.selection.contamination.report import CheckReport
+    from aira_eval.checks.report import CheckReport
 
 _STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "skip": "dim", "error": "magenta"}
 
@@ -57,7 +57,7 @@ def check(
     z > --z-threshold; similarity to --references; an LLM familiarity probe with --model.
     Writes STUDY/checks/contamination.json and .md for every study.
     """
-    from aira_eval.selection.contamination.report import STATUS_RANK, CheckOptions, run_checks
+    from aira_eval.checks.report import STATUS_RANK, CheckOptions, run_checks
 
     if data_dir is not None and not data_dir.expanduser().is_dir():
         raise UsageError(f"--data-dir {data_dir} does not exist")

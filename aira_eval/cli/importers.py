@@ -12,7 +12,7 @@ from aira_eval.cli._common import console, print_json, user_errors
 from aira_eval.errors import UsageError
 
 if TYPE_CHECKING:
-    from aira_eval.selection.importers.common import ImportedSearch
+    from aira_eval.importers.common import ImportedSearch
 
 import_app = typer.Typer(
     name="import", help="Import peers' search logs (AIDE, aira-dojo) as a study.",
@@ -92,14 +92,14 @@ def import_aide(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
     """Import an AIDE journal.json (validation scores only; --regrade adds test scores)."""
-    from aira_eval.selection.importers.aide import parse_aide_journal
-    from aira_eval.selection.importers.common import write_imported_study
+    from aira_eval.importers.aide import parse_aide_journal
+    from aira_eval.importers.common import write_imported_study
 
     regrader = _check_regrade(regrade)
     search = parse_aide_journal(journal, task=task, search_id=search_id)
     write_imported_study(search, out, data_dir=data_dir)
     if regrader is not None:
-        from aira_eval.search.journal import JournalFile
+        from aira_eval.study.journal import JournalFile
 
         regrader(out, search.search_id, data_dir=data_dir)
         journal = out / "searches" / search.search_id / "journal.jsonl"
@@ -120,8 +120,8 @@ def import_dojo(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
     """Import an aira-dojo run directory (validation and test scores)."""
-    from aira_eval.selection.importers.common import write_imported_study
-    from aira_eval.selection.importers.dojo import parse_dojo_run
+    from aira_eval.importers.common import write_imported_study
+    from aira_eval.importers.dojo import parse_dojo_run
 
     search = parse_dojo_run(run_dir, task=task, search_id=search_id)
     write_imported_study(search, out, data_dir=data_dir)

@@ -13,8 +13,8 @@ from aira_eval.cli._common import console, err_console, fail, print_json, user_e
 from aira_eval.errors import DataError
 
 if TYPE_CHECKING:
-    from aira_eval.selection.load import LoadedStudy
     from aira_eval.selection.summary import SelectionResult
+    from aira_eval.study import Study
 
 
 @user_errors
@@ -55,8 +55,8 @@ def select(
     Writes STUDY/selection/picks.parquet (one row per strategy and search) and
     STUDY/selection/summary.json, and logs a run to the study's MLflow store.
     """
-    from aira_eval.selection.load import load_studies
     from aira_eval.selection.summary import SelectionOptions, run_selection, write_results
+    from aira_eval.study import load_study
 
     options = SelectionOptions(
         strategies=list(strategy), k=k, z=z, reference=reference, n_resamples=resamples,
@@ -65,7 +65,7 @@ def select(
     )
     options.check()
     try:
-        study = load_studies(studies)
+        study = load_study(studies, require_valid=True)
     except DataError as err:  # an unreadable or newer-schema input is a usage error here
         fail(err.message, err.hint, code=2)
     result = run_selection(study, options)
@@ -83,7 +83,7 @@ def select(
     _warnings(result, tracking)
 
 
-def _track(result: SelectionResult, files: dict[str, Path], study: LoadedStudy,
+def _track(result: SelectionResult, files: dict[str, Path], study: Study,
            uri: str | None) -> dict[str, Any]:
     from aira_eval.selection.tracking import log_selection
 
@@ -91,7 +91,7 @@ def _track(result: SelectionResult, files: dict[str, Path], study: LoadedStudy,
         import mlflow  # noqa: F401  (configures its loggers on import; quiet them after)
     for name in ("alembic", "mlflow"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    from aira_eval.search.study import mlflow_experiment
+    from aira_eval.study.manifest import mlflow_experiment
 
     experiment = mlflow_experiment("+".join(dict.fromkeys(study.study_ids)))
     outcome = log_selection(result.summary, files, study.sources[0].study_dir, experiment, uri)

@@ -22,8 +22,6 @@ from aira_eval.errors import DataError, UsageError
 if TYPE_CHECKING:
     from aira_eval.datasets.grading import GradeReport
     from aira_eval.datasets.leaderboard import Leaderboard, Thresholds
-    from aira_eval.search.operators.base import TaskBrief
-    from aira_eval.search.study import TaskInfo
 
 TEST = "test"
 """The held-out set holding the private answers."""
@@ -122,7 +120,8 @@ class Task:
         """Rows per graded held-out set (``search``, ``select``, ``test``)."""
         return {name: len(self.answers(name)) for name in self.heldout_names}
 
-    def _sizes_with_val(self) -> dict[str, int]:
+    def heldout_sizes_with_val(self) -> dict[str, int]:
+        """Rows per held-out set, with ``val`` (the public train's rows) where known."""
         sizes = self.heldout_sizes()
         val = self.validation_rows()
         if val is not None:
@@ -174,40 +173,6 @@ class Task:
         return self.description_path.read_text(encoding="utf-8", errors="replace")
 
     # -- views for search and studies -------------------------------------------------------
-
-    def brief(self, time_limit_s: float) -> TaskBrief:
-        """The agent-facing side of the task, for operators."""
-        from aira_eval.search.operators.base import TaskBrief
-
-        if self.problem is None:
-            raise DataError(
-                f"task {self.task_id} has no problem spec (files, columns, prediction kind), "
-                "so no solution script can be generated for it",
-                hint="Use a task with a built-in spec, or describe it in a task YAML.",
-            )
-        return TaskBrief(
-            task_id=self.task_id,
-            problem=self.problem,
-            description=self.description(),
-            public_dir=self.public_dir,
-            time_limit_s=float(time_limit_s),
-        )
-
-    def task_info(self) -> TaskInfo:
-        """What a study records about this task (thresholds, sample score, sizes, checksums)."""
-        from aira_eval.search.study import TaskInfo
-
-        board = self.leaderboard()
-        return TaskInfo(
-            task=self.task_id,
-            lower_is_better=self.lower_is_better,
-            metric=self.metric,
-            thresholds=_threshold_dict(self.thresholds()),
-            leaderboard_scores=[float(s) for s in board.scores] if board is not None else [],
-            sample_score=self.sample_score(),
-            heldout_sizes=self._sizes_with_val(),
-            checksums=self.checksums(),
-        )
 
     def sample_score(self) -> float | None:
         """The sample submission's test score, or None when it is absent or not gradable."""
@@ -332,7 +297,7 @@ def id_keys(ids: pd.Series) -> pd.Series:
     return ids.map(_id_key).astype(str)
 
 
-def _threshold_dict(thresholds: Thresholds | None) -> dict[str, float]:
+def threshold_dict(thresholds: Thresholds | None) -> dict[str, float]:
     if thresholds is None:
         return {}
     return {

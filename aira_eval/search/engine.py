@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from aira_eval.search.journal import JournalFile, JournalView
+from aira_eval.search.journal import JournalView
 from aira_eval.search.node import Node, Usage
 from aira_eval.search.policies.base import Action, Policy
 from aira_eval.search.runner import NodeCancelled, SearchContext, execute_action
+from aira_eval.study.journal import JournalFile
 
 NodeCallback = Callable[[Node], None]
 

@@ -1,76 +1,17 @@
-"""The append-only journal of a search and the blinded view policies read.
+"""The blinded view of a search's journal that policies read.
 
-The JSONL file is the source of truth: one line per finished node, flushed and fsynced before
-the node counts as done. :class:`JournalView` derives the tree (children, leaves, best node)
-from the blinded nodes, AIDE-style, so policies hold no state that a resume could lose.
+:class:`JournalView` derives the tree (children, leaves, best node) from the blinded nodes,
+AIDE-style, so policies hold no state that a resume could lose. The journal file itself is
+:class:`aira_eval.study.journal.JournalFile`.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 
-from aira_eval.errors import DataError
 from aira_eval.search.node import FitnessSignal, Node, NodeView, blind
-
-
-class JournalFile:
-    """Append-only JSONL journal at ``path``."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    @staticmethod
-    def line(node: Node) -> str:
-        """One journal line (with its newline)."""
-        return json.dumps(node.to_dict(), sort_keys=True, allow_nan=True, default=str) + "\n"
-
-    def append(self, node: Node) -> None:
-        """Append one node durably (write, flush, fsync)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(self.line(node))
-            fh.flush()
-            os.fsync(fh.fileno())
-
-    def rewrite(self, nodes: list[Node]) -> None:
-        """Replace the journal atomically and durably (temp file, fsync, rename)."""
-        tmp = self.path.with_suffix(".jsonl.tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
-            fh.write("".join(self.line(n) for n in nodes))
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(self.path)
-
-    def read(self) -> list[Node]:
-        """Every complete node line; a torn last line (a crash mid-write) is dropped."""
-        if not self.path.exists():
-            return []
-        nodes: list[Node] = []
-        lines = self.path.read_text(encoding="utf-8").splitlines()
-        for i, line in enumerate(lines):
-            if not line.strip():
-                continue
-            try:
-                nodes.append(Node.from_dict(json.loads(line)))
-            except (json.JSONDecodeError, TypeError) as err:
-                if i == len(lines) - 1:
-                    break  # torn final write: the node never counted as done
-                raise DataError(f"{self.path}:{i + 1} is not a valid journal line: {err}") from err
-        return nodes
-
-    def repair(self) -> list[Node]:
-        """Drop a torn last line so later appends start on a clean line; the nodes read."""
-        nodes = self.read()
-        if not self.path.exists():
-            return nodes
-        if "".join(self.line(n) for n in nodes) != self.path.read_text(encoding="utf-8"):
-            self.rewrite(nodes)
-        return nodes
 
 
 @dataclass

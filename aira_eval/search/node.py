@@ -1,106 +1,26 @@
-"""Search nodes: one complete solution script, its run, and its grades.
+"""Blinded views of search nodes: what policies and operators may see.
 
-A :class:`Node` is the full record (journal line); a :class:`NodeView` is what policies and
-operators may see: no ``test`` or ``select`` score, only a ``fitness`` value oriented so that
-higher is better (``None`` for a node without a usable score).
+A :class:`~aira_eval.study.node.Node` is the full record (journal line); a :class:`NodeView` is
+what policies and operators may see: no ``test`` or ``select`` score, only a ``fitness`` value
+oriented so that higher is better (``None`` for a node without a usable score).
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Any
 
-Status = Literal["pending", "ok", "buggy", "timeout", "invalid_submission", "error"]
-OperatorName = Literal["draft", "improve", "debug", "crossover"]
-FitnessSignal = Literal["val", "search", "test"]
+from aira_eval.study.node import (
+    FitnessSignal,
+    Node,
+    OperatorName,
+    Status,
+    Usage,
+    oriented,
+)
 
-# Held-out sets a policy/operator may never see, per fitness signal.
-_HIDDEN_FROM_POLICY = ("test", "select")
-
-
-@dataclass
-class Usage:
-    """LLM usage of one node (zero for procedural operators)."""
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-    calls: int = 0
-    latency_s: float = 0.0
-
-    def add(self, other: Usage) -> None:
-        self.prompt_tokens += other.prompt_tokens
-        self.completion_tokens += other.completion_tokens
-        self.cost_usd += other.cost_usd
-        self.calls += other.calls
-        self.latency_s += other.latency_s
-
-
-@dataclass
-class Node:
-    """The full record of one search node, as written to the journal.
-
-    Attributes:
-        scores: held-out set name -> score (``val`` from the script's own report; ``search``,
-            ``select``, ``test`` graded by the harness). Absent keys mean no score.
-        heldout_sizes: held-out set name -> rows graded.
-        config: operator-specific description of the solution (the procedural pipeline, or
-            the LLM's plan metadata); used for memory and crossover.
-        batch: the policy batch this node was proposed in (for deterministic resume).
-    """
-
-    node_id: str
-    search_id: str
-    step: int
-    batch: int
-    operator: OperatorName
-    parent_ids: list[str] = field(default_factory=list)
-    depth: int = 0
-    debug_depth: int = 0
-    status: Status = "pending"
-    reason: str | None = None
-    plan: str = ""
-    config: dict[str, Any] = field(default_factory=dict)
-    code: str = ""
-    code_path: str | None = None
-    stdout_tail: str = ""
-    scores: dict[str, float] = field(default_factory=dict)
-    val_folds: list[float] = field(default_factory=list)
-    heldout_sizes: dict[str, int] = field(default_factory=dict)
-    exec_time: float = math.nan
-    started_at: float = math.nan
-    finished_at: float = math.nan
-    isolation: str = "none"
-    isolation_note: str | None = None
-    analysis: str = ""
-    usage: Usage = field(default_factory=Usage)
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def is_ok(self) -> bool:
-        return self.status == "ok"
-
-    @property
-    def is_buggy(self) -> bool:
-        return self.status in ("buggy", "timeout", "invalid_submission", "error")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> Node:
-        data = dict(raw)
-        data["usage"] = Usage(**data.get("usage", {}))
-        known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-
-def oriented(score: float | None, lower_is_better: bool) -> float | None:
-    """Score oriented so that higher is better; None/NaN -> None."""
-    if score is None or (isinstance(score, float) and math.isnan(score)):
-        return None
-    return -score if lower_is_better else score
+__all__ = ["FitnessSignal", "Node", "NodeView", "OperatorName", "Status", "Usage", "blind",
+           "oriented"]
 
 
 @dataclass(frozen=True)

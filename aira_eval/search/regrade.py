@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aira_eval.errors import UsageError
-from aira_eval.search.journal import JournalFile
 from aira_eval.search.node import Node
-from aira_eval.search.recorders import read_search_meta, rebuild_node_table, search_meta_path
+from aira_eval.search.operators.base import TaskBrief
 from aira_eval.search.runner import SearchContext, rerun_node
+from aira_eval.study.journal import JournalFile
+from aira_eval.study.manifest import task_info
+from aira_eval.study.records import read_search_meta, rebuild_node_table, search_meta_path
 
 
 @dataclass
@@ -32,10 +34,10 @@ def _context(study_dir: Path, search_dir: Path, task_id: str, data_dir: Path | N
     task = resolve_task(task_id, data_dir=data_dir)
     return SearchContext(
         search_id=search_dir.name, search_dir=search_dir, study_dir=study_dir, task=task,
-        brief=task.brief(timeout_s), operators=make_operators("procedural"),
+        brief=TaskBrief.from_task(task, timeout_s), operators=make_operators("procedural"),
         sandbox=make_sandbox(sandbox), seed=0, signal="val", memory_scope="none",
         node_timeout_s=timeout_s, memory_mb=memory_mb,
-        heldout_sizes=task.task_info().heldout_sizes,
+        heldout_sizes=task_info(task).heldout_sizes,
     )
 
 

@@ -15,7 +15,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,12 +34,12 @@ from aira_eval.search.operators.base import (
 from aira_eval.search.policies.base import Action
 from aira_eval.search.sandbox.base import ExecResult, ExecSpec, Sandbox
 from aira_eval.search.sandbox.watchdog import CANCELLED_REASON
+from aira_eval.study.status import NO_SCORE, Status, final_status
 
 if TYPE_CHECKING:
     from aira_eval.datasets.task import Task
 
-
-NO_SCORE = "the script printed no VALIDATION_SCORE line"
+__all__ = ["NO_SCORE", "NodeCancelled", "SearchContext", "execute_action", "rerun_node"]
 
 
 class NodeCancelled(Exception):
@@ -164,11 +164,7 @@ def rerun_node(ctx: SearchContext, node: Node) -> None:
     _record_run(node, result)
     if "val" not in node.scores and own_val is not None:
         node.scores["val"] = own_val
-    node.status, node.reason = _run_status(result, result.submission_path)
-    if node.status == "ok" and result.submission_path is not None:
-        _grade(ctx, node, result.submission_path)
-    if node.status == "ok" and "val" not in node.scores:
-        node.status, node.reason = "buggy", NO_SCORE
+    _finalize(node, *_settle(ctx, node, result))
 
 
 def _record_run(node: Node, result: ExecResult) -> None:
@@ -212,13 +208,37 @@ def _classify(ctx: SearchContext, node: Node, result: ExecResult, view: JournalV
         has_submission=submission is not None,
         exec_time=result.wall_time,
     )
-    node.status, node.reason = _run_status(result, submission)
-    if node.status == "ok" and submission is not None:
-        _grade(ctx, node, submission)
+    run, test = _settle(ctx, node, result)
     _analyze(ctx, node, view, outcome)
+    _finalize(node, run, test)
 
 
-def _run_status(result: ExecResult, submission: Path | None) -> tuple[Any, str | None]:
+_Grade = tuple[bool | None, str | None]
+
+
+def _settle(ctx: SearchContext, node: Node, result: ExecResult
+            ) -> tuple[tuple[Status, str | None], _Grade]:
+    """Run status, then grading of a clean run; the node gets a provisional status (a missing
+    validation score is decided by :func:`_finalize`, after the operator's analysis).
+
+    Returns the run's ``(status, reason)`` and the test grade's ``(valid, reason)``
+    (``(None, None)`` when it was not graded on test).
+    """
+    run = _run_status(result, result.submission_path)
+    test: _Grade = (None, None)
+    if run[0] == "ok" and result.submission_path is not None:
+        test = _grade(ctx, node, result.submission_path)
+    node.status, node.reason = final_status(*run, test_valid=test[0], test_reason=test[1],
+                                            has_val=True)
+    return run, test
+
+
+def _finalize(node: Node, run: tuple[Status, str | None], test: _Grade) -> None:
+    node.status, node.reason = final_status(*run, test_valid=test[0], test_reason=test[1],
+                                            has_val="val" in node.scores)
+
+
+def _run_status(result: ExecResult, submission: Path | None) -> tuple[Status, str | None]:
     """Status from the run alone; ``ok`` here still awaits grading."""
     if result.timed_out:
         return "timeout", result.killed_reason or "the script exceeded the node time limit"
@@ -235,8 +255,8 @@ def _run_status(result: ExecResult, submission: Path | None) -> tuple[Any, str |
     return "ok", None  # a missing score is decided in _analyze
 
 
-def _grade(ctx: SearchContext, node: Node, submission: Path) -> None:
-    """Grade on every held-out set outside the sandbox; an invalid test grade marks the node."""
+def _grade(ctx: SearchContext, node: Node, submission: Path) -> _Grade:
+    """Grade on every held-out set outside the sandbox; the test grade's (valid, reason)."""
     reports = ctx.task.grade_heldouts(submission)
     node.heldout_sizes = dict(ctx.heldout_sizes)
     for name, rep in reports.items():
@@ -244,9 +264,7 @@ def _grade(ctx: SearchContext, node: Node, submission: Path) -> None:
         if rep.valid_submission and value is not None and not math.isnan(value):
             node.scores[name] = float(value)
     test = reports.get("test")
-    if test is not None and not test.valid_submission:
-        node.status = "invalid_submission"
-        node.reason = f"invalid submission: {test.reason}"
+    return (None, None) if test is None else (bool(test.valid_submission), test.reason)
 
 
 def _analyze(ctx: SearchContext, node: Node, view: JournalView, outcome: RunOutcome) -> None:
@@ -268,5 +286,3 @@ def _analyze(ctx: SearchContext, node: Node, view: JournalView, outcome: RunOutc
     if analysis.metric is not None and not analysis.is_bug:
         node.scores["val"] = float(analysis.metric)  # the script's own report always wins
         node.meta["val_from_analysis"] = True
-    else:
-        node.status, node.reason = "buggy", NO_SCORE

@@ -16,17 +16,13 @@ from typing import TYPE_CHECKING, Any
 from aira_eval.errors import UsageError
 from aira_eval.search.config import StudyConfig
 from aira_eval.search.engine import Budget, SearchEngine, SearchOutcome
-from aira_eval.search.journal import JournalFile
 from aira_eval.search.node import Node
-from aira_eval.search.recorders import (
-    MlflowRecorder,
-    NodeTableBuilder,
-    SearchMeta,
-    catch_up_nodes,
-    write_search_meta,
-)
+from aira_eval.search.operators.base import TaskBrief
+from aira_eval.search.recorders import MlflowRecorder, catch_up_nodes
 from aira_eval.search.runner import SearchContext
-from aira_eval.search.study import StudyManifest, TaskInfo, mlflow_experiment
+from aira_eval.study.journal import JournalFile
+from aira_eval.study.manifest import StudyManifest, TaskInfo, mlflow_experiment, task_info
+from aira_eval.study.records import NodeTableBuilder, SearchMeta, write_search_meta
 
 if TYPE_CHECKING:
     from aira_eval.datasets.task import Task
@@ -162,7 +158,7 @@ def _context(config: StudyConfig, out: Path, plan: SearchPlan, task: Task,
         search_dir=out / "searches" / plan.search_id,
         study_dir=out,
         task=task,
-        brief=task.brief(config.node_timeout_s),
+        brief=TaskBrief.from_task(task, config.node_timeout_s),
         operators=make_operators(config.operators, config.operator_params, study=config,
                                  search_id=plan.search_id, seed=plan.seed),
         sandbox=make_sandbox(config.sandbox, image=config.docker_image),
@@ -222,7 +218,7 @@ def run_study(
         make_policy(plan.policy, config.policy_params.get(plan.policy, {}))
     _check_sandbox(config)  # e.g. a missing docker image: fail before study.json exists
     _check_llm_credentials(config)
-    infos = {t: task.task_info() for t, task in tasks.items()}  # once per task: grades, md5s
+    infos = {t: task_info(task) for t, task in tasks.items()}  # once per task: grades, md5s
     if not resume:
         _manifest(config, out, infos).write(out)
     if events.on_study_start is not None:

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from aira_eval.search.study import TaskInfo
 from aira_eval.selection.strategies import (
     Strategy,
     StrategyParams,
@@ -36,6 +35,7 @@ from aira_eval.selection.strategies import (
     run_strategies,
 )
 from aira_eval.selection.views import selection_view
+from aira_eval.study.manifest import TaskInfo
 
 
 @dataclass(frozen=True)

@@ -29,10 +29,8 @@ import pandas as pd
 
 from aira_eval import __version__
 from aira_eval.errors import UsageError
-from aira_eval.search.study import TaskInfo
 from aira_eval.selection.bootstrap import PairedBootstrap, draw_resamples, paired_bootstrap
 from aira_eval.selection.evaluate import METRICS, evaluate_strategies
-from aira_eval.selection.load import LoadedStudy
 from aira_eval.selection.strategies import (
     STRATEGIES,
     Strategy,
@@ -40,6 +38,8 @@ from aira_eval.selection.strategies import (
     get_strategy,
     not_applicable_reason,
 )
+from aira_eval.study import Study
+from aira_eval.study.manifest import TaskInfo
 
 SUMMARY_FORMAT = "aira-eval.selection"
 SUMMARY_VERSION = 1
@@ -153,7 +153,7 @@ def add_win_rate(table: pd.DataFrame, reference: str, tasks: dict[str, TaskInfo]
     return out
 
 
-def run_selection(study: LoadedStudy, options: SelectionOptions) -> SelectionResult:
+def run_selection(study: Study, options: SelectionOptions) -> SelectionResult:
     """Evaluate strategies on ``study`` and bootstrap their study-level comparison."""
     options.check()
     params = StrategyParams(k=options.k, z=options.z)
@@ -203,7 +203,7 @@ def _metric_block(boot: PairedBootstrap, s: int, m: int, ci: CiMethod) -> dict[s
     }
 
 
-def _summary(study: LoadedStudy, options: SelectionOptions, strategies: list[Strategy],
+def _summary(study: Study, options: SelectionOptions, strategies: list[Strategy],
              table: pd.DataFrame, metrics: list[str], boot: PairedBootstrap,
              directions: np.ndarray, headline: str, skipped: dict[str, str],
              task_names: list[str]) -> dict[str, Any]:

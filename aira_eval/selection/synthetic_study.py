@@ -31,8 +31,8 @@ import pandas as pd
 import pyarrow as pa
 
 from aira_eval.datasets.leaderboard import Leaderboard
-from aira_eval.search.study import StudyManifest, TaskInfo
-from aira_eval.search.table import NODE_SCHEMA, SCHEMA_VERSION, write_nodes
+from aira_eval.study.manifest import StudyManifest, TaskInfo
+from aira_eval.study.table import NODE_SCHEMA, SCHEMA_VERSION, write_nodes
 
 HELDOUT_SIZES = {"val": 800, "search": 500, "select": 500, "test": 2000}
 
@@ -141,7 +141,7 @@ def generate_study(spec: SyntheticSpec | None = None, seed: int = 0) -> Syntheti
 
     Returns:
         :class:`SyntheticStudy` with ``n_tasks·n_seeds·n_nodes`` node rows in node-table
-        dtypes (as :func:`aira_eval.search.table.read_nodes` returns them).
+        dtypes (as :func:`aira_eval.study.table.read_nodes` returns them).
     """
     spec = spec or SyntheticSpec()
     rng = np.random.default_rng(seed)

@@ -33,11 +33,13 @@ from aira_eval.search.operators.base import (
     OperatorContext,
     Proposal,
     RunOutcome,
+    TaskBrief,
 )
 from aira_eval.search.policies.registry import make_policy
-from aira_eval.search.recorders import MlflowRecorder, SearchMeta
+from aira_eval.search.recorders import MlflowRecorder
 from aira_eval.search.runner import SearchContext
 from aira_eval.search.sandbox import make_sandbox
+from aira_eval.study.records import SearchMeta
 
 TRIVIAL = """
 import shutil, os
@@ -89,7 +91,7 @@ def _search(code: str, nodes: int, workers: int, mlflow: bool, root: Path) -> di
     study = root / f"w{workers}-m{int(mlflow)}-{len(code)}"
     ctx = SearchContext(
         search_id="bench", search_dir=study / "searches" / "bench", study_dir=study, task=task,
-        brief=task.brief(60.0), operators=FixedScript(code),  # type: ignore[arg-type]
+        brief=TaskBrief.from_task(task, 60.0), operators=FixedScript(code),  # type: ignore[arg-type]
         sandbox=make_sandbox("local"), seed=0, signal="val", memory_scope="none",
         node_timeout_s=120.0, memory_mb=4096, heldout_sizes=task.task_info().heldout_sizes,
     )

@@ -31,12 +31,12 @@ from scipy import stats
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from aira_eval.search.study import TaskInfo
 from aira_eval.selection.evaluate import evaluate_strategies
-from aira_eval.selection.load import LoadedStudy
 from aira_eval.selection.strategies import STRATEGIES
 from aira_eval.selection.summary import SelectionOptions, run_selection
 from aira_eval.selection.synthetic_study import SyntheticSpec, generate_study
+from aira_eval.study import Study
+from aira_eval.study.manifest import TaskInfo
 
 ROOT = Path(__file__).resolve().parents[2]
 METRICS = ["test_score", "valid_submission", "regret", "normalized_score", "any_medal", "gold",
@@ -154,7 +154,7 @@ def baseline(frame: pd.DataFrame, tasks: dict[str, TaskInfo], n_resamples: int
 
 
 def ours(frame: pd.DataFrame, tasks: dict[str, TaskInfo], n_resamples: int) -> dict[str, Any]:
-    study = LoadedStudy(frame=frame, tasks=tasks, sources=[])
+    study = Study.from_nodes(frame, tasks)
     options = SelectionOptions(n_resamples=n_resamples)
     t0 = time.perf_counter()
     result = run_selection(study, options)
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     synth = generate_study(SyntheticSpec(n_tasks=args.tasks, n_seeds=args.seeds,
                                          n_nodes=args.nodes, study_id="bench"), seed=0)
     frame = synth.frame
-    frame["n_val"] = 800  # what load_studies adds from the manifest's held-out sizes
+    frame["n_val"] = 800  # what load_study adds from the manifest's held-out sizes
     gen_s = time.perf_counter() - t0
     rss_data = peak_rss_mb()
     ours(frame, synth.tasks, 200)  # warm-up (imports, BLAS threads), not timed

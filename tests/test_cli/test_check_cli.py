@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from aira_eval.cli.main import app
-from tests.test_selection.test_contamination_report import make_data, make_study
+from tests.test_checks.test_report import make_data, make_study
 
 runner = CliRunner()
 
@@ -108,8 +108,8 @@ def test_check_imported_dojo_study(shared_data: Path, tmp_path: Path) -> None:
 
 
 def test_real_competition_overlap(mlebench_data: Path, tmp_path: Path) -> None:
-    from aira_eval.search.study import StudyManifest
-    from aira_eval.search.table import records_to_frame, write_nodes
+    from aira_eval.study.manifest import StudyManifest
+    from aira_eval.study.table import records_to_frame, write_nodes
 
     task = "mlebench:detecting-insults-in-social-commentary"
     study = tmp_path / "study"

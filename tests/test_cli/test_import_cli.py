@@ -10,7 +10,8 @@ from typer.testing import CliRunner, Result
 
 from aira_eval.cli.importers import _regrader
 from aira_eval.cli.main import app
-from aira_eval.search.table import read_nodes
+from aira_eval.search.operators.base import TaskBrief
+from aira_eval.study.table import read_nodes
 
 runner = CliRunner()
 
@@ -62,7 +63,8 @@ def _aide_journal(path: Path) -> Path:
     from aira_eval.search.operators.procedural import ProceduralOperators
 
     task = resolve_task("builtin:iris")
-    ctx = OperatorContext(brief=task.brief(60.0), rng=np.random.default_rng(0), step=0,
+    ctx = OperatorContext(brief=TaskBrief.from_task(task, 60.0),
+                          rng=np.random.default_rng(0), step=0,
                           journal=JournalView([]))
     good = ProceduralOperators().draft(ctx).code
     nodes = [

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aira_eval.cli.main import app
-from aira_eval.search.table import read_nodes
+from aira_eval.study.table import read_nodes
 
 runner = CliRunner()
 

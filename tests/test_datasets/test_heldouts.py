@@ -15,6 +15,7 @@ from aira_eval.datasets.prepare import md5_file, read_checksums
 from aira_eval.datasets.registry import resolve_task
 from aira_eval.datasets.task import Task
 from aira_eval.errors import DataError, UsageError
+from aira_eval.study.manifest import task_info
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +208,6 @@ def test_grading_reads_the_leaderboard_once(
     monkeypatch.setattr(Leaderboard, "from_csv", staticmethod(counting))
     first = task.grade_heldouts(task.sample_submission_path)
     second = task.grade_heldouts(task.sample_submission_path)
-    assert task.task_info().thresholds["gold"] == first["test"].gold_threshold
+    assert task_info(task).thresholds["gold"] == first["test"].gold_threshold
     assert reads == [task.leaderboard_path]
     assert first["test"].score == second["test"].score

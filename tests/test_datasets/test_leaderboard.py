@@ -182,10 +182,10 @@ def test_percentile_agrees_with_selection_metric() -> None:
     """Leaderboard.percentile and the `percentile` metric of `aira-eval select` agree."""
     import pandas as pd
 
-    from aira_eval.search.study import TaskInfo
-    from aira_eval.search.table import records_to_frame
     from aira_eval.selection.evaluate import node_metrics
     from aira_eval.selection.strategies import prepare_nodes
+    from aira_eval.study.manifest import TaskInfo
+    from aira_eval.study.table import records_to_frame
 
     board = Leaderboard.from_scores([0.9, 0.8, 0.8, 0.5, 0.3])
     tests = [0.95, 0.9, 0.8, 0.6, 0.1]

@@ -12,6 +12,8 @@ from aira_eval.datasets.mlebench_source import default_data_dir, load_mlebench
 from aira_eval.datasets.prepare import read_checksums
 from aira_eval.datasets.registry import list_tasks, resolve_task, suggest
 from aira_eval.errors import DataError, TaskNotFoundError, UsageError
+from aira_eval.search.operators.base import TaskBrief
+from aira_eval.study.manifest import task_info
 
 COMPETITIONS = {
     "spaceship-titanic": ("accuracy", False),
@@ -45,7 +47,7 @@ def test_mlebench_tasks_resolve(cid: str, mlebench_data: Path, cache: Path) -> N
 
 def test_task_info_for_a_study(mlebench_data: Path, cache: Path) -> None:
     task = resolve_task("mlebench:spaceship-titanic", data_dir=mlebench_data, cache_dir=cache)
-    info = task.task_info()
+    info = task_info(task)
     assert info.task == "mlebench:spaceship-titanic" and info.metric == "accuracy"
     assert set(info.thresholds) == {"gold", "silver", "bronze", "median"}
     board = pd.read_csv(mlebench_data / "spaceship-titanic" / "leaderboard.csv")
@@ -59,14 +61,14 @@ def test_task_info_for_a_study(mlebench_data: Path, cache: Path) -> None:
 
 def test_brief_is_agent_facing(mlebench_data: Path, cache: Path) -> None:
     task = resolve_task("mlebench:spaceship-titanic", data_dir=mlebench_data, cache_dir=cache)
-    brief = task.brief(60)
+    brief = TaskBrief.from_task(task, 60)
     assert brief.task_id == task.task_id and brief.time_limit_s == 60.0
     assert brief.problem.id_columns == ("PassengerId",)
     assert "private" not in str(brief.public_dir) and brief.description
 
 
 def test_builtin_task_info(cache: Path) -> None:
-    info = resolve_task("builtin:digits", cache_dir=cache).task_info()
+    info = task_info(resolve_task("builtin:digits", cache_dir=cache))
     assert info.thresholds == {} and info.leaderboard_scores == []
     assert set(info.heldout_sizes) == {"search", "select", "test", "val"}
     assert info.sample_score is not None and info.checksums

@@ -212,10 +212,11 @@ def procedural_code(task_id: str, data_dir: Path | None = None, seed: int = 0) -
     family), to serve as the scripted model's "good" code."""
     from aira_eval.datasets.registry import resolve_task
     from aira_eval.search.journal import JournalView
-    from aira_eval.search.operators.base import OperatorContext
+    from aira_eval.search.operators.base import OperatorContext, TaskBrief
     from aira_eval.search.operators.procedural.operators import ProceduralOperators
 
     task = resolve_task(task_id, data_dir=data_dir, heldouts=None)
-    ctx = OperatorContext(brief=task.brief(60.0), rng=np.random.default_rng(seed), step=0,
+    ctx = OperatorContext(brief=TaskBrief.from_task(task, 60.0),
+                          rng=np.random.default_rng(seed), step=0,
                           journal=JournalView([]))
     return ProceduralOperators().draft(ctx).code

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from aira_eval.datasets.registry import resolve_task
-from aira_eval.search.table import read_nodes
+from aira_eval.study.table import read_nodes
 from tests.test_search.conftest import run_small
 
 COMPETITIONS = [

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from aira_eval.errors import UsageError
-from aira_eval.search.journal import JournalFile
-from aira_eval.search.study import StudyManifest
-from aira_eval.search.table import read_nodes
+from aira_eval.study.journal import JournalFile
+from aira_eval.study.manifest import StudyManifest
+from aira_eval.study.table import read_nodes
 from tests.test_search.conftest import comparable, run_small
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from aira_eval.errors import DataError
-from aira_eval.search.journal import JournalFile, JournalView
+from aira_eval.search.journal import JournalView
 from aira_eval.search.node import Node, blind
+from aira_eval.study.journal import JournalFile
 
 
 def _node(step: int, parents: list[str] | None = None, status: str = "ok", **scores: float) -> Node:

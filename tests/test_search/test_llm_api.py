@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from aira_eval.search.study_runner import run_study
-from aira_eval.search.table import read_nodes
+from aira_eval.study.table import read_nodes
 from tests.test_search.conftest import small_config
 
 PROVIDERS = (("OPENAI_API_KEY", "gpt-4o-mini"),

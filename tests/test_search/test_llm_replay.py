@@ -11,9 +11,9 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from aira_eval.cli.main import app
-from aira_eval.search.journal import JournalFile
-from aira_eval.search.study import StudyManifest
-from aira_eval.search.table import read_nodes
+from aira_eval.study.journal import JournalFile
+from aira_eval.study.manifest import StudyManifest
+from aira_eval.study.table import read_nodes
 from tests.test_search.conftest import comparable
 from tests.test_search.llm_scripted import IRIS_CODE, MODEL, Call, Scenario, scripted_llm
 

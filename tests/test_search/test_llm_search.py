@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from aira_eval.search.journal import JournalFile
 from aira_eval.search.node import Node
 from aira_eval.search.operators.llm import client as client_module
 from aira_eval.search.study_runner import StudyResult, run_study
-from aira_eval.search.table import read_nodes
+from aira_eval.study.journal import JournalFile
+from aira_eval.study.table import read_nodes
 from tests.test_search.conftest import small_config
 from tests.test_search.llm_scripted import (
     IRIS_CODE,

@@ -9,7 +9,7 @@ import pytest
 
 from aira_eval.search.config import StudyConfig
 from aira_eval.search.study_runner import default_tracking_uri, run_study
-from aira_eval.search.table import read_nodes
+from aira_eval.study.table import read_nodes
 from tests.test_search.conftest import run_small, small_config
 
 mlflow = pytest.importorskip("mlflow")

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from aira_eval.search import recorders
-from aira_eval.search.journal import JournalFile
 from aira_eval.search.node import Node
-from aira_eval.search.recorders import NodeTableBuilder, SearchMeta, write_search_meta
-from aira_eval.search.table import read_nodes
+from aira_eval.study.journal import JournalFile
+from aira_eval.study.records import NodeTableBuilder, SearchMeta, write_search_meta
+from aira_eval.study.table import read_nodes
 
 
 def _search(study: Path, sid: str, steps: int) -> JournalFile:

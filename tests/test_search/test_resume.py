@@ -8,8 +8,8 @@ import signal
 import time
 from pathlib import Path
 
-from aira_eval.search.journal import JournalFile
-from aira_eval.search.table import read_nodes
+from aira_eval.study.journal import JournalFile
+from aira_eval.study.table import read_nodes
 from tests.test_search.conftest import comparable, run_small, start_cli
 
 ARGS = ["search", "--task", "builtin:iris", "--policy", "greedy", "--seeds", "0",

@@ -9,9 +9,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from aira_eval.search.study import StudyManifest, TaskInfo
-from aira_eval.search.table import records_to_frame, write_nodes
 from aira_eval.selection.synthetic_study import SyntheticSpec, SyntheticStudy, generate_study
+from aira_eval.study.manifest import StudyManifest, TaskInfo
+from aira_eval.study.table import records_to_frame, write_nodes
 
 NodeSpec = Mapping[str, Any]
 

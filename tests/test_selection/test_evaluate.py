@@ -11,10 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from aira_eval.errors import DataError, UsageError
-from aira_eval.search.study import TaskInfo
 from aira_eval.selection.evaluate import METRICS, evaluate_strategies
-from aira_eval.selection.load import load_studies
 from aira_eval.selection.strategies import StrategyParams, get_strategy
+from aira_eval.study import load_study
+from aira_eval.study.manifest import TaskInfo
 from tests.test_selection.conftest import make_nodes, write_study
 
 THRESHOLDS = {"gold": 0.9, "silver": 0.8, "bronze": 0.7, "median": 0.6}
@@ -135,20 +135,20 @@ def test_every_metric_is_a_column_and_rows_cover_every_search() -> None:
 def test_load_a_study_dir_and_a_nodes_file(tmp_path: Path) -> None:
     frame = make_nodes([{"val": 0.9, "test": 0.8}])
     study = write_study(tmp_path / "a", frame, {"t1": _info(heldout_sizes={"val": 120})})
-    loaded = load_studies([study])
+    loaded = load_study([study])
     assert loaded.study_ids == ["study"] and loaded.tasks["t1"].thresholds == THRESHOLDS
     assert loaded.frame["n_val"].tolist() == [120]
     assert loaded.sources[0].study_dir == study
-    by_file = load_studies([study / "nodes.parquet"])
+    by_file = load_study([study / "nodes.parquet"])
     assert by_file.tasks["t1"].sample_score == 0.5
 
 
 def test_load_without_manifest_uses_the_node_table(tmp_path: Path) -> None:
-    from aira_eval.search.table import write_nodes
+    from aira_eval.study.table import write_nodes
 
     frame = make_nodes([{"val": 0.1, "test": 0.2}], lower_is_better=True)
     write_nodes(frame, tmp_path / "bare" / "nodes.parquet")
-    loaded = load_studies([tmp_path / "bare" / "nodes.parquet"])
+    loaded = load_study([tmp_path / "bare" / "nodes.parquet"])
     assert loaded.tasks["t1"].lower_is_better is True
     assert loaded.tasks["t1"].thresholds == {}
 
@@ -157,22 +157,22 @@ def test_colliding_search_ids_are_prefixed(tmp_path: Path) -> None:
     frame = make_nodes([{"val": 0.9, "test": 0.8}])
     a = write_study(tmp_path / "a", frame, {"t1": _info()}, study_id="A")
     b = write_study(tmp_path / "b", frame, {"t1": _info()}, study_id="B")
-    loaded = load_studies([a, b])
+    loaded = load_study([a, b])
     assert sorted(loaded.frame["search_id"]) == ["A/s1", "B/s1"]
     with pytest.raises(UsageError, match="twice"):
-        load_studies([a, a])
+        load_study([a, a])
 
 
 def test_load_errors(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="does not exist"):
-        load_studies([tmp_path / "missing"])
+        load_study([tmp_path / "missing"])
     (tmp_path / "empty").mkdir()
     with pytest.raises(UsageError, match=r"no nodes\.parquet"):
-        load_studies([tmp_path / "empty"])
+        load_study([tmp_path / "empty"])
     failed = write_study(tmp_path / "failed", make_nodes([{"val": 0.9, "valid": False}]),
                          {"t1": _info()})
     with pytest.raises(UsageError, match="no valid node"):
-        load_studies([failed])
+        load_study([failed], require_valid=True)
 
 
 def test_newer_schema_is_rejected(tmp_path: Path) -> None:
@@ -184,7 +184,7 @@ def test_newer_schema_is_rejected(tmp_path: Path) -> None:
     meta[b"aira_eval.schema_version"] = b"99"
     pq.write_table(table.replace_schema_metadata(meta), path)
     with pytest.raises(DataError, match="newer"):
-        load_studies([study])
+        load_study([study])
 
 
 def test_synthetic_truth_matches_random_strategy_on_a_large_study() -> None:

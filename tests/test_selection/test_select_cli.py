@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aira_eval.cli.main import app
-from aira_eval.search.study import TaskInfo
+from aira_eval.study.manifest import TaskInfo
 from tests.test_selection.conftest import make_nodes, write_study
 
 runner = CliRunner()

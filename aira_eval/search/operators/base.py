@@ -9,13 +9,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
 from aira_eval.datasets.problem import ProblemSpec
+from aira_eval.errors import DataError
 from aira_eval.search.journal import JournalView
 from aira_eval.search.node import NodeView, Usage
+
+if TYPE_CHECKING:
+    from aira_eval.datasets.task import Task
 
 MemoryScope = Literal["none", "simple", "sibling", "ancestral"]
 Complexity = Literal["minimal", "moderate", "advanced"]
@@ -39,6 +43,18 @@ class TaskBrief:
     description: str
     public_dir: Path
     time_limit_s: float
+
+    @classmethod
+    def from_task(cls, task: Task, time_limit_s: float) -> TaskBrief:
+        """The brief of ``task`` under a per-node time limit."""
+        if task.problem is None:
+            raise DataError(
+                f"task {task.task_id} has no problem spec (files, columns, prediction kind), "
+                "so no solution script can be generated for it",
+                hint="Use a task with a built-in spec, or describe it in a task YAML.",
+            )
+        return cls(task_id=task.task_id, problem=task.problem, description=task.description(),
+                   public_dir=task.public_dir, time_limit_s=float(time_limit_s))
 
 
 @dataclass

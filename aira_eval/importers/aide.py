@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from aira_eval.errors import DataError, UsageError
-from aira_eval.search.node import Node, OperatorName
-from aira_eval.selection.importers.common import (
+from aira_eval.importers.common import (
     STDOUT_TAIL,
     ImportedSearch,
     fill_lineage,
@@ -31,6 +30,7 @@ from aira_eval.selection.importers.common import (
     join_term_out,
     slug,
 )
+from aira_eval.study.node import Node, OperatorName
 
 
 def read_aide_journal(path: Path) -> dict[str, Any]:

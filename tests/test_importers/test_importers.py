@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 
 from aira_eval.errors import UsageError
-from aira_eval.search.journal import JournalFile
-from aira_eval.search.study import StudyManifest
-from aira_eval.search.table import read_nodes
-from aira_eval.selection.importers import (
+from aira_eval.importers import (
     parse_aide_journal,
     parse_dojo_run,
     write_imported_study,
 )
+from aira_eval.study.journal import JournalFile
+from aira_eval.study.manifest import StudyManifest
+from aira_eval.study.table import read_nodes
 
 AIDE_RUNS = {"backdoor-trigger-recovery_2-test_run_big": 10,
              "perception_temporal_action_loc_2-test_runnnn_last": 1}
@@ -179,7 +179,7 @@ def test_bad_inputs(tmp_path: Path) -> None:
 
 def test_contamination_load_study_falls_back_to_the_journals(tmp_path: Path) -> None:
     """Without nodes.parquet or a node's code file, the checks read both from the journals."""
-    from aira_eval.selection.contamination._study import load_study
+    from aira_eval.checks._study import load_study
 
     journal = {"nodes": [_aide_node("a", 0, 0.30, False), _aide_node("b", 1, 0.25, False)],
                "node2parent": {"b": "a"}, "__version": "2"}

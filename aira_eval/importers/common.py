@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from aira_eval.errors import UsageError
-from aira_eval.search.journal import JournalFile
-from aira_eval.search.node import Node
-from aira_eval.search.study import StudyManifest, TaskInfo
+from aira_eval.study.journal import JournalFile
+from aira_eval.study.manifest import StudyManifest, TaskInfo
+from aira_eval.study.manifest import task_info as resolved_task_info
+from aira_eval.study.node import Node
 
 OPERATORS = ("draft", "improve", "debug", "crossover")
 STDOUT_TAIL = 2000
@@ -132,7 +133,7 @@ def task_info(search: ImportedSearch, data_dir: Path | None = None) -> TaskInfo:
     from aira_eval.datasets.registry import resolve_task
 
     try:
-        info: TaskInfo = resolve_task(search.task, data_dir=data_dir).task_info()
+        info: TaskInfo = resolved_task_info(resolve_task(search.task, data_dir=data_dir))
     except Exception as err:  # unknown or unprepared task: keep the log's own facts
         search.notes.append(f"task {search.task} not resolved ({type(err).__name__}): "
                             "medal thresholds and sizes unknown")
@@ -182,7 +183,7 @@ def write_imported_study(
     search: ImportedSearch, out: Path, data_dir: Path | None = None
 ) -> StudyManifest:
     """Write (or extend) study ``out`` with ``search``; returns the manifest written."""
-    from aira_eval.search.recorders import SearchMeta, rebuild_node_table, write_search_meta
+    from aira_eval.study.records import SearchMeta, rebuild_node_table, write_search_meta
 
     search_dir = out / "searches" / search.search_id
     if search_dir.exists():

@@ -11,9 +11,12 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aira_eval.errors import DataError
+
+if TYPE_CHECKING:
+    from aira_eval.datasets.task import Task
 
 MANIFEST_VERSION = 1
 
@@ -47,6 +50,23 @@ class TaskInfo:
     sample_score: float | None = None
     heldout_sizes: dict[str, int] = field(default_factory=dict)
     checksums: dict[str, str] = field(default_factory=dict)
+
+
+def task_info(task: Task) -> TaskInfo:
+    """What a study records about ``task`` (thresholds, sample score, sizes, checksums)."""
+    from aira_eval.datasets.task import threshold_dict
+
+    board = task.leaderboard()
+    return TaskInfo(
+        task=task.task_id,
+        lower_is_better=task.lower_is_better,
+        metric=task.metric,
+        thresholds=threshold_dict(task.thresholds()),
+        leaderboard_scores=[float(s) for s in board.scores] if board is not None else [],
+        sample_score=task.sample_score(),
+        heldout_sizes=task.heldout_sizes_with_val(),
+        checksums=task.checksums(),
+    )
 
 
 @dataclass

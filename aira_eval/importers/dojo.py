@@ -28,8 +28,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from aira_eval.errors import UsageError
-from aira_eval.search.node import Node, OperatorName, Usage
-from aira_eval.selection.importers.common import (
+from aira_eval.importers.common import (
     OPERATORS,
     STDOUT_TAIL,
     ImportedSearch,
@@ -39,6 +38,7 @@ from aira_eval.selection.importers.common import (
     join_term_out,
     slug,
 )
+from aira_eval.study.node import Node, OperatorName, Usage
 
 NO_FEEDBACK = "submission grader feedback not available"
 

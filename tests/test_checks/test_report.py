@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from aira_eval.checks.report import CheckOptions, run_checks
 from aira_eval.errors import UsageError
-from aira_eval.search.study import StudyManifest, TaskInfo
-from aira_eval.search.table import records_to_frame, write_nodes
-from aira_eval.selection.contamination.report import CheckOptions, run_checks
+from aira_eval.study.manifest import StudyManifest, TaskInfo
+from aira_eval.study.table import records_to_frame, write_nodes
 
 TASK = "mlebench:toy-comp"
 HONEST = '''\

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from aira_eval.errors import UsageError
-from aira_eval.selection.contamination.similarity import (
+from aira_eval.checks.similarity import (
     code_similarity,
     fingerprints,
     kgram_hashes,
@@ -17,6 +16,7 @@ from aira_eval.selection.contamination.similarity import (
     normalised_tokens,
     winnow,
 )
+from aira_eval.errors import UsageError
 
 REFERENCE = '''\
 import numpy as np

@@ -7,14 +7,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from aira_eval.errors import DataError
-from aira_eval.selection.contamination.overlap import (
+from aira_eval.checks.overlap import (
     infer_columns,
     normalise_text,
     overlap_from_dirs,
     round_sig,
     train_test_overlap,
 )
+from aira_eval.errors import DataError
 
 
 def _train() -> pd.DataFrame:

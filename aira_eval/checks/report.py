@@ -18,20 +18,20 @@ from typing import Any
 
 import numpy as np
 
-from aira_eval.errors import AiraEvalError, UsageError
-from aira_eval.selection.contamination._study import (
-    StudyData,
+from aira_eval.checks._study import (
     TaskFiles,
     default_data_dir,
     leakage_context,
-    load_study,
+    load_checked_study,
     locate_task,
 )
-from aira_eval.selection.contamination.code_leakage import scan_nodes
-from aira_eval.selection.contamination.familiarity import familiarity_probe
-from aira_eval.selection.contamination.overlap import OverlapResult, overlap_from_dirs
-from aira_eval.selection.contamination.similarity import code_similarity, load_references
-from aira_eval.selection.contamination.test_vs_val import check_test_vs_val
+from aira_eval.checks.code_leakage import scan_nodes
+from aira_eval.checks.familiarity import familiarity_probe
+from aira_eval.checks.overlap import OverlapResult, overlap_from_dirs
+from aira_eval.checks.similarity import code_similarity, load_references
+from aira_eval.checks.test_vs_val import check_test_vs_val
+from aira_eval.errors import AiraEvalError, UsageError
+from aira_eval.study import Study, StudyManifest
 
 STATUS_RANK = {"skip": 0, "pass": 1, "error": 2, "warn": 3, "fail": 4}
 CHECK_TITLES = {
@@ -213,7 +213,7 @@ def check_overlap(
                        {"digits": digits, "tasks": per_task})
 
 
-def check_leakage(study: StudyData, tasks: dict[str, TaskFiles],
+def check_leakage(study: Study, tasks: dict[str, TaskFiles],
                   data_dir: Path | None) -> CheckResult:
     findings: list[dict[str, Any]] = []
     unparsable: list[str] = []
@@ -236,7 +236,7 @@ def check_leakage(study: StudyData, tasks: dict[str, TaskFiles],
         "findings": findings})
 
 
-def check_gaps(study: StudyData, threshold: float) -> CheckResult:
+def check_gaps(study: Study, threshold: float) -> CheckResult:
     result = check_test_vs_val(study.nodes, study.metrics, threshold, study.val_rows)
     details = result.to_dict()
     if not result.rows:
@@ -248,7 +248,7 @@ def check_gaps(study: StudyData, threshold: float) -> CheckResult:
     return CheckResult("test-vs-val", result.status(), summary, details)
 
 
-def check_similarity(study: StudyData, options: CheckOptions) -> CheckResult:
+def check_similarity(study: Study, options: CheckOptions) -> CheckResult:
     if options.references is None:
         return CheckResult("similarity", "skip", "skipped: no reference folder given")
     refs = load_references(options.references)
@@ -284,14 +284,15 @@ def run_checks(
 ) -> CheckReport:
     """Every check on one study (``overlap_cache`` shares overlap results across studies)."""
     options = (options or CheckOptions()).validate()
-    study = load_study(study_dir)
-    data_dir = options.data_dir or default_data_dir(study.manifest)
-    heldouts = study.manifest.config.get("heldouts")
+    study = load_checked_study(study_dir)
+    manifest = study.sources[0].manifest or StudyManifest(study_id=study_dir.name, seed=0)
+    data_dir = options.data_dir or default_data_dir(manifest)
+    heldouts = manifest.config.get("heldouts")
     heldouts = heldouts if isinstance(heldouts, bool) else None
     tasks = {t: locate_task(t, data_dir, heldouts) for t in study.task_ids}
     cache = overlap_cache if overlap_cache is not None else {}
     report = CheckReport(
-        study=str(study_dir), study_id=study.manifest.study_id,
+        study=str(study_dir), study_id=manifest.study_id,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         params={**options.to_dict(), "data_dir": str(data_dir)},
     )

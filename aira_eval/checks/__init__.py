@@ -10,35 +10,35 @@
 :func:`.report.run_checks` runs them all into a :class:`.report.CheckReport`.
 """
 
-from aira_eval.selection.contamination.code_leakage import (
+from aira_eval.checks.code_leakage import (
     Finding,
     LeakageContext,
     LeakageResult,
     scan_code,
     scan_nodes,
 )
-from aira_eval.selection.contamination.familiarity import (
+from aira_eval.checks.familiarity import (
     FamiliarityResult,
     familiarity_probe,
 )
-from aira_eval.selection.contamination.overlap import (
+from aira_eval.checks.overlap import (
     OverlapResult,
     overlap_from_dirs,
     train_test_overlap,
 )
-from aira_eval.selection.contamination.report import (
+from aira_eval.checks.report import (
     CheckOptions,
     CheckReport,
     CheckResult,
     run_checks,
 )
-from aira_eval.selection.contamination.similarity import (
+from aira_eval.checks.similarity import (
     SimilarityResult,
     code_similarity,
     fingerprints,
     load_references,
 )
-from aira_eval.selection.contamination.test_vs_val import GapResult, check_test_vs_val
+from aira_eval.checks.test_vs_val import GapResult, check_test_vs_val
 
 __all__ = [
     "CheckOptions",

@@ -23,7 +23,6 @@ from aira_eval.errors import DataError
 
 SCHEMA_VERSION = 1
 HELDOUT_SETS = ("val", "search", "select", "test")
-STATUSES = ("ok", "buggy", "timeout", "invalid_submission", "error")
 
 NODE_SCHEMA = pa.schema(
     [

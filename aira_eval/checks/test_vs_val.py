@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aira_eval.selection.views import fold_stats
+from aira_eval.study.folds import fold_stats
 
 ACCURACY_LIKE = frozenset({"accuracy", "acc", "error_rate", "error", "misclassification"})
 MAD_SCALE = 1.4826

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from aira_eval.errors import DataError
-from aira_eval.search.table import (
+from aira_eval.study.table import (
     NODE_COLUMNS,
     SCHEMA_VERSION,
     read_nodes,

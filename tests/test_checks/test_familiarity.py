@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from aira_eval.selection.contamination.familiarity import (
+from aira_eval.checks.familiarity import (
     SKIPPED,
     char_ngram_containment,
     familiarity_probe,

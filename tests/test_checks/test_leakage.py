@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from aira_eval.selection.contamination.code_leakage import (
+from aira_eval.checks.code_leakage import (
     LeakageContext,
     scan_code,
     scan_nodes,

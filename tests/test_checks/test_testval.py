@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aira_eval.search.table import records_to_frame
-from aira_eval.selection.contamination.test_vs_val import (
+from aira_eval.checks.test_vs_val import (
     binomial_se,
     check_test_vs_val,
     fold_se,
     robust_scale,
 )
+from aira_eval.study.table import records_to_frame
 
 
 def _nodes(
@@ -94,7 +94,7 @@ def test_honest_study_passes_and_failed_nodes_skip() -> None:
 def test_fold_scaled_test_se_matches_the_noise_of_a_per_row_metric() -> None:
     """For a per-row average (log loss, accuracy...) the fold-scaled SE of the test score is
     the sampling SD of a mean over n_test rows, estimated from the folds' scatter."""
-    from aira_eval.selection.contamination.test_vs_val import fold_scaled_test_se
+    from aira_eval.checks.test_vs_val import fold_scaled_test_se
 
     rng = np.random.default_rng(3)
     per_row_sd, n_val, k, n_test = 0.8, 2000, 5, 250

@@ -1,52 +1,22 @@
-"""What the contamination checks read from a study: its manifest, node table, node code, and
-the files of its tasks."""
+"""What the contamination checks read besides the study: the files of its tasks."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from aira_eval.errors import UsageError
-from aira_eval.search.study import StudyManifest
-from aira_eval.search.table import read_nodes
+from aira_eval.study import Study, StudyManifest, load_study
 
 if TYPE_CHECKING:
+    from aira_eval.checks.code_leakage import LeakageContext
     from aira_eval.datasets.problem import ProblemSpec
-    from aira_eval.search.node import Node
-    from aira_eval.selection.contamination.code_leakage import LeakageContext
 
 DEFAULT_DATA_DIR = Path("~/.cache/mle-bench/data")
-
-
-@dataclass
-class StudyData:
-    """A study as the checks see it."""
-
-    path: Path
-    manifest: StudyManifest
-    nodes: pd.DataFrame
-    codes: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def task_ids(self) -> list[str]:
-        ids = set(self.manifest.tasks)
-        if "task" in self.nodes.columns:
-            ids |= {str(t) for t in self.nodes["task"].unique()}
-        return sorted(ids)
-
-    @property
-    def val_rows(self) -> dict[str, int]:
-        """Task id -> rows the scripts' own cross-validation scored (the public train)."""
-        return {t: int(info.heldout_sizes["val"]) for t, info in self.manifest.tasks.items()
-                if "val" in info.heldout_sizes}
-
-    @property
-    def metrics(self) -> dict[str, str]:
-        return {t: info.metric for t, info in self.manifest.tasks.items()}
 
 
 @dataclass
@@ -80,64 +50,16 @@ class TaskFiles:
             return "".join(line for _, line in zip(range(n_lines), fh, strict=False))
 
 
-def load_study(path: Path) -> StudyData:
-    """Manifest, node table (or the journals when it is missing) and every node's code."""
+def load_checked_study(path: Path) -> Study:
+    """The study at ``path`` (manifest, node table — rebuilt from the journals when missing —
+    and every node's code), which must be a study directory."""
     if not path.is_dir():
         raise UsageError(f"study directory {path} does not exist",
                          hint="Pass a directory written by `aira-eval search` or `import`.")
     if not (path / "study.json").is_file():
         raise UsageError(f"{path} is not a study directory (no study.json)",
                          hint="Pass a directory written by `aira-eval search` or `import`.")
-    manifest = StudyManifest.read(path)
-    journals: dict[Path, list[Node]] = {}
-    if (path / "nodes.parquet").exists():
-        nodes = read_nodes(path / "nodes.parquet")
-    else:
-        journals = _read_journals(path)
-        nodes = _nodes_from_journals(journals)
-    return StudyData(path=path, manifest=manifest, nodes=nodes,
-                     codes=_codes(path, nodes, journals))
-
-
-def _read_journals(path: Path) -> dict[Path, list[Node]]:
-    """Search dir -> its journal's nodes, for every search of the study."""
-    from aira_eval.search.journal import JournalFile
-
-    return {journal.parent: JournalFile(journal).read()
-            for journal in sorted((path / "searches").glob("*/journal.jsonl"))}
-
-
-def _nodes_from_journals(journals: dict[Path, list[Node]]) -> pd.DataFrame:
-    """The node table ``rebuild_node_table`` would write, without writing it."""
-    from aira_eval.search.recorders import node_record, read_search_meta, search_meta_path
-    from aira_eval.search.table import records_to_frame
-
-    records: list[dict[str, Any]] = []
-    for search_dir, search_nodes in journals.items():
-        if search_meta_path(search_dir).exists():
-            meta = read_search_meta(search_dir)
-            records.extend(node_record(node, meta) for node in search_nodes)
-    return records_to_frame(records)
-
-
-def _codes(path: Path, nodes: pd.DataFrame,
-           journals: dict[Path, list[Node]] | None = None) -> dict[str, str]:
-    """``node id -> code`` from each node's code file, else from its search's journal
-    (``journals`` when already read)."""
-    codes: dict[str, str] = {}
-    missing: set[str] = set()
-    for node_id, rel in zip(nodes["node_id"], nodes["code_path"], strict=True):
-        file = path / str(rel) if isinstance(rel, str) and rel else None
-        if file is not None and file.is_file():
-            codes[str(node_id)] = file.read_text(encoding="utf-8", errors="replace")
-        else:
-            missing.add(str(node_id))
-    if missing:
-        for search_nodes in (journals or _read_journals(path)).values():
-            for node in search_nodes:
-                if node.node_id in missing and node.code:
-                    codes[node.node_id] = node.code
-    return {k: v for k, v in codes.items() if v.strip()}
+    return load_study(path)
 
 
 def default_data_dir(manifest: StudyManifest | None = None) -> Path:
@@ -171,7 +93,7 @@ def locate_task(task_id: str, data_dir: Path, heldouts: bool | None = None) -> T
 
 def leakage_context(files: TaskFiles, data_dir: Path | None) -> LeakageContext:
     """What the code scanner should know about a task (labels, sizes, private paths)."""
-    from aira_eval.selection.contamination.code_leakage import LeakageContext, canonical_literal
+    from aira_eval.checks.code_leakage import LeakageContext, canonical_literal
 
     dirs = [str(p.resolve()) for p in (files.private_dir, data_dir) if p is not None]
     public = {p.name for p in files.public_dir.iterdir()} if files.found and files.public_dir \
