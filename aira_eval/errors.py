@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
+
 
 class AiraEvalError(Exception):
     """Base class of every error aira-eval reports to a user.
@@ -29,3 +32,11 @@ class TaskNotFoundError(UsageError):
 
 class DataError(AiraEvalError):
     """Data on disk is missing, malformed, or of a newer schema than this version reads."""
+
+
+def unknown_name(kind: str, name: str, choices: Sequence[str]) -> UsageError:
+    """``unknown <kind> 'name'``, with the closest choices suggested and every choice listed."""
+    close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.5)
+    listed = f"Choices: {', '.join(choices)}."
+    hint = f"Did you mean {' or '.join(close)}? {listed}" if close else listed
+    return UsageError(f"unknown {kind} {name!r}", hint=hint)

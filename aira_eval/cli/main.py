@@ -29,6 +29,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help and usage errors: one line per error, never boxed or hard-wrapped
+    # (logs and redirected output stay greppable), `--seeds TEXT`-style option types.
+    rich_markup_mode=None,
 )
 
 

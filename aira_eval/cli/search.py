@@ -135,6 +135,11 @@ def search(
 
 def _report(result: Any, out: Path, mlflow: bool) -> None:
     n = sum(len(o.nodes) for o in result.outcomes)
+    new = sum(len(o.nodes) - o.resumed_from for o in result.outcomes)
+    if result.outcomes and not new and not result.interrupted:
+        console.print(f"[bold]study[/] {out} is complete: {len(result.outcomes)} searches, "
+                      f"{n} nodes; nothing to run.")
+        return
     where = "nodes.parquet, journals" + (", MLflow" if mlflow else "")
     console.print(f"[bold]study[/] {out}: {len(result.outcomes)} searches, {n} nodes ({where})")
     usages = [o.usage() for o in result.outcomes]
@@ -145,6 +150,10 @@ def _report(result: Any, out: Path, mlflow: bool) -> None:
         console.print(f"LLM: {calls} calls, {tokens:,} tokens, ${cost:.4f} "
                       f"(per search: searches/<id>/search.json and MLflow `llm.*`)")
     for outcome in result.outcomes:
+        if outcome.torn_line is not None:
+            err_console.print(f"[yellow]note:[/] {outcome.search_id}: dropped the torn last "
+                              f"journal line ({outcome.torn_line}), a node interrupted "
+                              "mid-write; it ran again.", highlight=False)
         if outcome.stopped == "cost":
             err_console.print(f"[yellow]{outcome.search_id}[/] stopped at its --max-cost limit")
     for err in result.mlflow_errors[:3]:

@@ -13,10 +13,12 @@ from typing import Any
 
 import yaml
 
-from aira_eval.errors import UsageError
+from aira_eval.errors import UsageError, unknown_name
+from aira_eval.search.operators.base import MEMORY_SCOPES
+from aira_eval.search.sandbox import SANDBOX_NAMES
 
 FITNESS_SIGNALS = ("val", "search", "test")
-SANDBOXES = ("local", "docker")
+SANDBOXES = SANDBOX_NAMES  # one closed set, defined by the sandbox package
 
 
 def parse_seeds(spec: str | int | list[int]) -> list[int]:
@@ -127,19 +129,11 @@ class StudyConfig:
         if self.node_timeout_s <= 0:
             raise UsageError(f"--node-timeout must be positive, got {self.node_timeout_s}")
         if self.fitness not in FITNESS_SIGNALS:
-            raise UsageError(
-                f"unknown fitness signal {self.fitness!r}",
-                hint=f"Use one of {', '.join(FITNESS_SIGNALS)}.",
-            )
+            raise unknown_name("fitness signal", self.fitness, FITNESS_SIGNALS)
         if self.sandbox not in SANDBOXES:
-            raise UsageError(
-                f"unknown sandbox {self.sandbox!r}", hint=f"Use one of {', '.join(SANDBOXES)}."
-            )
-        if self.memory_scope not in ("none", "simple", "sibling", "ancestral"):
-            raise UsageError(
-                f"unknown memory scope {self.memory_scope!r}",
-                hint="Use none, simple, sibling or ancestral.",
-            )
+            raise unknown_name("sandbox", self.sandbox, SANDBOXES)
+        if self.memory_scope not in MEMORY_SCOPES:
+            raise unknown_name("memory scope", self.memory_scope, MEMORY_SCOPES)
         if self.operators in ("aide", "aira"):
             self._validate_llm()
         return self

@@ -42,6 +42,7 @@ class SearchOutcome:
     nodes: list[Node] = field(default_factory=list)
     stopped: str = "budget"  # budget | time | cost | policy | interrupted
     resumed_from: int = 0
+    torn_line: int | None = None  # a torn last journal line dropped on resume (its line no.)
 
     def usage(self) -> Usage:
         """LLM usage summed over the search's nodes (zero for procedural operators)."""
@@ -86,7 +87,8 @@ class SearchEngine:
 
     def run(self) -> SearchOutcome:
         nodes = self.journal.repair()
-        outcome = SearchOutcome(self.ctx.search_id, resumed_from=len(nodes))
+        outcome = SearchOutcome(self.ctx.search_id, resumed_from=len(nodes),
+                                torn_line=self.journal.torn_line)
         prior = max((float(n.meta.get("search_elapsed", 0.0)) for n in nodes), default=0.0)
         t0 = time.monotonic() - prior
         closed: set[int] = set()  # batches re-proposed on resume with nothing left to run

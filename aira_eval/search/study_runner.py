@@ -44,7 +44,8 @@ class StudyEvents:
     """Callbacks the CLI uses for progress; all optional. Searches run in parallel threads,
     so callbacks must be thread-safe (rich's Progress is)."""
 
-    on_search_start: Callable[[SearchPlan, int, bool], None] | None = None
+    #: (plan, nodes already journaled, lower_is_better)
+    on_search_start: Callable[[SearchPlan, list[Node], bool], None] | None = None
     on_node: Callable[[SearchPlan, Node], None] | None = None
     on_search_end: Callable[[SearchPlan, SearchOutcome], None] | None = None
     on_study_start: Callable[[StudyConfig, int], None] | None = None
@@ -300,7 +301,9 @@ def _run_one(
                       config.operators, plan.seed, config.fitness, bool(task.lower_is_better))
     desc = policy.describe() if hasattr(policy, "describe") else {}
     params = _search_params(config, plan, desc)
-    write_search_meta(ctx.search_dir, meta, {"params": params})
+    previous = _previous_outcome(ctx.search_dir)
+    write_search_meta(ctx.search_dir, meta,
+                      {"params": params, **({"outcome": previous} if previous else {})})
     journaled = JournalFile(ctx.search_dir / "journal.jsonl").read()
     if recorder is not None:
         recorder.open_search(ctx.search_dir, meta, params)
@@ -317,17 +320,35 @@ def _run_one(
                           workers=config.workers, on_node=on_node, stop=shared.stop,
                           slots=shared.slots)
     if events.on_search_start is not None:
-        events.on_search_start(plan, len(journaled), bool(task.lower_is_better))
+        events.on_search_start(plan, journaled, bool(task.lower_is_better))
     outcome = engine.run()
-    summary = _summary(outcome, bool(task.lower_is_better))
-    write_search_meta(ctx.search_dir, meta, {
-        "params": params, "outcome": {"stopped": outcome.stopped, **summary}})
-    shared.table.rebuild()
-    if recorder is not None:
-        recorder.close_search(ctx.search_dir, summary)
+    if not _was_complete(outcome, previous):  # a finished search resumed: nothing to rewrite
+        summary = _summary(outcome, bool(task.lower_is_better))
+        write_search_meta(ctx.search_dir, meta, {
+            "params": params, "outcome": {"stopped": outcome.stopped, **summary}})
+        shared.table.rebuild()
+        if recorder is not None:
+            recorder.close_search(ctx.search_dir, summary)
     if events.on_search_end is not None:
         events.on_search_end(plan, outcome)
     return outcome
+
+
+def _was_complete(outcome: SearchOutcome, previous: dict[str, Any] | None) -> bool:
+    """The search had ended before and this run added no node to it."""
+    return (previous is not None and previous.get("stopped") != "interrupted"
+            and outcome.resumed_from == len(outcome.nodes) and outcome.stopped != "interrupted")
+
+
+def _previous_outcome(search_dir: Path) -> dict[str, Any] | None:
+    """The outcome a search recorded when it last ran to its end (None: it never did)."""
+    import json
+
+    try:
+        outcome = json.loads((search_dir / "search.json").read_text()).get("outcome")
+    except (OSError, ValueError):
+        return None
+    return outcome if isinstance(outcome, dict) else None
 
 
 def _summary(outcome: SearchOutcome, lower_is_better: bool) -> dict[str, float]:

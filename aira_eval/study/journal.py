@@ -20,6 +20,8 @@ class JournalFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        #: set by :meth:`read` when it dropped a torn last line (line number, 1-based)
+        self.torn_line: int | None = None
 
     @staticmethod
     def line(node: Node) -> str:
@@ -48,6 +50,7 @@ class JournalFile:
         if not self.path.exists():
             return []
         nodes: list[Node] = []
+        self.torn_line = None
         lines = self.path.read_text(encoding="utf-8").splitlines()
         for i, line in enumerate(lines):
             if not line.strip():
@@ -56,8 +59,13 @@ class JournalFile:
                 nodes.append(Node.from_dict(json.loads(line)))
             except (json.JSONDecodeError, TypeError) as err:
                 if i == len(lines) - 1:
-                    break  # torn final write: the node never counted as done
-                raise DataError(f"{self.path}:{i + 1} is not a valid journal line: {err}") from err
+                    self.torn_line = i + 1  # torn final write: the node never counted as done
+                    break
+                raise DataError(
+                    f"{self.path}:{i + 1} is not a valid journal line: {err}",
+                    hint=f"The journal is the source of truth and every other line is intact: "
+                    f"restore line {i + 1} from a backup or delete it (its node then re-runs on "
+                    "`aira-eval search --resume`), then run the command again.") from err
         return nodes
 
     def repair(self) -> list[Node]:

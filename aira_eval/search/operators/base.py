@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
 
 import numpy as np
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from aira_eval.datasets.task import Task
 
 MemoryScope = Literal["none", "simple", "sibling", "ancestral"]
+MEMORY_SCOPES: tuple[str, ...] = get_args(MemoryScope)
 Complexity = Literal["minimal", "moderate", "advanced"]
 
 

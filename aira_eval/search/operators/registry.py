@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aira_eval.errors import UsageError
+from aira_eval.errors import unknown_name
 from aira_eval.search.operators.base import Operators
 
 OPERATOR_FAMILIES = ("procedural", "aide", "aira")
@@ -29,7 +29,4 @@ def make_operators(name: str, params: dict[str, Any] | None = None, study: Any =
         if study is not None:
             return LLMOperators.from_study(name, study, params, search_id, seed)
         return LLMOperators.from_params(name, params, search_id, seed)
-    raise UsageError(
-        f"unknown operator family {name!r}",
-        hint=f"Use one of: {', '.join(OPERATOR_FAMILIES)}.",
-    )
+    raise unknown_name("operator family", name, OPERATOR_FAMILIES)

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aira_eval.errors import UsageError
+from aira_eval.errors import UsageError, unknown_name
 from aira_eval.search.policies.base import Policy
 from aira_eval.search.policies.evolutionary import EvolutionaryParams, EvolutionaryPolicy
 from aira_eval.search.policies.greedy import GreedyParams, GreedyPolicy
@@ -72,7 +72,7 @@ def _resolve(name: str) -> tuple[str, dict[str, Any]]:
     if name in PRESETS:
         algorithm, preset = PRESETS[name]
         return algorithm, dict(preset)
-    raise UsageError(f"unknown policy {name!r}", hint=f"valid policies: {', '.join(POLICY_NAMES)}")
+    raise unknown_name("policy", name, POLICY_NAMES)
 
 
 def _coerce_all(name: str, params_cls: type, raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aira_eval.errors import UsageError
+from aira_eval.errors import unknown_name
 from aira_eval.search.sandbox.base import (
     DEFAULT_IMAGE,
     ExecResult,
@@ -46,4 +46,4 @@ def make_sandbox(name: str, *, image: str = DEFAULT_IMAGE, **options: Any) -> Sa
         from aira_eval.search.sandbox.docker import DockerSandbox
 
         return DockerSandbox(image=image, **options)
-    raise UsageError(f"unknown sandbox {name!r}", hint=f"Use one of {', '.join(SANDBOX_NAMES)}.")
+    raise unknown_name("sandbox", name, SANDBOX_NAMES)

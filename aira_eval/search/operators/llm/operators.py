@@ -25,6 +25,7 @@ from typing import Any
 from aira_eval.errors import AiraEvalError, UsageError
 from aira_eval.search.node import Node, NodeView, Usage
 from aira_eval.search.operators.base import (
+    MEMORY_SCOPES,
     Analysis,
     OperatorContext,
     Proposal,
@@ -47,7 +48,7 @@ DEFAULT_MEMORY: dict[str, dict[str, str]] = {
     "aira": {"draft": "sibling", "improve": "sibling", "debug": "ancestral",
              "crossover": "none"},
 }
-_SCOPES = ("none", "simple", "good", "sibling", "ancestral")
+_SCOPES = (*MEMORY_SCOPES, "good")  # the LLM sets add AIDE's "every good node"
 _CALL_FAILURES = (LLMCallError, CostLimitReached, AiraEvalError)
 
 
