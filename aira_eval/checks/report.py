@@ -229,8 +229,10 @@ def check_leakage(study: Study, tasks: dict[str, TaskFiles],
     status = "fail" if fail_nodes else "warn" if findings else "pass"
     if not study.codes:
         status = "skip"
-    summary = (f"{len(findings)} findings in {len({f['node_id'] for f in findings})} of "
-               f"{len(study.codes)} nodes with code; {len(fail_nodes)} fail-level")
+    flagged = len({f["node_id"] for f in findings})
+    summary = (f"scanned the code of {len(study.codes)} nodes: "
+               + (f"{len(findings)} findings in {flagged} nodes, {len(fail_nodes)} fail-level"
+                  if findings else "no finding"))
     return CheckResult("code-leakage", status, summary, {
         "n_nodes": len(study.codes), "flagged_nodes": fail_nodes, "unparsable": unparsable,
         "findings": findings})

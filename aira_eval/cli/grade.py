@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from aira_eval.datasets.task import Task
 
 _NO_HELDOUTS_HINT = (
-    "If this submission was made for the task without held-out sets (its test file only), "
-    "grade it with --no-heldouts."
+    "This submission covers the task's test file without the hidden held-out rows, and is "
+    "valid that way: grade it with --no-heldouts."
 )
 
 
@@ -54,6 +54,9 @@ def grade(
         print_json(_payload(resolved, test, others))
         return
     _render(resolved, test, others)
+    if not test.valid_submission and others and \
+            resolved.grade(submission, heldouts=False).valid_submission:
+        console.print(f"[yellow]hint:[/] {_NO_HELDOUTS_HINT}", highlight=False)
 
 
 def _payload(task: Task, test: GradeReport, others: dict[str, GradeReport]) -> dict[str, Any]:
@@ -87,17 +90,18 @@ def _render(task: Task, test: GradeReport, others: dict[str, GradeReport]) -> No
     table.add_row("valid submission", verdict)
     if test.reason:
         table.add_row("reason", f"[red]{test.reason}[/]")
-    for name in ("gold", "silver", "bronze", "median"):
-        table.add_row(f"{name} threshold", _fmt(getattr(test, f"{name}_threshold")))
-    flags = {"gold": test.gold_medal, "silver": test.silver_medal, "bronze": test.bronze_medal,
-             "any medal": test.any_medal, "above median": test.above_median}
-    table.add_row("medals", "  ".join(f"{k}: {'yes' if v else 'no'}" for k, v in flags.items()))
+    if task.thresholds() is not None:  # medals mean something only with a leaderboard
+        for name in ("gold", "silver", "bronze", "median"):
+            table.add_row(f"{name} threshold", _fmt(getattr(test, f"{name}_threshold")))
+        flags = {"gold": test.gold_medal, "silver": test.silver_medal,
+                 "bronze": test.bronze_medal, "any medal": test.any_medal,
+                 "above median": test.above_median}
+        table.add_row("medals", "  ".join(f"{k}: {'yes' if v else 'no'}"
+                                          for k, v in flags.items()))
     for name, rep in others.items():
         value = _fmt(rep.score) if rep.valid_submission else f"[red]invalid[/] ({rep.reason})"
         table.add_row(f"{name} score", value)
     console.print(Panel(table, title=f"grade: {task.name}", expand=False), highlight=False)
-    if not test.valid_submission and others:
-        console.print(f"[yellow]hint:[/] {_NO_HELDOUTS_HINT}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

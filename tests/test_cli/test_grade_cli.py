@@ -144,3 +144,16 @@ def test_data_dir_without_competition(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "mlebench prepare -c spaceship-titanic" in flat(
         result.stderr)
     assert "Traceback" not in result.output
+
+
+def test_wrong_task_gets_no_heldouts_hint_and_builtins_show_no_medal_rows() -> None:
+    from aira_eval.datasets.registry import resolve_task
+
+    wine = resolve_task("builtin:wine")
+    result = runner.invoke(app, ["grade", str(wine.sample_submission_path), "--task",
+                                 "builtin:breast-cancer"])
+    assert result.exit_code == 0, result.output
+    out = flat(result.stdout)
+    assert "valid submission no" in out
+    assert "--no-heldouts" not in out  # the submission is for another task: no bogus hint
+    assert "threshold" not in out and "medals" not in out  # no leaderboard, no medal rows
