@@ -94,5 +94,5 @@ def search(config: StudyConfig, out: str | Path, *, resume: bool = False,
     seeds: Iterable[int] | str | int = config.seeds
     if not isinstance(seeds, str | int | list):
         seeds = list(seeds)
-    config = dataclasses.replace(config, seeds=parse_seeds(seeds))  # type: ignore[arg-type]
+    config = dataclasses.replace(config, seeds=parse_seeds(seeds))
     return run_study(config, Path(out), resume=resume, events=events)

@@ -70,10 +70,11 @@ def _compare_table(result: SelectionResult, head: str, by: str) -> Table:
     for col, justify in (("strategy", "left"), ("A − B", "left"), ("Δ", "right"),
                          ("P(imp)", "right"), ("tasks", "right")):
         table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-    for row in rows.itertuples(index=False):
-        table.add_row(str(row.strategy), f"{row.group_a}\n− {row.group_b}",
-                      _with_ci({"estimate": row.delta, "ci_low": row.lo, "ci_high": row.hi}),
-                      _fmt(row.p_improve), str(row.tasks))
+    for row in rows.to_dict(orient="records"):
+        table.add_row(str(row["strategy"]), f"{row['group_a']}\n− {row['group_b']}",
+                      _with_ci({"estimate": row["delta"], "ci_low": row["lo"],
+                                "ci_high": row["hi"]}),
+                      _fmt(row["p_improve"]), str(row["tasks"]))
     return table
 
 
@@ -99,11 +100,12 @@ def _generalization_table(result: SelectionResult, mixed: bool) -> Table:
 
 def _missing_pairs(result: SelectionResult) -> None:
     pairs = result.compare.drop_duplicates(["group_a", "group_b"])
-    for row in pairs.itertuples(index=False):
-        for group, only in ((row.group_a, row.only_a), (row.group_b, row.only_b)):
+    for row in pairs.to_dict(orient="records"):
+        a, b = str(row["group_a"]), str(row["group_b"])
+        for group, only in ((a, row["only_a"]), (b, row["only_b"])):
             if only:
-                console.print(f"{row.group_a} vs {row.group_b}: left out task(s) only {group} "
-                              f"has: {only}", highlight=False)
+                console.print(f"{a} vs {b}: left out task(s) only {group} has: {only}",
+                              highlight=False)
 
 
 def render(result: SelectionResult, mixed: bool = False) -> None:

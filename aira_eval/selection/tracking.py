@@ -5,11 +5,12 @@ Metric keys are ``<strategy>.<metric>`` (the study-level estimate) with suffixes
 difference to the reference) and ``.p_improve``; plus ``<strategy>.failures``. With several
 groups (agents) every key starts with the group label (``greedy.best-val.test_score``), and the
 between-group differences of the headline metric are ``compare.<A - B>.<strategy>.<metric>``
-with ``.ci_low``, ``.ci_high``, ``.p_improve``. Characters MLflow refuses in a key become ``_``. Missing values
-(NaN) are not logged. The run is named ``select-<UTC timestamp>`` in an experiment named after
-the study, in the study's store (default ``sqlite:///STUDY/mlflow.db``, artifacts under
-``STUDY/mlartifacts``). MLflow is imported here only, and any failure becomes a warning in the
-returned :class:`TrackingOutcome`: logging never loses or blocks a result.
+with ``.ci_low``, ``.ci_high``, ``.p_improve``. Characters MLflow refuses in a key become ``_``.
+Missing values (NaN) are not logged. The run is named ``select-<UTC timestamp>`` in an
+experiment named after the study, in the study's store (default
+``sqlite:///STUDY/mlflow.db``, artifacts under ``STUDY/mlartifacts``). MLflow is imported here
+only, and any failure becomes a warning in the returned :class:`TrackingOutcome`: logging never
+loses or blocks a result.
 """
 
 from __future__ import annotations
