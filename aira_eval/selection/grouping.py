@@ -4,7 +4,8 @@ A *group* is a set of searches compared as one unit (one agent, usually): the se
 statistics are computed per group, and groups are compared with each other. Groups are defined
 by search attributes (``--by``): a column of the search table
 (:func:`~aira_eval.study.searches.search_table`: ``policy``, ``operators``, ``model``,
-``task``, ``agent``, ``param.<name>``; a parameter may be given without its ``param.`` prefix)
+``task``, ``agent``, ``param.<name>``; a parameter may be given by its last dotted part,
+``uct_c`` for ``param.policy.uct_c``, when that is unambiguous)
 or a column of the node table that is constant within a search.
 
 Default: when the loaded searches differ in agent configuration (policy, operators, model,
@@ -75,7 +76,8 @@ class Grouping:
 def attribute_names(study: Study) -> list[str]:
     """Every name ``--by`` accepts (search-table and node-table columns)."""
     names = list(study.searches.columns)
-    names += [c.removeprefix("param.") for c in names if c.startswith("param.")]
+    params = [c for c in names if c.startswith("param.")]
+    names += [c.removeprefix("param.") for c in params] + [c.rsplit(".", 1)[1] for c in params]
     names += [c for c in study.nodes.columns if c not in names]
     return list(dict.fromkeys(names))
 
@@ -83,9 +85,12 @@ def attribute_names(study: Study) -> list[str]:
 def _column(study: Study, name: str) -> tuple[str, pd.Series]:
     """(column name, its value per search in ``study.searches`` order) for ``--by name``."""
     searches = study.searches
-    for col in (name, f"param.{name}"):
+    for col in (name, f"param.{name}", f"param.policy.{name}"):
         if col in searches.columns:
             return col, searches[col]
+    ending = [c for c in searches.columns if c.startswith("param.") and c.endswith(f".{name}")]
+    if len(ending) == 1:
+        return ending[0], searches[ending[0]]
     if name in study.nodes.columns and name != "search_id":
         first = study.nodes.groupby("search_id", sort=False)[name].first()
         return name, searches["search_id"].map(first)
@@ -96,8 +101,13 @@ def _column(study: Study, name: str) -> tuple[str, pd.Series]:
                      hint=f"{hint}Search attributes: {known}.")
 
 
+MISSING = "none"
+
+
 def _text(values: pd.Series) -> list[str]:
-    return ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+    """Group values as text; a missing value (a parameter a search does not have) is
+    :data:`MISSING`."""
+    return [MISSING if v is None or (isinstance(v, float) and np.isnan(v)) or v == "" else str(v)
             for v in values]
 
 

@@ -146,7 +146,7 @@ def generalization_table(table: pd.DataFrame, columns: list[str], rate: str) -> 
             if look not in lookup:
                 continue
             estimate, lo, hi = lookup[look]
-            rows.append({**group, "view": view, "strategy": strategy, "metric": name,
+            rows.append({**group, "view": view, "strategy": look[1], "metric": look[2],
                          "estimate": estimate, "lo": lo, "hi": hi})
     return pd.DataFrame(rows, columns=[*keys, "view", "strategy", "metric", "estimate", "lo",
                                        "hi"])
