@@ -13,7 +13,7 @@ from aira_eval.cli._common import console, err_console, fail, print_json, user_e
 from aira_eval.errors import DataError
 
 if TYPE_CHECKING:
-    from aira_eval.selection.summary import SelectionResult
+    from aira_eval.selection.result import SelectionResult
     from aira_eval.study import Study
 
 
@@ -39,47 +39,65 @@ def select(
     metric: str = typer.Option("auto", "--metric", help="Metric of the Δ and P(improve) "
                                "columns (default: normalized_score when every task has a "
                                "sample score, else test_score, else win_rate)."),
+    by: list[str] = typer.Option(
+        [], "--by", help="Group searches by a search attribute (repeatable): policy, "
+        "operators, model, task, agent, a node-table column or param.NAME. Default: by agent "
+        "when the searches' agents differ."),
+    pool: bool = typer.Option(False, "--pool", help="Pool every search into one group, even "
+                              "when their agents differ."),
+    baseline_group: str | None = typer.Option(
+        None, "--baseline-group", help="Compare every group with this one (default: every "
+        "pair of groups)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
-    out: Path | None = typer.Option(None, "--out", help="Directory for picks.parquet and "
-                                    "summary.json (default: STUDY/selection of the first)."),
+    out: Path | None = typer.Option(None, "--out", help="Directory for the results "
+                                    "(default: STUDY/selection/<run name> of the first study; "
+                                    "STUDY/selection/index.json names the latest)."),
     mlflow: bool = typer.Option(True, "--mlflow/--no-mlflow", help="Log the run to MLflow."),
     mlflow_uri: str | None = typer.Option(None, "--mlflow-uri", "--tracking-uri",
                                           help="MLflow tracking URI (default: "
                                           "sqlite:///STUDY/mlflow.db)."),
 ) -> None:
-    """Compare final-pick strategies: picks per search, judged on test, with bootstrap CIs.
+    """Compare final-pick strategies per agent: picks per search, judged on test, with CIs.
 
     Decides which node(s) every strategy submits per search, judges the picks on the test
-    set, and compares strategies across tasks and seeds with stratified bootstrap intervals.
+    set, and compares strategies across tasks and seeds with stratified bootstrap intervals,
+    per group of searches (by agent when the searches' agents differ), and the groups with
+    each other for the same strategy.
 
-    Writes STUDY/selection/picks.parquet (one row per strategy and search) and
-    STUDY/selection/summary.json, and logs a run to the study's MLflow store.
+    Writes STUDY/selection/<run>/ (picks.parquet, summary.parquet, compare.parquet,
+    summary.json; the run is named by its options, e.g. all, topk, all.by-policy) and logs a
+    run to the study's MLflow store.
     """
-    from aira_eval.selection.summary import SelectionOptions, run_selection, write_results
-    from aira_eval.study import load_study
+    import aira_eval as ae
+    from aira_eval.selection.outputs import run_name, update_index, write_results
 
-    options = SelectionOptions(
+    config = ae.SelectionConfig(
         strategies=list(strategy), k=k, z=z, reference=reference, n_resamples=resamples,
         seed=seed, task_bootstrap=task_bootstrap, ci=ci,  # type: ignore[arg-type]
-        metric=metric,
+        metric=metric, by=list(by), pool=pool, baseline_group=baseline_group,
     )
-    options.check()
+    config.check()
     try:
-        study = load_study(studies, require_valid=True)
+        study = ae.load_study(studies, require_valid=True)
     except DataError as err:  # an unreadable or newer-schema input is a usage error here
         fail(err.message, err.hint, code=2)
-    result = run_selection(study, options)
-    out_dir = out if out is not None else study.sources[0].study_dir / "selection"
-    files = write_results(result, out_dir)
-    result.summary["outputs"] = {name: str(path) for name, path in files.items()}
+    result = ae.select(study, config)
+    name = run_name(config)
+    selection_dir = study.sources[0].study_dir / "selection"
+    files = write_results(result, out if out is not None else selection_dir / name)
+    if out is None:
+        update_index(selection_dir, name, result)
+    result.summary["outputs"] = {key: str(path) for key, path in files.items()}
     tracking = _track(result, files, study, mlflow_uri) if mlflow else None
     if tracking is not None:
         result.summary["mlflow"] = tracking
     if as_json:
         print_json(result.summary)
     else:
-        _render(result, _mixed_metrics(study))
-        console.print(f"[dim]picks: {files['picks']}  summary: {files['summary']}[/]")
+        from aira_eval.cli.select_render import render
+
+        render(result, _mixed_metrics(study))
+        console.print(f"[dim]results: {files['summary'].parent}[/]", highlight=False)
     _warnings(result, tracking)
 
 
@@ -110,70 +128,11 @@ def _warnings(result: SelectionResult, tracking: dict[str, Any] | None) -> None:
         err_console.print(f"[yellow]warning:[/] {tracking['warning']}", highlight=False)
 
 
-def _fmt(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return f"{value:.3f}" if abs(value) < 1000 else f"{value:.4g}"
-
-
-def _with_ci(stats: dict[str, Any]) -> str:
-    """Estimate over its interval, two lines, so that 80 columns fit the table."""
-    if stats["estimate"] is None:
-        return "—"
-    return f"{_fmt(stats['estimate'])}\n{_fmt(stats['ci_low'])}…{_fmt(stats['ci_high'])}"
-
-
-_SHORT = {"normalized_score": "norm.", "test_score": "test", "win_rate": "win",
-          "any_medal": "medal", "valid_submission": "valid"}
-
-
 def _mixed_metrics(study: Any) -> bool:
     """True when the tasks' raw test scores are on different scales (metric or direction):
     their mean is then meaningless and the table shows only normalized scores."""
     metrics = {(info.metric, info.lower_is_better) for info in study.tasks.values()}
     return len(metrics) > 1
-
-
-def _render(result: SelectionResult, mixed: bool = False) -> None:
-    from rich import box
-    from rich.table import Table
-
-    summary = result.summary
-    head, ref = summary["headline_metric"], summary["reference"]
-    counts, opts = summary["counts"], summary["options"]
-    _tasks_too = ", tasks too" if opts["task_bootstrap"] else ""
-    table = Table(
-        box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True,
-        title=f"{counts['tasks']} task(s) × {counts['searches']} search(es): mean over tasks of "
-        "the mean over seeds",
-        caption=f"{int(opts['level'] * 100)}% {summary['ci_method']} intervals under each value "
-        f"({opts['n_resamples']} stratified resamples{_tasks_too}); Δ = {head} − {ref}'s, "
-        "paired; P(imp) = share of resamples where Δ favours it.",
-    )
-    table.add_column("strategy", no_wrap=True)
-    delta_col = "Δ " + _SHORT.get(head, head[:6])
-    for col in ("test", "regret", "medal", "norm.", delta_col, "P(imp)"):
-        table.add_column(col, justify="right", no_wrap=True)
-    failures = []
-    for name, block in summary["strategies"].items():
-        m = block["metrics"]
-        label = name + ("\n(uses test)" if block["uses_test"] else "")
-        label += f"\n(k={opts['k']})" if name == "topk" else ""
-        table.add_row(
-            label, "—" if mixed else _with_ci(m["test_score"]),
-            "—" if mixed else _fmt(m["regret"]["estimate"]),
-            _fmt(m["any_medal"]["estimate"]), _with_ci(m["normalized_score"]),
-            "ref" if name == ref else _with_ci(m[head]["delta"]),
-            "—" if name == ref else _fmt(m[head]["p_improve"]),
-        )
-        if block["failures"]:
-            failures.append(f"{name} {block['failures']}/{block['searches']}")
-    console.print(table)
-    if mixed:
-        console.print("test and regret: — because the tasks use different metrics; compare "
-                      "normalized scores (or --json for per-task values).")
-    if failures:
-        console.print("failed submissions (no medal, normalized score 0): " + ", ".join(failures))
 
 
 def register(app: typer.Typer) -> None:

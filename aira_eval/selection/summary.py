@@ -1,11 +1,14 @@
-"""Study-level comparison of strategies: run, aggregate, write results.
+"""Study-level comparison of strategies, per group of searches (agent), and between groups.
 
 :func:`run_selection` evaluates every strategy on every search
 (:func:`~aira_eval.selection.evaluate.evaluate_strategies`), adds the paired per-search
-``win_rate`` against the reference, and bootstraps the mean over tasks of the mean over seeds of
-every metric (:mod:`aira_eval.selection.bootstrap`), with paired differences to the reference and
-the probability of improvement. :func:`write_results` writes ``picks.parquet`` and
-``summary.json``.
+``win_rate`` against the reference, groups the searches (:mod:`aira_eval.selection.grouping`:
+by agent when agents differ), and per group bootstraps the mean over tasks of the mean over
+seeds of every metric (:mod:`aira_eval.selection.bootstrap`), with paired differences to the
+reference and the probability of improvement; then compares groups for the same strategy
+(:mod:`aira_eval.selection.compare`). The result is a
+:class:`~aira_eval.selection.result.SelectionResult` of DataFrames; JSON and files are
+:mod:`aira_eval.selection.outputs`' business.
 
 ``win_rate`` (rliable's probability of improvement, paired by search): per search, 1 when the
 strategy's pick has a better test score than the reference's, ½ on a tie, 0 otherwise (a failed
@@ -15,22 +18,25 @@ strategy beats the reference on a random search of a random task.
 
 from __future__ import annotations
 
-import json
-import math
-import os
+import difflib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from aira_eval import __version__
 from aira_eval.errors import UsageError
-from aira_eval.selection.bootstrap import PairedBootstrap, draw_resamples, paired_bootstrap
+from aira_eval.selection.bootstrap import draw_resamples, paired_bootstrap
+from aira_eval.selection.compare import CompareOptions, compare_groups
 from aira_eval.selection.evaluate import METRICS, evaluate_strategies
+from aira_eval.selection.grouping import Grouping, resolve_grouping
+from aira_eval.selection.result import (
+    GroupStats,
+    SelectionResult,
+    generalization_table,
+    tidy_table,
+)
 from aira_eval.selection.strategies import (
     STRATEGIES,
     Strategy,
@@ -41,8 +47,6 @@ from aira_eval.selection.strategies import (
 from aira_eval.study import Study
 from aira_eval.study.manifest import TaskInfo
 
-SUMMARY_FORMAT = "aira-eval.selection"
-SUMMARY_VERSION = 1
 WIN_RATE = "win_rate"
 CiMethod = Literal["percentile", "bca"]
 
@@ -61,8 +65,15 @@ class SelectionOptions:
     ci: CiMethod = "percentile"
     level: float = 0.95
     metric: str = "auto"  # the headline metric for deltas and P(improve)
+    by: list[str] = field(default_factory=list)  # group columns; empty: by agent if they differ
+    pool: bool = False  # one group, even when agents differ
+    baseline_group: str | None = None  # compare every group with this one (default: all pairs)
 
     def check(self) -> None:
+        if isinstance(self.by, str):
+            self.by = [self.by]
+        self.strategies = [self.strategies] if isinstance(self.strategies, str) else \
+            list(self.strategies)
         if self.n_resamples < 1:
             raise UsageError(f"--resamples must be at least 1, got {self.n_resamples}")
         if self.ci not in ("percentile", "bca"):
@@ -74,13 +85,8 @@ class SelectionOptions:
                              hint=f"Known metrics: {', '.join([*METRICS, WIN_RATE])}.")
 
 
-@dataclass
-class SelectionResult:
-    """Per-search picks and the JSON-ready summary of one selection run."""
-
-    picks: pd.DataFrame
-    summary: dict[str, Any]
-    skipped: dict[str, str]
+#: The public name of the options.
+SelectionConfig = SelectionOptions
 
 
 def resolve_strategies(options: SelectionOptions, frame: pd.DataFrame
@@ -153,111 +159,69 @@ def add_win_rate(table: pd.DataFrame, reference: str, tasks: dict[str, TaskInfo]
     return out
 
 
+def rate_metric(tasks: dict[str, TaskInfo]) -> str:
+    """The generalization view's rate: medal rate when every task has medal thresholds, else
+    the normalized score."""
+    return "any_medal" if tasks and all(i.thresholds for i in tasks.values()) \
+        else "normalized_score"
+
+
+def _group_stats(values: np.ndarray, searches: pd.DataFrame, grouping: Grouping,
+                 options: SelectionOptions, reference: int, directions: np.ndarray
+                 ) -> list[GroupStats]:
+    """Per group: resamples within its tasks and the paired bootstrap ``(U_g, S, M)``."""
+    rng = np.random.default_rng(options.seed)  # one group: the pooled run's draws
+    codes = grouping.codes(searches["search_id"])
+    stats = []
+    for g, (label, key) in enumerate(zip(grouping.labels, grouping.keys(), strict=True)):
+        units = np.flatnonzero(codes == g)
+        task_codes, task_names = pd.factorize(searches["task"].iloc[units])
+        res = draw_resamples(task_codes, options.n_resamples, rng,
+                             task_level=options.task_bootstrap)
+        boot = paired_bootstrap(values[units], res, reference, directions, options.level)
+        stats.append(GroupStats(label, key, units, [str(t) for t in task_names], res, boot))
+    return stats
+
+
 def run_selection(study: Study, options: SelectionOptions) -> SelectionResult:
-    """Evaluate strategies on ``study`` and bootstrap their study-level comparison."""
+    """Evaluate strategies on ``study``, per group, and compare groups (module docstring)."""
+    from aira_eval.selection.outputs import summary_dict
+
     options.check()
     params = StrategyParams(k=options.k, z=options.z)
     strategies, skipped = resolve_strategies(options, study.frame)
+    grouping = resolve_grouping(study, options.by, options.pool)
+    if options.baseline_group is not None and options.baseline_group not in grouping.labels:
+        close = difflib.get_close_matches(options.baseline_group, grouping.labels, n=3)
+        raise UsageError(f"no group {options.baseline_group!r}",
+                         hint=(f"Did you mean {', '.join(close)}? " if close else "")
+                         + f"Groups: {', '.join(grouping.labels)}.")
     table = evaluate_strategies(study.frame, study.tasks, strategies, params)
-    table = add_win_rate(table, options.reference, study.tasks)
-    metrics = [*METRICS, WIN_RATE]
-    names = [s.name for s in strategies]
+    table = grouping.annotate(add_win_rate(table, options.reference, study.tasks))
+    metrics, names = [*METRICS, WIN_RATE], [s.name for s in strategies]
     n_units = len(table) // len(names)
     values = table[metrics].to_numpy(dtype=float).reshape(len(names), n_units, len(metrics))
     values = values.transpose(1, 0, 2)  # (U, S, M)
-    task_codes, task_names = pd.factorize(table["task"].iloc[:n_units])
-    resamples = draw_resamples(task_codes, options.n_resamples, options.seed,
-                               task_level=options.task_bootstrap)
+    searches = table.iloc[:n_units]
     directions = metric_directions(study.tasks, metrics)
-    boot = paired_bootstrap(values, resamples, names.index(options.reference), directions,
-                            options.level)
+    ref = names.index(options.reference)
+    stats = _group_stats(values, searches, grouping, options, ref, directions)
+    counts = [int(g.units.size) for g in stats]
+    tidy = tidy_table(stats, grouping.columns, names, metrics, options.ci, counts)
+    compare_opts = CompareOptions(options.n_resamples, options.task_bootstrap, options.level,
+                                  options.ci)
+    compare = compare_groups(values, searches["task"].to_numpy(dtype=object),
+                             grouping.codes(searches["search_id"]), grouping.labels, names,
+                             metrics, directions, compare_opts,
+                             np.random.default_rng([options.seed, 1]), options.baseline_group)
+    all_tasks = [str(t) for t in pd.unique(searches["task"])]
+    missing = {g.label: [t for t in all_tasks if t not in g.tasks] for g in stats}
+    result = SelectionResult(
+        picks=table, table=tidy, compare=compare,
+        generalization=generalization_table(tidy, grouping.columns, rate_metric(study.tasks)),
+        summary={}, skipped=skipped, by=grouping.columns, groups=grouping.labels,
+        note=grouping.note, missing_tasks={k: v for k, v in missing.items() if v},
+        strategies=names, metrics=metrics, _values=values, _stats=stats)
     headline = headline_metric(options, table, study.tasks)
-    summary = _summary(study, options, strategies, table, metrics, boot, directions, headline,
-                       skipped, [str(t) for t in task_names])
-    return SelectionResult(picks=table, summary=summary, skipped=skipped)
-
-
-def _interval(arr: np.ndarray) -> list[float | None]:
-    return [_num(arr[0]), _num(arr[1])]
-
-
-def _num(x: Any) -> float | None:
-    value = float(x)
-    return value if math.isfinite(value) else None
-
-
-def _metric_block(boot: PairedBootstrap, s: int, m: int, ci: CiMethod) -> dict[str, Any]:
-    chosen, d_chosen = (boot.percentile, boot.delta_percentile) if ci == "percentile" else \
-        (boot.bca, boot.delta_bca)
-    return {
-        "estimate": _num(boot.estimate[s, m]), "se": _num(boot.se[s, m]),
-        "ci_low": _num(chosen[s, m, 0]), "ci_high": _num(chosen[s, m, 1]),
-        "percentile_ci": _interval(boot.percentile[s, m]), "bca_ci": _interval(boot.bca[s, m]),
-        "delta": {
-            "estimate": _num(boot.delta[s, m]), "se": _num(boot.delta_se[s, m]),
-            "ci_low": _num(d_chosen[s, m, 0]), "ci_high": _num(d_chosen[s, m, 1]),
-            "percentile_ci": _interval(boot.delta_percentile[s, m]),
-            "bca_ci": _interval(boot.delta_bca[s, m]),
-        },
-        "p_improve": _num(boot.p_improve[s, m]),
-    }
-
-
-def _summary(study: Study, options: SelectionOptions, strategies: list[Strategy],
-             table: pd.DataFrame, metrics: list[str], boot: PairedBootstrap,
-             directions: np.ndarray, headline: str, skipped: dict[str, str],
-             task_names: list[str]) -> dict[str, Any]:
-    frame = study.frame
-    per_task: dict[str, dict[str, dict[str, float | None]]] = {t: {} for t in task_names}
-    means = table.groupby(["task", "strategy"], sort=False)[metrics].mean()
-    for key, row in means.to_dict(orient="index").items():
-        task, name = (str(part) for part in key)  # type: ignore[attr-defined]
-        per_task[task][name] = {str(m): _num(v) for m, v in row.items()}
-    strategies_out: dict[str, Any] = {}
-    for s, strategy in enumerate(strategies):
-        rows = table[table["strategy"] == strategy.name]
-        strategies_out[strategy.name] = {
-            "description": strategy.description, "uses_test": strategy.uses_test,
-            "combine": strategy.combine, "searches": len(rows),
-            "failures": int((rows["valid_submission"] == 0).sum()),
-            "metrics": {m: _metric_block(boot, s, j, options.ci) for j, m in enumerate(metrics)},
-        }
-    return {
-        "format": SUMMARY_FORMAT, "format_version": SUMMARY_VERSION,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "aira_eval_version": __version__,
-        "sources": [str(s.path) for s in study.sources], "study_ids": study.study_ids,
-        "options": {**asdict(options), "strategies": [s.name for s in strategies]},
-        "statistic": "mean over tasks of the mean over searches (seeds)",
-        "counts": {
-            "tasks": len(task_names), "searches": int(len(table) // len(strategies)),
-            "nodes": len(frame), "valid_nodes": int(frame["valid"].sum()),
-            "oracle_run_searches": int(frame.loc[frame["oracle_run"], "search_id"].nunique()),
-        },
-        "headline_metric": headline, "reference": options.reference, "ci_method": options.ci,
-        "metrics": {m: {"higher_is_better": None if d == 0 else bool(d > 0),
-                        "description": METRICS[m].description if m in METRICS else
-                        f"P(pick beats {options.reference}'s on the same search), ties half"}
-                    for m, d in zip(metrics, directions, strict=True)},
-        "strategies": strategies_out,
-        "not_applicable": skipped,
-        "per_task": per_task,
-    }
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
-def write_results(result: SelectionResult, out_dir: Path) -> dict[str, Path]:
-    """Write ``picks.parquet`` and ``summary.json`` into ``out_dir`` (atomically)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    picks_path, summary_path = out_dir / "picks.parquet", out_dir / "summary.json"
-    picks = result.picks.copy()
-    picks.attrs = {}
-    _atomic_write(picks_path, lambda p: picks.to_parquet(p, index=False))
-    text = json.dumps(result.summary, indent=2, sort_keys=False, allow_nan=False)
-    _atomic_write(summary_path, lambda p: p.write_text(text + "\n"))
-    return {"picks": picks_path, "summary": summary_path}
+    result.summary = summary_dict(study, options, strategies, result, directions, headline)
+    return result

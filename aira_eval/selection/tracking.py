@@ -2,16 +2,21 @@
 
 Metric keys are ``<strategy>.<metric>`` (the study-level estimate) with suffixes ``.ci_low``,
 ``.ci_high`` (the chosen interval), ``.delta``, ``.delta.ci_low``, ``.delta.ci_high`` (paired
-difference to the reference) and ``.p_improve``; plus ``<strategy>.failures``. Missing values
-(NaN) are not logged. The run is named ``select-<UTC timestamp>`` in an experiment named after
-the study, in the study's store (default ``sqlite:///STUDY/mlflow.db``, artifacts under
-``STUDY/mlartifacts``). MLflow is imported here only, and any failure becomes a warning in the
-returned :class:`TrackingOutcome`: logging never loses or blocks a result.
+difference to the reference) and ``.p_improve``; plus ``<strategy>.failures``. With several
+groups (agents) every key starts with the group label (``greedy.best-val.test_score``), and the
+between-group differences of the headline metric are ``compare.<A - B>.<strategy>.<metric>``
+with ``.ci_low``, ``.ci_high``, ``.p_improve``. Characters MLflow refuses in a key become ``_``.
+Missing values (NaN) are not logged. The run is named ``select-<UTC timestamp>`` in an
+experiment named after the study, in the study's store (default
+``sqlite:///STUDY/mlflow.db``, artifacts under ``STUDY/mlartifacts``). MLflow is imported here
+only, and any failure becomes a warning in the returned :class:`TrackingOutcome`: logging never
+loses or blocks a result.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,6 +44,14 @@ def default_tracking_uri(study_dir: Path) -> str:
     return f"sqlite:///{(study_dir / 'mlflow.db').resolve()}"
 
 
+_NOT_IN_KEYS = re.compile(r"[^A-Za-z0-9_.\-/ ]+")
+
+
+def metric_key(*parts: str) -> str:
+    """An MLflow metric key from parts (characters MLflow refuses become ``_``)."""
+    return ".".join(_NOT_IN_KEYS.sub("_", p).strip("_") or "_" for p in parts)
+
+
 def summary_metrics(summary: Mapping[str, Any]) -> dict[str, float]:
     """Flatten a selection summary into MLflow metric keys (module docstring)."""
     out: dict[str, float] = {}
@@ -47,17 +60,27 @@ def summary_metrics(summary: Mapping[str, Any]) -> dict[str, float]:
         if value is not None and math.isfinite(float(value)):
             out[key] = float(value)
 
-    for name, block in summary["strategies"].items():
-        put(f"{name}.failures", block["failures"])
-        for metric, stats in block["metrics"].items():
-            key = f"{name}.{metric}"
-            put(key, stats["estimate"])
-            put(f"{key}.ci_low", stats["ci_low"])
-            put(f"{key}.ci_high", stats["ci_high"])
-            put(f"{key}.delta", stats["delta"]["estimate"])
-            put(f"{key}.delta.ci_low", stats["delta"]["ci_low"])
-            put(f"{key}.delta.ci_high", stats["delta"]["ci_high"])
-            put(f"{key}.p_improve", stats["p_improve"])
+    groups = summary["groups"]
+    for label, group in groups.items():
+        prefix = [] if len(groups) == 1 else [str(label)]
+        for name, block in group["strategies"].items():
+            put(metric_key(*prefix, name, "failures"), block["failures"])
+            for metric, stats in block["metrics"].items():
+                key = metric_key(*prefix, name, metric)
+                put(key, stats["estimate"])
+                put(f"{key}.ci_low", stats["ci_low"])
+                put(f"{key}.ci_high", stats["ci_high"])
+                put(f"{key}.delta", stats["delta"]["estimate"])
+                put(f"{key}.delta.ci_low", stats["delta"]["ci_low"])
+                put(f"{key}.delta.ci_high", stats["delta"]["ci_high"])
+                put(f"{key}.p_improve", stats["p_improve"])
+    for row in summary.get("comparison", []):
+        key = metric_key("compare", f"{row['group_a']} - {row['group_b']}", row["strategy"],
+                         row["metric"])
+        put(key, row["delta"])
+        put(f"{key}.ci_low", row["lo"])
+        put(f"{key}.ci_high", row["hi"])
+        put(f"{key}.p_improve", row["p_improve"])
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -66,3 +67,45 @@ def build_study(tmp_path: Path) -> Callable[..., tuple[Path, SyntheticStudy]]:
         return study.write(tmp_path / name), study
 
     return build
+
+
+def agent_study(directory: Path, *, effect: float = 0.0, policies: tuple[str, str] =
+                ("greedy", "mcts"), n_tasks: int = 2, n_seeds: int = 5, n_nodes: int = 15,
+                seed: int = 0, drop_task: str | None = None) -> Path:
+    """A study dir of ``n_tasks`` tasks × 2 policies × ``n_seeds`` seeds, written as a search
+    would write it (``nodes.parquet``, ``study.json``, ``searches/<id>/search.json``).
+
+    Both policies' searches come from the same synthetic model on the same tasks (independent
+    draws); the first policy's nodes are better by ``effect`` on every score (validation,
+    folds, holdouts, test): one policy is better by construction, or (``effect=0``) the two
+    are identical in distribution. ``drop_task`` removes that task's searches of the second
+    policy.
+    """
+    import numpy as np
+
+    frames = []
+    tasks: dict[str, TaskInfo] = {}
+    for i, policy in enumerate(policies):
+        spec = SyntheticSpec(n_tasks=n_tasks, n_seeds=n_seeds, n_nodes=n_nodes,
+                             lower_is_better_every=0, study_id=f"{policy}", policy=policy,
+                             task_seed=1234)
+        synth = generate_study(spec, seed=seed * 10 + i)
+        frame = synth.frame
+        if i == 0:
+            for col in ("score_val", "score_search", "score_select", "score_test"):
+                frame[col] = frame[col] + effect
+            frame["val_folds"] = [np.asarray(f) + effect for f in frame["val_folds"]]
+        elif drop_task is not None:
+            frame = frame[frame["task"] != drop_task].reset_index(drop=True)
+        frames.append(frame)
+        tasks = synth.tasks
+    nodes = pd.concat(frames, ignore_index=True)
+    nodes["study_id"] = "agents"
+    write_study(directory, nodes, tasks, study_id="agents")
+    for search_id, policy in nodes.groupby("search_id")["policy"].first().items():
+        params = {"policy": policy, "steps": n_nodes, **({"policy.uct_c": 1.0}
+                                                         if policy == "mcts" else {})}
+        meta = directory / "searches" / str(search_id) / "search.json"
+        meta.parent.mkdir(parents=True)
+        meta.write_text(json.dumps({"search_id": search_id, "params": params}))
+    return directory

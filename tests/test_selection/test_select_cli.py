@@ -38,12 +38,15 @@ def test_compares_every_strategy_and_writes_results(build_study: Builder) -> Non
     assert best_val["delta"]["estimate"] == 0.0
     assert summary["counts"] == {"tasks": 3, "searches": 12, "nodes": 144,
                                  "valid_nodes": int(synth.frame["valid"].sum()),
-                                 "oracle_run_searches": 0}
-    picks = pd.read_parquet(study / "selection" / "picks.parquet")
+                                 "oracle_run_searches": 0, "groups": 1}
+    picks = pd.read_parquet(study / "selection" / "all" / "picks.parquet")
     assert len(picks) == 9 * 12
-    on_disk = json.loads((study / "selection" / "summary.json").read_text())
+    on_disk = json.loads((study / "selection" / "all" / "summary.json").read_text())
     assert on_disk["strategies"].keys() == summary["strategies"].keys()
-    assert summary["outputs"]["picks"] == str(study / "selection" / "picks.parquet")
+    assert summary["outputs"]["picks"] == str(study / "selection" / "all" / "picks.parquet")
+    table = pd.read_parquet(study / "selection" / "all" / "summary.parquet")
+    assert len(table) == 9 * 16  # one row per (group, strategy, metric)
+    assert json.loads((study / "selection" / "index.json").read_text())["latest_full"] == "all"
 
 
 def test_table_output_and_chosen_strategies(build_study: Builder) -> None:
@@ -54,7 +57,8 @@ def test_table_output_and_chosen_strategies(build_study: Builder) -> None:
     for name in ("best-val", "shrinkage", "lcb"):  # the reference comes along
         assert name in result.stdout
     assert "bca" in result.stdout and "oracle" not in result.stdout
-    summary = json.loads((study / "selection" / "summary.json").read_text())
+    summary = json.loads((study / "selection" / "shrinkage-lcb.z1.5" / "summary.json")
+                         .read_text())
     assert summary["options"]["task_bootstrap"] is True
     assert summary["options"]["z"] == 1.5
 
@@ -98,7 +102,8 @@ def test_mlflow_run_has_one_metric_per_strategy_and_metric(build_study: Builder)
         assert key in metrics, key
     assert metrics["oracle.regret"] == 0.0
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "selection")}
-    assert artifacts == {"selection/picks.parquet", "selection/summary.json"}
+    assert artifacts == {"selection/picks.parquet", "selection/summary.json",
+                         "selection/summary.parquet"}
 
 
 def test_mlflow_failure_is_a_warning(build_study: Builder, tmp_path: Path) -> None:
@@ -109,7 +114,7 @@ def test_mlflow_failure_is_a_warning(build_study: Builder, tmp_path: Path) -> No
                   "--mlflow-uri", f"sqlite:///{blocker}/sub/mlflow.db")
     assert result.exit_code == 0, result.output
     assert "MLflow logging" in result.stderr
-    assert (study / "selection" / "summary.json").exists()
+    assert (study / "selection" / "best-val" / "summary.json").exists()
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -1,0 +1,146 @@
+"""Tables of ``aira-eval select``: one block per group, the between-group comparison and the
+generalization view (VAL/VAL, VAL/TEST, TEST/TEST, top-k)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from rich import box
+from rich.table import Table
+
+from aira_eval.cli._common import console
+
+if TYPE_CHECKING:
+    from aira_eval.selection.result import SelectionResult
+
+_SHORT = {"normalized_score": "norm.", "test_score": "test", "win_rate": "win",
+          "any_medal": "medal", "valid_submission": "valid"}
+NORM_NOTE = ("norm. = (test score − the sample submission's) / (the study's best test score on "
+             "the task − the sample's); a failed submission counts 0")
+
+
+def _fmt(value: float | None) -> str:
+    if value is None or pd.isna(value):
+        return "—"
+    return f"{value:.3f}" if abs(value) < 1000 else f"{value:.4g}"
+
+
+def _with_ci(stats: dict[str, Any]) -> str:
+    """Estimate over its interval, two lines, so that 80 columns fit the table."""
+    if stats["estimate"] is None:
+        return "—"
+    return f"{_fmt(stats['estimate'])}\n{_fmt(stats['ci_low'])}…{_fmt(stats['ci_high'])}"
+
+
+def _table(title: str, caption: str | None = None) -> Table:
+    return Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True,
+                 title=title, caption=caption)
+
+
+def _group_table(summary: dict[str, Any], label: str, block: dict[str, Any], mixed: bool,
+                 grouped: bool) -> Table:
+    head, ref, opts = summary["headline_metric"], summary["reference"], summary["options"]
+    counts = block["counts"]
+    where = f"{' · '.join(summary['by'])} {label}: " if grouped else ""
+    table = _table(f"{where}{counts['tasks']} task(s) × {counts['searches']} search(es): mean "
+                   "over tasks of the mean over seeds")
+    table.add_column("strategy", no_wrap=True)
+    delta_col = "Δ " + _SHORT.get(head, head[:6])
+    for col in ("test", "val", "optim.", "medal", "norm.", delta_col, "P(imp)"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for name, strat in block["strategies"].items():
+        m = strat["metrics"]
+        label_ = name + ("\n(test!)" if strat["uses_test"] else "")
+        label_ += f"\n(k={opts['k']})" if name == "topk" else ""
+        raw = "—" if mixed else None
+        table.add_row(
+            label_, raw or _with_ci(m["test_score"]), raw or _fmt(m["val_score"]["estimate"]),
+            raw or _fmt(m["optimism"]["estimate"]),
+            _fmt(m["any_medal"]["estimate"]), _with_ci(m["normalized_score"]),
+            "ref" if name == ref else _with_ci(m[head]["delta"]),
+            "—" if name == ref else _fmt(m[head]["p_improve"]),
+        )
+    return table
+
+
+def _compare_table(result: SelectionResult, head: str, by: str) -> Table:
+    rows = result.compare[result.compare["metric"] == head]
+    table = _table(f"between {by}s: Δ {_SHORT.get(head, head)} = A − B, same strategy")
+    for col, justify in (("strategy", "left"), ("A − B", "left"), ("Δ", "right"),
+                         ("P(imp)", "right"), ("tasks", "right")):
+        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for row in rows.to_dict(orient="records"):
+        table.add_row(str(row["strategy"]), f"{row['group_a']}\n− {row['group_b']}",
+                      _with_ci({"estimate": row["delta"], "ci_low": row["lo"],
+                                "ci_high": row["hi"]}),
+                      _fmt(row["p_improve"]), str(row["tasks"]))
+    return table
+
+
+def _generalization_table(result: SelectionResult, mixed: bool) -> Table:
+    gen = result.generalization
+    if mixed:
+        gen = gen[~gen["metric"].isin(["test_score", "val_score", "oracle_score"])]
+    views = [v for v in ("VAL/VAL", "VAL/TEST", "TEST/TEST", "top-k") if v in set(gen["view"])]
+    table = _table("generalization (selection / judged on)")
+    table.add_column("group", no_wrap=True)
+    table.add_column("metric", no_wrap=True)
+    for view in views:
+        table.add_column(view, justify="right", no_wrap=True)
+    raw = gen["metric"].isin(["test_score", "val_score", "oracle_score"]).to_numpy()
+    gen = gen.assign(metric=gen["metric"].map(lambda m: _SHORT.get(str(m), str(m))).where(
+        ~raw, "score"))
+    for (group, metric), rows in gen.groupby(["group", "metric"], sort=False):
+        cells = {r.view: _with_ci({"estimate": r.estimate, "ci_low": r.lo, "ci_high": r.hi})
+                 for r in rows.itertuples(index=False)}
+        table.add_row(str(group), str(metric), *(cells.get(v, "—") for v in views))
+    return table
+
+
+def _missing_pairs(result: SelectionResult) -> None:
+    pairs = result.compare.drop_duplicates(["group_a", "group_b"])
+    for row in pairs.to_dict(orient="records"):
+        a, b = str(row["group_a"]), str(row["group_b"])
+        for group, only in ((a, row["only_a"]), (b, row["only_b"])):
+            if only:
+                console.print(f"{a} vs {b}: left out task(s) only {group} has: {only}",
+                              highlight=False)
+
+
+def render(result: SelectionResult, mixed: bool = False) -> None:
+    """Print every table of a selection run."""
+    summary = result.summary
+    grouped = len(result.groups) > 1 or bool(result.by)
+    if result.note:
+        console.print(result.note, highlight=False)
+    for label, block in summary["groups"].items():
+        console.print(_group_table(summary, label, block, mixed, grouped))
+        if block["missing_tasks"]:
+            console.print(f"{label} has no search on: {', '.join(block['missing_tasks'])}",
+                          highlight=False)
+    head = summary["headline_metric"]
+    opts = summary["options"]
+    tasks_too = ", tasks too" if opts["task_bootstrap"] else ""
+    console.print(f"{int(opts['level'] * 100)}% {summary['ci_method']} intervals under each "
+                  f"value ({opts['n_resamples']} stratified resamples{tasks_too}); Δ = {head} "
+                  f"− {summary['reference']}'s, paired; P(imp) = share of resamples where Δ "
+                  "favours it. val = the pick's own validation score, optim. = val − test "
+                  f"(oriented: > 0 over-estimated); {NORM_NOTE}.", highlight=False)
+    if mixed:
+        console.print("test, val, optim. and regret: — because the tasks use different "
+                      "metrics; compare normalized scores (or --json for per-task values).")
+    if len(result.groups) > 1:
+        console.print(_compare_table(result, head, " · ".join(result.by)))
+        console.print("P(imp) = share of resamples where A beats B (searches resampled within "
+                      "task × group; tasks both groups have).", highlight=False)
+        _missing_pairs(result)
+    console.print(_generalization_table(result, mixed))
+    console.print("VAL/VAL: the best-val pick's own validation score; VAL/TEST: its test score; "
+                  "TEST/TEST: the best test score in the search; top-k: the best of the "
+                  "top-k picks on test.", highlight=False)
+    failures = [f"{label}: {name} {b['failures']}/{b['searches']}"
+                for label, block in summary["groups"].items()
+                for name, b in block["strategies"].items() if b["failures"]]
+    if failures:
+        console.print("failed submissions (no medal, normalized score 0): " + ", ".join(failures))
