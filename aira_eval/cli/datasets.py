@@ -166,7 +166,8 @@ def prepare(
     """
     import yaml
 
-    from aira_eval.datasets.prepare import CHECKSUMS_FILE, prepare_yaml
+    from aira_eval.datasets.prepare import CHECKSUMS_FILE
+    from aira_eval.datasets.yaml_prepare import prepare_yaml
     from aira_eval.datasets.yaml_task import load_task_yaml
 
     yaml_path = source / "task.yaml" if source.is_dir() else source

@@ -92,7 +92,7 @@ def _heldout_config(heldouts: Heldouts, source: str) -> HeldoutConfig | None:
 
 def _load(task: str, data_dir: Path, cache_dir: Path) -> Task:
     if is_yaml_path(task):
-        from aira_eval.datasets.yaml_task import load_yaml_task
+        from aira_eval.datasets.yaml_prepare import load_yaml_task
 
         path = Path(task).expanduser()
         if not path.is_file():

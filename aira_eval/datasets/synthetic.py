@@ -22,14 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aira_eval.datasets.builtin import (
+from aira_eval.datasets.problem import PredictionKind, ProblemSpec
+from aira_eval.datasets.table_task import (
     answers_frame,
     prepared_table_task,
     render_description,
     table_problem,
     write_prepared,
 )
-from aira_eval.datasets.problem import PredictionKind, ProblemSpec
 from aira_eval.errors import UsageError
 
 if TYPE_CHECKING:

@@ -11,17 +11,23 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from aira_eval.datasets.grader import Grader, InvalidSubmission
+from aira_eval.datasets.grading import (
+    GradeReport,
+    grade_csv,
+    grade_frame,
+    invalid_report,
+    read_answers,
+    read_submission,
+)
+from aira_eval.datasets.leaderboard import Leaderboard, Thresholds
+from aira_eval.datasets.prepare import compute_checksums, read_checksums
 from aira_eval.datasets.problem import ProblemSpec
 from aira_eval.errors import DataError, UsageError
-
-if TYPE_CHECKING:
-    from aira_eval.datasets.grading import GradeReport
-    from aira_eval.datasets.leaderboard import Leaderboard, Thresholds
 
 TEST = "test"
 """The held-out set holding the private answers."""
@@ -96,8 +102,6 @@ class Task:
 
     def answers(self, name: str = TEST) -> pd.DataFrame:
         """The answers of held-out set ``name`` (cached; callers must not mutate them)."""
-        from aira_eval.datasets.grading import read_answers
-
         if name not in self.heldouts:
             raise UsageError(
                 f"task {self.task_id} has no held-out set {name!r}",
@@ -147,8 +151,6 @@ class Task:
     def _leaderboard_and_thresholds(self) -> tuple[Leaderboard | None, Thresholds | None]:
         # grade_heldouts runs once per search node: read the leaderboard CSV only once
         if self._board is None:
-            from aira_eval.datasets.leaderboard import Leaderboard
-
             path = self.leaderboard_path
             board = Leaderboard.from_csv(path) if path is not None else None
             self._board = (board, board.thresholds() if board is not None else None)
@@ -156,8 +158,6 @@ class Task:
 
     def checksums(self) -> dict[str, str]:
         """``{"public/train.csv": md5, ...}`` of the prepared files (computed when not stored)."""
-        from aira_eval.datasets.prepare import compute_checksums, read_checksums
-
         if self._checksums is None:
             stored = read_checksums(self.checksums_path) if self.checksums_path else {}
             if not stored:
@@ -194,8 +194,6 @@ class Task:
         """
         if heldouts:
             return self.grade_heldouts(submission_path)[TEST]
-        from aira_eval.datasets.grading import grade_csv
-
         return grade_csv(
             submission_path, self.answers(TEST), self.grader, self.thresholds(),
             competition_id=self.name,
@@ -210,8 +208,6 @@ class Task:
         part graded against its set's answers (medal thresholds apply to ``test`` only).
         Missing, duplicate or unknown ids make every report invalid with a reason.
         """
-        from aira_eval.datasets.grading import grade_frame, invalid_report, read_submission
-
         if set(self.heldouts) == {TEST}:
             return {TEST: self.grade(submission_path, heldouts=False)}
         thresholds = self.thresholds()

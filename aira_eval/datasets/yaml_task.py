@@ -38,15 +38,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
 from aira_eval.datasets.problem import PredictionKind, ProblemSpec
 from aira_eval.errors import UsageError
-
-if TYPE_CHECKING:
-    from aira_eval.datasets.task import Task
 
 KINDS: tuple[PredictionKind, ...] = ("label", "probability", "class_probabilities", "regression")
 TOP_FIELDS = {
@@ -292,25 +289,3 @@ def _split(path: Path, raw: dict[str, Any]) -> tuple[float, int]:
     if not isinstance(seed, int):
         raise _bad(path, "split.random_state", f"must be an integer, got {seed!r}")
     return float(size), seed
-
-
-def load_yaml_task(path: Path, cache_dir: Path, task_id: str | None = None) -> Task:
-    """The task described by a task YAML.
-
-    A prepared YAML (written by ``aira-eval datasets prepare``) resolves in place; a raw one
-    is prepared into ``<cache>/yaml/<name>-<fingerprint>/`` on first use.
-    """
-    from aira_eval.datasets.builtin import table_task
-    from aira_eval.datasets.prepare import PREPARED_YAML, atomic_build, build_from_yaml, fingerprint
-
-    spec = load_task_yaml(path)
-    if spec.prepared:
-        root = path.parent
-    else:
-        sources = [spec.path, *spec.files.values(), *spec.extra]
-        root = cache_dir / "yaml" / f"{spec.name}-{fingerprint(sources)}"
-        if not (root / PREPARED_YAML).is_file():
-            atomic_build(root, lambda tmp: build_from_yaml(spec, tmp))
-        spec = load_task_yaml(root / PREPARED_YAML)
-    problem = spec.problem()
-    return table_task(task_id or str(path), "yaml", spec.name, root, problem, spec.leaderboard)

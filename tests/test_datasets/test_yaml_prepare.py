@@ -10,13 +10,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from aira_eval.datasets.prepare import (
-    compute_checksums,
-    md5_file,
-    prepare_yaml,
-    read_checksums,
-)
+from aira_eval.datasets.prepare import compute_checksums, md5_file, read_checksums
 from aira_eval.datasets.registry import resolve_task
+from aira_eval.datasets.yaml_prepare import prepare_yaml
 from aira_eval.datasets.yaml_task import load_task_yaml
 from aira_eval.errors import DataError, UsageError
 
