@@ -40,12 +40,12 @@ def list_cmd(
         print_json([row.to_dict() for row in rows])
         return
     table = Table(title="tasks")
-    for column in ("task", "source", "status", "location"):
+    for column in ("task", "source", "status", "graders", "location"):
         table.add_column(column, overflow="fold")
     for row in rows:
         style = _STATUS_STYLE.get(row.status, "")
         table.add_row(row.task_id, row.source, f"[{style}]{row.status}[/]" if style else row.status,
-                      row.location)
+                      row.graders, row.location)
     console.print(table)
 
 

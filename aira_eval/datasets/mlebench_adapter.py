@@ -5,8 +5,13 @@
 used is MLE-bench's own: ``mlebench.registry.registry`` (``set_data_dir``,
 ``get_competition``, ``list_competition_ids``), a competition's ``grader`` (``grade_fn``,
 ``is_lower_better``, ``rank_score``), ``answers`` and ``leaderboard`` paths,
-``mlebench.data.get_leaderboard``, ``mlebench.utils.load_answers`` and
-``mlebench.grade_helpers.InvalidSubmissionError``.
+``mlebench.utils.load_answers`` and ``mlebench.grade_helpers.InvalidSubmissionError``.
+
+Two facts about the installed package shape this module: the ``leaderboard.csv`` files inside
+the package are git-LFS pointers unless MLE-bench was installed from a checkout with LFS
+objects, so the leaderboard is read from the data dir first (``<data_dir>/<id>/
+leaderboard.csv``) and an LFS pointer is reported as missing data; and ``mlebench.data``
+opens a disk cache in the current directory when imported, so it is never imported here.
 """
 
 from __future__ import annotations
@@ -34,13 +39,16 @@ def mlebench_available() -> bool:
     return True
 
 
+INSTALL_HINT = (
+    'install MLE-bench: pip install "aira-eval[mlebench]" && pip install --no-deps '
+    '"mlebench @ git+https://github.com/openai/mle-bench" (offline: pip install --no-deps '
+    "mlebench-1.0.0-py3-none-any.whl), or use the built-in competitions"
+)
+
+
 def _require_mlebench() -> None:
     if not mlebench_available():
-        raise UsageError(
-            "the mlebench package is not installed",
-            hint="install MLE-bench from its repository (github.com/openai/mle-bench), or use "
-            "the built-in competitions (aira_eval.datasets.competitions)",
-        )
+        raise UsageError("the mlebench package is not installed", hint=INSTALL_HINT)
 
 
 def _registry(data_dir: str | Path | None) -> Any:
@@ -55,20 +63,54 @@ def registry_competition_ids(data_dir: str | Path | None = None) -> list[str]:
     return sorted(_registry(data_dir).list_competition_ids())
 
 
-def _competition(competition_id: str, data_dir: str | Path | None) -> Any:
+def registry_competition(competition_id: str, data_dir: str | Path | None = None) -> Any:
+    """MLE-bench's ``Competition`` object (its paths under ``data_dir``)."""
     registry = _registry(data_dir)
     if competition_id not in registry.list_competition_ids():
         raise TaskNotFoundError(f"MLE-bench has no competition {competition_id!r}")
-    return registry.get_competition(competition_id)
-
-
-def _leaderboard(competition: Any) -> pd.DataFrame:
-    from mlebench.data import get_leaderboard
-
     try:
-        return get_leaderboard(competition)
-    except (AssertionError, FileNotFoundError, OSError) as err:
-        raise DataError(f"no leaderboard for {competition.id}: {err}") from err
+        return registry.get_competition(competition_id)
+    except ImportError as err:  # its preparer needs a package of MLE-bench's full install
+        raise DataError(
+            f"MLE-bench's competition {competition_id!r} cannot be loaded here: {err}",
+            hint=f"Install the missing package ({err.name or 'see the message'}) or MLE-bench "
+            "with its dependencies.",
+        ) from err
+
+
+LFS_POINTER = b"version https://git-lfs"
+
+
+def is_lfs_pointer(path: Path) -> bool:
+    """Whether ``path`` is a git-LFS pointer file rather than the data it stands for."""
+    with path.open("rb") as fh:
+        return fh.read(len(LFS_POINTER)) == LFS_POINTER
+
+
+def leaderboard_file(competition: Any, data_dir: str | Path | None = None) -> Path | None:
+    """``<data_dir>/<id>/leaderboard.csv``, else the package's own copy unless it is a git-LFS
+    pointer; None when neither holds a leaderboard."""
+    candidates = [Path(data_dir) / competition.id / "leaderboard.csv"] if data_dir else []
+    if getattr(competition, "leaderboard", None) is not None:
+        candidates.append(Path(competition.leaderboard))
+    for path in candidates:
+        if path.is_file() and not is_lfs_pointer(path):
+            return path
+    return None
+
+
+def _leaderboard(competition: Any, data_dir: str | Path | None) -> pd.DataFrame:
+    path = leaderboard_file(competition, data_dir)
+    if path is None:
+        raise DataError(
+            f"no leaderboard for {competition.id}: neither the data dir nor the mlebench "
+            "package holds one (an installed package's leaderboard.csv is a git-LFS pointer)",
+            hint=f"Put the competition's leaderboard.csv in <data dir>/{competition.id}/.",
+        )
+    try:
+        return pd.read_csv(path)
+    except (OSError, ValueError) as err:
+        raise DataError(f"cannot read the leaderboard {path}: {err}") from err
 
 
 @dataclass
@@ -111,25 +153,30 @@ def mlebench_grader(competition_id: str, data_dir: str | Path | None = None) -> 
     """Wrap MLE-bench's registry grader of ``competition_id``.
 
     The direction comes from the competition's leaderboard (MLE-bench's rule), falling back to
-    the built-in spec when there is no leaderboard; ``id_column`` comes from the built-in spec
-    where there is one (else ``None``).
+    the built-in spec, then to the metric MLE-bench's grader is named after, when there is no
+    leaderboard; ``id_column`` comes from the built-in spec where there is one (else ``None``).
 
     Raises:
-        UsageError: ``mlebench`` is not installed; ``TaskNotFoundError`` for an unknown id.
+        UsageError: ``mlebench`` is not installed; ``TaskNotFoundError`` for an unknown id;
+        ``DataError`` when no leaderboard and no known metric tell the direction.
     """
     from mlebench.grade_helpers import InvalidSubmissionError
 
-    competition = _competition(competition_id, data_dir)
+    competition = registry_competition(competition_id, data_dir)
     builtin = get_competition(competition_id)
+    metric = builtin.grader.metric if builtin else _metric_name(competition.grader.name)
     try:
-        lower = bool(competition.grader.is_lower_better(_leaderboard(competition)))
+        lower = bool(competition.grader.is_lower_better(_leaderboard(competition, data_dir)))
     except DataError:
-        if builtin is None:
+        if builtin is not None:
+            lower = builtin.grader.lower_is_better
+        elif metric in METRICS:
+            lower = METRICS[metric].lower_is_better
+        else:
             raise
-        lower = builtin.grader.lower_is_better
     return MlebenchGrader(
         name=competition_id,
-        metric=builtin.grader.metric if builtin else _metric_name(competition.grader.name),
+        metric=metric,
         lower_is_better=lower,
         id_column=builtin.grader.id_column if builtin else None,
         grade_fn=competition.grader.grade_fn,
@@ -141,14 +188,14 @@ def mlebench_answers(competition_id: str, data_dir: str | Path | None = None) ->
     """The competition's private answers, loaded by MLE-bench's ``load_answers``."""
     from mlebench.utils import load_answers
 
-    competition = _competition(competition_id, data_dir)
+    competition = registry_competition(competition_id, data_dir)
     return load_answers(competition.answers)
 
 
 def mlebench_thresholds(competition_id: str, data_dir: str | Path | None = None) -> Thresholds:
     """Medal thresholds and direction exactly as MLE-bench's ``Grader.rank_score`` computes."""
-    competition = _competition(competition_id, data_dir)
-    leaderboard = _leaderboard(competition)
+    competition = registry_competition(competition_id, data_dir)
+    leaderboard = _leaderboard(competition, data_dir)
     info = competition.grader.rank_score(None, leaderboard)
     return Thresholds(
         gold=float(info["gold_threshold"]),
@@ -157,3 +204,14 @@ def mlebench_thresholds(competition_id: str, data_dir: str | Path | None = None)
         median=float(info["median_threshold"]),
         lower_is_better=bool(competition.grader.is_lower_better(leaderboard)),
     )
+
+
+def package_file(competition_id: str, name: str) -> Path | None:
+    """A file MLE-bench's package ships for a competition (``description_obfuscated.md``...),
+    or None when mlebench is absent, does not know the competition or lacks the file."""
+    if not mlebench_available():
+        return None
+    from mlebench.registry import registry
+
+    path = Path(registry.get_competitions_dir()) / competition_id / name
+    return path if path.is_file() else None

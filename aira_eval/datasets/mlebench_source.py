@@ -16,12 +16,14 @@ MLE-bench's registry when the ``mlebench`` package is importable; the leaderboar
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aira_eval.datasets.mlebench_splits import SPLIT_PREFIX, is_split_task, split_ids
 from aira_eval.datasets.prepare import CHECKSUMS_FILE
 from aira_eval.datasets.task import Task
-from aira_eval.errors import DataError, TaskNotFoundError
+from aira_eval.errors import DataError, TaskNotFoundError, UsageError
 
 SOURCE = "mlebench"
 DEFAULT_DATA_DIR = Path("~/.cache/mle-bench/data")
@@ -69,6 +71,16 @@ def prepared_status(competition_id: str, data_dir: Path) -> str:
     if get_competition(competition_id) is None and competition_id not in registry_ids():
         return "no grader"
     return "prepared"
+
+
+def graders_of(competition_id: str) -> str:
+    """``built-in (exact)``, ``mlebench``, both (comma-separated) or ``none``: who can grade
+    the competition here (with mlebench installed, its grader is the one used)."""
+    from aira_eval.datasets.competitions import get_competition
+
+    found = [name for name, ok in (("built-in (exact)", get_competition(competition_id)),
+                                   ("mlebench", competition_id in registry_ids())) if ok]
+    return ", ".join(found) or "none"
 
 
 def load_mlebench(competition_id: str, data_dir: Path, task_id: str | None = None) -> Task:
@@ -146,17 +158,20 @@ def leaderboard_path(competition_id: str, data_dir: Path) -> Path | None:
     if local.is_file():
         return local
     competition = _registry_competition(competition_id, data_dir)
-    path = getattr(competition, "leaderboard", None) if competition is not None else None
-    return Path(path) if path is not None and Path(path).is_file() else None
+    if competition is None:
+        return None
+    from aira_eval.datasets.mlebench_adapter import leaderboard_file
+
+    return leaderboard_file(competition)  # None when the package's copy is a git-LFS pointer
 
 
 def _registry_competition(competition_id: str, data_dir: Path) -> Any:
     """MLE-bench's Competition object, or None when mlebench is absent or does not know it."""
     if competition_id not in registry_ids():
         return None
-    from mlebench.registry import registry
+    from aira_eval.datasets.mlebench_adapter import registry_competition
 
-    return registry.set_data_dir(data_dir).get_competition(competition_id)
+    return registry_competition(competition_id, data_dir)
 
 
 def _from_registry(competition_id: str, data_dir: Path, task_id: str) -> Task:
@@ -194,3 +209,43 @@ def _task(competition_id: str, data_dir: Path, task_id: str, grader: Any, answer
         location=root,
         **extra,
     )
+
+
+@dataclass
+class Expansion:
+    """Task ids after expanding splits, and one line per competition left out."""
+
+    tasks: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def expand_tasks(tasks: list[str], data_dir: Path) -> Expansion:
+    """Replace every ``mlebench:split=...`` by the split's competitions prepared under
+    ``data_dir``; the others are skipped, one line each. Other task ids pass through.
+
+    Raises:
+        UsageError: an unknown split, or a split none of whose competitions is prepared.
+    """
+    out = Expansion()
+    for task in tasks:
+        if not is_split_task(task):
+            out.tasks.append(task)
+            continue
+        split = task.strip()[len(SPLIT_PREFIX):]
+        kept = 0
+        for cid in split_ids(split):
+            status = prepared_status(cid, data_dir)
+            if status == "prepared":
+                out.tasks.append(f"mlebench:{cid}")
+                kept += 1
+            else:
+                out.skipped.append(f"skipped mlebench:{cid} (split {split}): {status} "
+                                   f"under {data_dir}")
+        if not kept:
+            raise UsageError(
+                f"no competition of MLE-bench split {split!r} is prepared under {data_dir}",
+                hint="Prepare some with `mlebench prepare -c ID --data-dir DIR`, or pass "
+                "--data-dir.",
+            )
+    out.tasks = list(dict.fromkeys(out.tasks))
+    return out

@@ -11,7 +11,9 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
+from aira_eval.datasets.descriptions import check_description, with_description
 from aira_eval.datasets.heldouts import HeldoutConfig, build_heldouts, default_heldouts
+from aira_eval.datasets.mlebench_splits import is_split_task
 from aira_eval.datasets.prepare import CHECKSUMS_FILE, default_cache_dir
 from aira_eval.datasets.task import Task
 from aira_eval.errors import TaskNotFoundError, UsageError
@@ -34,16 +36,19 @@ class TaskListing:
         location: where its files are (or will be prepared).
         status: ``prepared``, ``prepared on first use``, ``not prepared``, ``absent`` or
             ``no grader``.
+        graders: who can grade it: ``built-in (exact)`` (aira-eval's own grader, checked
+            against MLE-bench's), ``mlebench`` (the installed package's), both, or ``none``.
     """
 
     task_id: str
     source: str
     location: str
     status: str
+    graders: str = "built-in (exact)"
 
     def to_dict(self) -> dict[str, str]:
         return {"task_id": self.task_id, "source": self.source, "location": self.location,
-                "status": self.status}
+                "status": self.status, "graders": self.graders}
 
 
 def is_yaml_path(task: str) -> bool:
@@ -55,6 +60,7 @@ def resolve_task(
     data_dir: Path | None = None,
     heldouts: Heldouts = None,
     cache_dir: Path | None = None,
+    description: str = "original",
 ) -> Task:
     """The :class:`Task` for ``task`` (an id or a task YAML path).
 
@@ -65,6 +71,8 @@ def resolve_task(
         heldouts: see :data:`Heldouts`.
         cache_dir: where builtin/synthetic/YAML tasks and held-out sets are prepared
             (default ``$AIRA_EVAL_CACHE_DIR`` or ``~/.cache/aira-eval/tasks``).
+        description: ``original``, or ``obfuscated`` for MLE-bench's obfuscated description
+            (see :mod:`aira_eval.datasets.descriptions`).
 
     Raises:
         TaskNotFoundError: unknown id (with suggestions). UsageError: a missing or invalid
@@ -73,13 +81,14 @@ def resolve_task(
     """
     from aira_eval.datasets.mlebench_source import default_data_dir
 
+    check_description(description)
     data_dir = (data_dir or default_data_dir()).expanduser()
     cache_dir = (cache_dir or default_cache_dir()).expanduser()
     base = _load(task.strip(), data_dir, cache_dir)
     config = _heldout_config(heldouts, base.source)
-    if config is None:
-        return base
-    return build_heldouts(base, config, cache_dir)
+    if config is not None:
+        base = build_heldouts(base, config, cache_dir)
+    return with_description(base, description, cache_dir)
 
 
 def _heldout_config(heldouts: Heldouts, source: str) -> HeldoutConfig | None:
@@ -99,6 +108,12 @@ def _load(task: str, data_dir: Path, cache_dir: Path) -> Task:
             raise UsageError(f"task file {path} does not exist",
                              hint="Check the path of the task YAML.")
         return load_yaml_task(path, cache_dir)
+    if is_split_task(task):
+        raise UsageError(
+            f"{task} names a split of competitions, not one task",
+            hint="`aira-eval search --task` expands it; in Python use "
+            "aira_eval.datasets.mlebench_source.expand_tasks first.",
+        )
     source, sep, name = task.partition(":")
     if not sep or source not in SOURCES or not name:
         raise _not_found(task, data_dir)
@@ -164,6 +179,7 @@ def list_tasks(data_dir: Path | None = None, cache_dir: Path | None = None) -> l
     from aira_eval.datasets.builtin import builtin_names, builtin_root
     from aira_eval.datasets.mlebench_source import (
         default_data_dir,
+        graders_of,
         known_competition_ids,
         prepared_status,
     )
@@ -180,7 +196,8 @@ def list_tasks(data_dir: Path | None = None, cache_dir: Path | None = None) -> l
         rows.append(TaskListing(f"synthetic:{name}", "synthetic", str(root), _cache_status(root)))
     for cid in known_competition_ids(data_dir):
         status = prepared_status(cid, data_dir)
-        rows.append(TaskListing(f"mlebench:{cid}", "mlebench", str(data_dir / cid), status))
+        rows.append(TaskListing(f"mlebench:{cid}", "mlebench", str(data_dir / cid), status,
+                                graders_of(cid)))
     return rows
 
 

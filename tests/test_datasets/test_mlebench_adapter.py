@@ -203,8 +203,8 @@ def test_missing_leaderboard_is_data_error(fake_mlebench: Path) -> None:
     (fake_mlebench / "some-lower-is-better" / "leaderboard.csv").unlink()
     with pytest.raises(DataError):
         adapter.mlebench_thresholds("some-lower-is-better", fake_mlebench)
-    with pytest.raises(DataError):
-        adapter.mlebench_grader("some-lower-is-better", fake_mlebench)
+    # without a leaderboard the direction comes from the metric MLE-bench's grader names
+    assert adapter.mlebench_grader("some-lower-is-better", fake_mlebench).lower_is_better is True
     (fake_mlebench / "spaceship-titanic" / "leaderboard.csv").unlink()
     # a built-in competition falls back to its own direction
     assert adapter.mlebench_grader("spaceship-titanic", fake_mlebench).lower_is_better is False

@@ -25,6 +25,7 @@ from aira_eval.datasets.competitions.classes import (
 from aira_eval.datasets.competitions.media import MEDIA
 from aira_eval.datasets.competitions.tabular import TABULAR
 from aira_eval.datasets.competitions.text import TEXT
+from aira_eval.datasets.mlebench_splits import split_ids
 
 __all__ = [
     "DOG_BREEDS",
@@ -42,30 +43,7 @@ __all__ = [
 
 _REGISTRY: dict[str, CompetitionSpec] = {spec.id: spec for spec in (*TABULAR, *TEXT, *MEDIA)}
 
-MLEBENCH_LITE_IDS: tuple[str, ...] = (
-    "aerial-cactus-identification",
-    "aptos2019-blindness-detection",
-    "denoising-dirty-documents",
-    "detecting-insults-in-social-commentary",
-    "dog-breed-identification",
-    "dogs-vs-cats-redux-kernels-edition",
-    "histopathologic-cancer-detection",
-    "jigsaw-toxic-comment-classification-challenge",
-    "leaf-classification",
-    "mlsp-2013-birds",
-    "new-york-city-taxi-fare-prediction",
-    "nomad2018-predict-transparent-conductors",
-    "plant-pathology-2020-fgvc7",
-    "random-acts-of-pizza",
-    "ranzcr-clip-catheter-line-classification",
-    "siim-isic-melanoma-classification",
-    "spooky-author-identification",
-    "tabular-playground-series-dec-2021",
-    "tabular-playground-series-may-2022",
-    "text-normalization-challenge-english-language",
-    "text-normalization-challenge-russian-language",
-    "the-icml-2013-whale-challenge-right-whale-redux",
-)
+MLEBENCH_LITE_IDS: tuple[str, ...] = tuple(split_ids("lite"))
 """MLE-bench's lite split (``experiments/splits/low.txt``), 22 competitions."""
 
 
