@@ -28,6 +28,17 @@ def _given(options: dict[str, Any], config_file: Path | None) -> dict[str, Any]:
     return {**from_file, **given}
 
 
+def _expand_splits(tasks: list[str], data_dir: str | None) -> list[str]:
+    """``mlebench:split=NAME`` -> the split's prepared competitions (one line per skipped)."""
+    from aira_eval.datasets.mlebench_source import default_data_dir, expand_tasks
+
+    expansion = expand_tasks(list(tasks), Path(data_dir).expanduser() if data_dir
+                             else default_data_dir())
+    for line in expansion.skipped:
+        err_console.print(f"[dim]{line}[/]")
+    return expansion.tasks
+
+
 def _model_for(pairs: list[str]) -> dict[str, str] | None:
     """``["debug=gpt-4o-mini"]`` -> ``{"debug": "gpt-4o-mini"}`` (None when none given)."""
     from aira_eval.errors import UsageError
@@ -95,6 +106,9 @@ def search(
                                           "every LLM response (read-through cache)."),
     replay: bool = typer.Option(False, "--replay", help="Serve LLM calls from --llm-cache "
                                 "alone; a miss is an error node."),
+    description: str | None = typer.Option(None, "--description", help="Task description "
+                                           "agents get: original, or obfuscated (MLE-bench's "
+                                           "contamination ablation)."),
     config: Path | None = typer.Option(None, "--config", help="YAML file with the same keys."),
     out: Path = typer.Option(..., "--out", "-o", help="Study directory to write."),
     resume: bool = typer.Option(False, "--resume", help="Continue the study in --out."),
@@ -112,11 +126,13 @@ def search(
         "api_base": api_base, "api_key_env": api_key_env, "temperature": temperature,
         "top_p": top_p, "request_timeout_s": request_timeout, "max_cost_usd": max_cost,
         "llm_cache": str(llm_cache.expanduser().resolve()) if llm_cache else None,
-        "replay": True if replay else None,
+        "replay": True if replay else None, "description": description,
     }
     from aira_eval.search.config import StudyConfig
 
     given = _given(options, config)
+    if "tasks" in given:
+        given["tasks"] = _expand_splits(given["tasks"], given.get("data_dir"))
     cfg = StudyConfig.from_dict({**StudyConfig().to_dict(), **given})
     stop = threading.Event()
     previous = _install_interrupt(stop)

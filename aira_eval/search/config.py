@@ -83,6 +83,8 @@ class StudyConfig:
             with backoff on rate limits/timeouts/server errors, requests in flight at once.
         llm_cache: directory of recorded LLM responses; replay: serve from it alone.
         max_cost_usd: LLM spend limit of each search; when spent, the search stops ("cost").
+        description: ``original`` or ``obfuscated`` (MLE-bench's ``description_obfuscated.md``,
+            its contamination ablation) — what agents are given as the task description.
     """
 
     tasks: list[str] = field(default_factory=lambda: ["builtin:breast-cancer"])
@@ -116,6 +118,7 @@ class StudyConfig:
     llm_cache: str | None = None
     replay: bool = False
     max_cost_usd: float | None = None
+    description: str = "original"
 
     def validate(self) -> StudyConfig:
         if not self.tasks:
@@ -134,6 +137,8 @@ class StudyConfig:
             raise unknown_name("sandbox", self.sandbox, SANDBOXES)
         if self.memory_scope not in MEMORY_SCOPES:
             raise unknown_name("memory scope", self.memory_scope, MEMORY_SCOPES)
+        if self.description not in ("original", "obfuscated"):
+            raise unknown_name("--description", self.description, ("original", "obfuscated"))
         if self.operators in ("aide", "aira"):
             self._validate_llm()
         return self

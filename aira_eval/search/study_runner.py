@@ -128,7 +128,8 @@ def _resolve_tasks(config: StudyConfig) -> dict[str, Task]:
     from aira_eval.datasets.registry import resolve_task
 
     data_dir = Path(config.data_dir).expanduser() if config.data_dir else None
-    tasks = {t: resolve_task(t, data_dir=data_dir, heldouts=config.heldouts) for t in config.tasks}
+    tasks = {t: resolve_task(t, data_dir=data_dir, heldouts=config.heldouts,
+                             description=config.description) for t in config.tasks}
     if config.fitness == "search":
         lacking = [t for t, task in tasks.items() if "search" not in task.heldouts]
         if lacking:
@@ -179,6 +180,7 @@ def _search_params(config: StudyConfig, plan: SearchPlan, policy_desc: dict[str,
         "node_timeout_s": config.node_timeout_s, "memory_mb": config.memory_mb,
         "workers": config.workers, "fitness": config.fitness,
         "oracle_run": config.oracle_run, "memory_scope": config.memory_scope,
+        "description": config.description,
         **{f"policy.{k}": v for k, v in policy_desc.items()},
         **_llm_params(config),
     }
@@ -298,7 +300,8 @@ def _run_one(
     policy = make_policy(plan.policy, config.policy_params.get(plan.policy, {}))
     ctx = _context(config, out, plan, task, info)
     meta = SearchMeta(out.resolve().name, plan.search_id, plan.task_id, plan.policy,
-                      config.operators, plan.seed, config.fitness, bool(task.lower_is_better))
+                      config.operators, plan.seed, config.fitness, bool(task.lower_is_better),
+                      config.description)
     desc = policy.describe() if hasattr(policy, "describe") else {}
     params = _search_params(config, plan, desc)
     previous = _previous_outcome(ctx.search_dir)

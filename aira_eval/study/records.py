@@ -33,6 +33,7 @@ class SearchMeta:
     seed: int
     fitness: str
     lower_is_better: bool
+    description: str = "original"  # the task description agents got: original | obfuscated
 
 
 def node_record(node: Node, meta: SearchMeta) -> dict[str, Any]:
@@ -52,6 +53,7 @@ def node_record(node: Node, meta: SearchMeta) -> dict[str, Any]:
         "seed": meta.seed,
         "fitness": meta.fitness,
         "oracle_run": meta.fitness == "test",
+        "description": meta.description,
         "node_id": node.node_id,
         "parent_ids": list(node.parent_ids),
         "step": node.step,
@@ -99,7 +101,7 @@ def write_search_meta(search_dir: Path, meta: SearchMeta, extra: dict[str, Any])
 def read_search_meta(search_dir: Path) -> SearchMeta:
     raw = json.loads(search_meta_path(search_dir).read_text())
     names = SearchMeta.__dataclass_fields__
-    return SearchMeta(**{k: raw[k] for k in names})
+    return SearchMeta(**{k: raw[k] for k in names if k in raw or k != "description"})
 
 
 class NodeTableBuilder:

@@ -35,6 +35,7 @@ NODE_SCHEMA = pa.schema(
         ("seed", pa.int64()),
         ("fitness", pa.string()),  # val | search | test
         ("oracle_run", pa.bool_()),  # True when the search steered by test scores
+    ("description", pa.string()),  # original | obfuscated (MLE-bench's ablation)
         ("node_id", pa.string()),
         ("parent_ids", pa.list_(pa.string())),
         ("step", pa.int64()),
@@ -72,6 +73,7 @@ _DEFAULTS: dict[str, Any] = {
     "reason": None,
     "oracle_run": False,
     "fitness": "val",
+    "description": "original",
     "operators": "",
     "depth": 0,
     "debug_depth": 0,
