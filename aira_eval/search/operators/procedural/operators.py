@@ -11,9 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from aira_eval.errors import UsageError
 from aira_eval.search.node import NodeView
 from aira_eval.search.operators.base import Analysis, OperatorContext, Proposal, RunOutcome
 from aira_eval.search.operators.procedural import moves, repair
+from aira_eval.search.operators.procedural.bugs import (
+    DEFAULT_BUG_RATE,
+    DEFAULT_DEBUG_FAIL_RATE,
+    draw_bug,
+    inject,
+)
 from aira_eval.search.operators.procedural.config import PipelineConfig
 from aira_eval.search.operators.procedural.estimators import metric_name, supported
 from aira_eval.search.operators.procedural.render import describe, family_title, render
@@ -33,14 +40,24 @@ class ProceduralOperators:
         budget_share: drafts aim at an estimated run time of at most this share of the
             node time limit.
         draft_tries: pipelines sampled per draft before settling for the cheapest one.
+        bug_rate: share of drafts and improves given a realistic bug (see :mod:`.bugs`);
+            0 gives scripts that never fail by construction.
+        debug_fail_rate: share of debugs of such a bug that bring another bug instead.
     """
 
     name = "procedural"
 
     def __init__(self, n_folds: int = 5, sample_rows: int = SAMPLE_ROWS,
-                 budget_share: float = 0.25, draft_tries: int = 40) -> None:
+                 budget_share: float = 0.25, draft_tries: int = 40,
+                 bug_rate: float = DEFAULT_BUG_RATE,
+                 debug_fail_rate: float = DEFAULT_DEBUG_FAIL_RATE) -> None:
         if n_folds < 2:
             raise ValueError(f"n_folds must be at least 2, got {n_folds}")
+        for name, rate in (("bug_rate", bug_rate), ("debug_fail_rate", debug_fail_rate)):
+            if not 0.0 <= rate <= 1.0:
+                raise UsageError(f"{name} must lie in [0, 1], got {rate}")
+        self.bug_rate = float(bug_rate)
+        self.debug_fail_rate = float(debug_fail_rate)
         self.n_folds = n_folds
         self.budget_share = budget_share
         self.draft_tries = draft_tries
@@ -64,7 +81,7 @@ class ProceduralOperators:
         return self.budget_share * limit if limit > 0 else float("inf")
 
     def _propose(self, ctx: OperatorContext, space: Space, config: PipelineConfig,
-                 plan: str) -> Proposal:
+                 plan: str, bug: str | None = None) -> Proposal:
         if not supported(space.problem):
             return Proposal(code="", plan=plan, error=(
                 f"procedural scripts cannot compute {metric_name(space.problem)!r} for "
@@ -73,8 +90,10 @@ class ProceduralOperators:
         plan = f"{plan} Estimated run time {cost:.0f}s."
         title = f"Procedural solution for {ctx.brief.task_id}: {family_title(config)}."
         code = render(config, space, plan=plan, title=title)
-        return Proposal(code=code, plan=plan,
-                        config={**config.to_dict(), "cost_estimate_s": round(cost, 2)})
+        record = {**config.to_dict(), "cost_estimate_s": round(cost, 2)}
+        if bug is not None:
+            code, record["bug"] = inject(code, bug), bug
+        return Proposal(code=code, plan=plan, config=record)
 
     def _parent(self, space: Space, node: NodeView) -> PipelineConfig | None:
         config = PipelineConfig.from_dict(node.config)
@@ -85,7 +104,8 @@ class ProceduralOperators:
         space = self.space(ctx)
         config = self._sample(ctx, space)
         summary = "; ".join(describe(config, space))
-        return self._propose(ctx, space, config, f"Draft {family_title(config)}: {summary}.")
+        return self._propose(ctx, space, config, f"Draft {family_title(config)}: {summary}.",
+                             draw_bug(ctx.rng, self.bug_rate))
 
     def _sample(self, ctx: OperatorContext, space: Space) -> PipelineConfig:
         """Sampled pipelines within budget and not in memory; else the cheapest new one."""
@@ -114,7 +134,7 @@ class ProceduralOperators:
         seen = self.seen(ctx.memory) | {config.key()}
         child, change = moves.improve(space, config, ctx.rng, seen, ctx.complexity)
         plan = f"Improve {parent.node_id}: {change.describe()} (one {change.kind} change)."
-        return self._propose(ctx, space, child, plan)
+        return self._propose(ctx, space, child, plan, draw_bug(ctx.rng, self.bug_rate))
 
     def crossover(self, ctx: OperatorContext, a: NodeView, b: NodeView) -> Proposal:
         space = self.space(ctx)
@@ -140,6 +160,9 @@ class ProceduralOperators:
     def debug(self, ctx: OperatorContext, parent: NodeView) -> Proposal:
         space = self.space(ctx)
         config = self._parent(space, parent) or space.safe_config()
+        injected = parent.config.get("bug")
+        if isinstance(injected, str):
+            return self._debug_injected(ctx, space, config, parent, injected)
         failure = repair.classify_failure(parent.status, parent.reason, parent.stdout_tail)
         error_text = f"{parent.reason or ''}\n{parent.stdout_tail[-2000:]}"
         child, notes = repair.debug(space, config, failure, error_text, parent.debug_depth)
@@ -147,6 +170,17 @@ class ProceduralOperators:
         why = said.splitlines()[0][:160] if said else failure
         plan = f"Debug {parent.node_id} ({failure}: {why}): {'; '.join(notes)}."
         return self._propose(ctx, space, child, plan)
+
+    def _debug_injected(self, ctx: OperatorContext, space: Space, config: PipelineConfig,
+                        parent: NodeView, bug: str) -> Proposal:
+        """Fix the bug the parent was given (the pipeline stays); with ``debug_fail_rate``
+        the fix brings a different bug instead, so the debug chain goes on."""
+        said = (parent.reason or parent.status).strip()
+        why = said.splitlines()[0][:160] if said else parent.status
+        again = draw_bug(ctx.rng, self.debug_fail_rate, exclude=bug)
+        outcome = "fixed it" if again is None else "the fix did not hold"
+        plan = f"Debug {parent.node_id} ({bug} bug: {why}): {outcome}."
+        return self._propose(ctx, space, config, plan, again)
 
     def _fallback_draft(self, ctx: OperatorContext, node: NodeView, op: str) -> Proposal:
         proposal = self.draft(ctx)
