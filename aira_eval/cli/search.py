@@ -106,6 +106,9 @@ def search(
                                           "every LLM response (read-through cache)."),
     replay: bool = typer.Option(False, "--replay", help="Serve LLM calls from --llm-cache "
                                 "alone; a miss is an error node."),
+    bug_rate: float | None = typer.Option(None, "--bug-rate", help="Procedural operators: "
+                                          "share of drafts/improves given a realistic bug "
+                                          "(default 0.3; 0: scripts never fail by design)."),
     description: str | None = typer.Option(None, "--description", help="Task description "
                                            "agents get: original, or obfuscated (MLE-bench's "
                                            "contamination ablation)."),
@@ -131,6 +134,8 @@ def search(
     from aira_eval.search.config import StudyConfig
 
     given = _given(options, config)
+    if bug_rate is not None:
+        given["operator_params"] = {**given.get("operator_params", {}), "bug_rate": bug_rate}
     if "tasks" in given:
         given["tasks"] = _expand_splits(given["tasks"], given.get("data_dir"))
     cfg = StudyConfig.from_dict({**StudyConfig().to_dict(), **given})

@@ -62,6 +62,7 @@ def node_record(node: Node, meta: SearchMeta) -> dict[str, Any]:
         "debug_depth": node.debug_depth,
         "status": node.status,
         "reason": node.reason,
+        "injected_bug": _injected_bug(node),
         "valid": node.status == "ok" and "test" in node.scores,
         "lower_is_better": meta.lower_is_better,
         "score_val": score("val"),
@@ -81,6 +82,12 @@ def node_record(node: Node, meta: SearchMeta) -> dict[str, Any]:
         "completion_tokens": int(node.usage.completion_tokens),
         "cost_usd": float(node.usage.cost_usd),
     }
+
+
+def _injected_bug(node: Node) -> str | None:
+    """The bug a procedural operator put in the node's script on purpose (None: none)."""
+    bug = node.config.get("bug") if isinstance(node.config, dict) else None
+    return bug if isinstance(bug, str) else None
 
 
 def search_meta_path(search_dir: Path) -> Path:

@@ -44,6 +44,7 @@ NODE_SCHEMA = pa.schema(
         ("debug_depth", pa.int64()),
         ("status", pa.string()),
         ("reason", pa.string()),
+    ("injected_bug", pa.string()),  # procedural failure model: the bug put in on purpose
         ("valid", pa.bool_()),  # a submission was produced and graded on test
         ("lower_is_better", pa.bool_()),
         ("score_val", pa.float64()),
@@ -71,6 +72,7 @@ _DEFAULTS: dict[str, Any] = {
     "parent_ids": [],
     "val_folds": [],
     "reason": None,
+    "injected_bug": None,
     "oracle_run": False,
     "fitness": "val",
     "description": "original",

@@ -21,6 +21,8 @@ def small_config(**overrides: object) -> StudyConfig:
         "workers": 2, "node_timeout_s": 60.0, "memory_mb": 4096, "mlflow": False,
     }
     base.update(overrides)
+    if base.get("operators", "procedural") == "procedural":
+        base.setdefault("operator_params", {"bug_rate": 0.0})  # scripts fail only on their own
     return StudyConfig.from_dict(base).validate()
 
 

@@ -219,4 +219,4 @@ def procedural_code(task_id: str, data_dir: Path | None = None, seed: int = 0) -
     ctx = OperatorContext(brief=TaskBrief.from_task(task, 60.0),
                           rng=np.random.default_rng(seed), step=0,
                           journal=JournalView([]))
-    return ProceduralOperators().draft(ctx).code
+    return ProceduralOperators(bug_rate=0).draft(ctx).code

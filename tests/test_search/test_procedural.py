@@ -347,7 +347,7 @@ def node_of(node_id: str, config: dict[str, Any], status: str = "ok", reason: st
 # ---------------------------------------------------------------------------------------
 # Unit tests: space, determinism, improve, crossover, debug, memory, analyze
 # ---------------------------------------------------------------------------------------
-OPS = ProceduralOperators()
+OPS = ProceduralOperators(bug_rate=0)  # pipeline tests: scripts that fail only on their own
 
 
 def test_schema_inference_on_a_mixed_task(local_tasks: dict[str, LocalTask]) -> None:
