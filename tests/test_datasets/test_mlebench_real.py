@@ -26,6 +26,7 @@ from aira_eval.datasets.grading import grade_frame, read_answers
 from aira_eval.datasets.mlebench_splits import split_ids
 from aira_eval.datasets.registry import list_tasks, resolve_task
 from aira_eval.errors import DataError
+from aira_eval.search.operators.base import TaskBrief
 
 SHARED = (
     "spaceship-titanic",
@@ -201,7 +202,7 @@ def test_any_prepared_registry_competition_is_served(tmp_path: Path) -> None:
     expected = round(float(np.sqrt(np.mean((np.arange(1, 21) - 10.0) ** 2))), 5)
     assert report.valid_submission and report.score == expected
     with pytest.raises(DataError, match="problem spec"):
-        task.brief(60)  # graded by MLE-bench, but no spec for generating scripts
+        TaskBrief.from_task(task, 60)  # graded by MLE-bench, but no spec for scripts
     rows = {r.task_id: r for r in list_tasks(data, tmp_path / "cache")}
     assert rows["mlebench:petfinder-pawpularity-score"].graders == "mlebench"
     assert rows["mlebench:spaceship-titanic"].graders == "built-in (exact), mlebench"
@@ -224,4 +225,4 @@ def test_obfuscated_descriptions_come_from_the_package(mlebench_data: Path,
     assert text and text != original
     assert text.startswith("# Task") and not original.startswith("# Task")  # MLE-bench's rewrite
     assert (task.public_dir / "description.md").read_text() == text  # what ./input/ shows
-    assert task.brief(60).description == text
+    assert TaskBrief.from_task(task, 60).description == text

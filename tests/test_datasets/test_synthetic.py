@@ -60,16 +60,12 @@ def test_generation_is_fast_and_deterministic() -> None:
     assert not a["x0"].equals(c["x0"])
 
 
-def test_first_use_under_a_few_seconds_and_cached(tmp_path: Path) -> None:
-    import sklearn.datasets  # noqa: F401
-
-    start = time.perf_counter()
+def test_prepared_once_then_cached(tmp_path: Path) -> None:
+    """Generated on first use, reused afterwards (no timing: tests never depend on speed)."""
     task = load_synthetic("regression", tmp_path)
-    assert time.perf_counter() - start < 3.0
     mtime = (task.public_dir / "test.csv").stat().st_mtime_ns
-    start = time.perf_counter()
     again = load_synthetic("regression", tmp_path)
-    assert time.perf_counter() - start < 0.5
+    assert again.public_dir == task.public_dir
     assert (again.public_dir / "test.csv").stat().st_mtime_ns == mtime
 
 

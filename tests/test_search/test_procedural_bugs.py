@@ -15,7 +15,7 @@ from aira_eval.datasets.task import Task
 from aira_eval.errors import UsageError
 from aira_eval.search.journal import JournalView
 from aira_eval.search.node import NodeView
-from aira_eval.search.operators.base import OperatorContext
+from aira_eval.search.operators.base import OperatorContext, TaskBrief
 from aira_eval.search.operators.procedural.bugs import BUG_KINDS, draw_bug, inject
 from aira_eval.search.operators.procedural.config import PipelineConfig
 from aira_eval.search.operators.procedural.operators import ProceduralOperators
@@ -28,8 +28,8 @@ def iris() -> Task:
 
 
 def _ctx(task: Task, seed: int) -> OperatorContext:
-    return OperatorContext(brief=task.brief(60), rng=np.random.default_rng(seed), step=seed,
-                           journal=JournalView([]))
+    return OperatorContext(brief=TaskBrief.from_task(task, 60), rng=np.random.default_rng(seed),
+                           step=seed, journal=JournalView([]))
 
 
 def _node(node_id: str, config: dict, status: str = "buggy", reason: str = "boom") -> NodeView:
