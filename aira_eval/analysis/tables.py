@@ -1,0 +1,163 @@
+"""The report's tables from grouped selection: main table, between-agent Δ, generalization.
+
+Every number comes from :class:`~aira_eval.analysis.selection_view.GroupedSelection` unchanged
+(the tests check it); this module only chooses rows, adds Holm-adjusted p-values
+(``statsmodels.stats.multitest.multipletests``) and formats.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from aira_eval.analysis.sections import Table, fmt_ci, fmt_p
+from aira_eval.analysis.selection_view import GroupedSelection
+from aira_eval.study import Study
+
+LABELS = {"any_medal": "medal rate", "normalized_score": "normalized score",
+          "test_score": "test score", "valid_submission": "valid submission",
+          "regret": "regret", "optimism": "optimism", "val_score": "validation score",
+          "win_rate": "win rate"}
+
+
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm-adjusted p-values; NaN entries stay NaN and are not counted."""
+    from statsmodels.stats.multitest import multipletests
+
+    out = np.full(p.shape, np.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        out[ok] = multipletests(p[ok], method="holm")[1]
+    return out
+
+
+def shared_metric(study: Study) -> bool:
+    """True when every task has the same metric and direction (raw scores average)."""
+    return len({(i.metric, i.lower_is_better) for i in study.tasks.values()}) == 1
+
+
+def main_metrics(study: Study, sel: GroupedSelection) -> list[str]:
+    """Medal rate where every task has thresholds, normalized score where available, the raw
+    test score, regret and optimism only where raw scores average, valid submission rate."""
+    out = []
+    if all(i.thresholds for i in study.tasks.values()):
+        out.append("any_medal")
+    est = sel.table.loc[sel.table["metric"] == "normalized_score", "estimate"]
+    if np.isfinite(est.to_numpy(dtype=float)).any():
+        out.append("normalized_score")
+    shared = shared_metric(study)
+    out.extend(["test_score"] if shared else [])
+    out.append("valid_submission")
+    out.extend(["regret", "optimism"] if shared else [])
+    if sel.headline not in out:
+        out.insert(0, sel.headline)
+    return out
+
+
+def main_table(study: Study, sel: GroupedSelection) -> Table:
+    """Per group × strategy: headline metrics with intervals, Δ vs the reference, Holm p."""
+    metrics = main_metrics(study, sel)
+    t = sel.table
+    rows = t[t["metric"].isin(metrics)].copy()
+    head = rows["metric"] == sel.headline
+    rows["p_holm"] = np.nan
+    rows.loc[head, "p_holm"] = holm(rows.loc[head, "p_value"].to_numpy(dtype=float))
+    display = []
+    for (group, strategy), block in rows.groupby(["group", "strategy"], sort=False):
+        by_metric = block.set_index("metric")
+        rec: dict[str, Any] = {"agent": group, "strategy": strategy}
+        for m in metrics:
+            r = by_metric.loc[m]
+            rec[LABELS.get(m, m)] = fmt_ci(r["estimate"], r["lo"], r["hi"])
+        h = by_metric.loc[sel.headline]
+        is_ref = strategy == sel.reference
+        rec[f"Δ {LABELS.get(sel.headline, sel.headline)}"] = "ref" if is_ref else \
+            fmt_ci(h["delta"], h["delta_lo"], h["delta_hi"])
+        rec["p (Holm)"] = "" if is_ref else fmt_p(h["p_holm"])
+        display.append(rec)
+    n = _counts(sel)
+    caption = (f"Per agent and final-pick strategy: mean over {n['tasks']} task(s) of the mean "
+               f"over seeds ({n['searches']} searches), {int(sel.level * 100)}% "
+               f"{sel.options.ci} bootstrap intervals ({sel.options.n_resamples} stratified "
+               f"resamples of seeds within tasks); Δ = {sel.headline} − {sel.reference}'s on "
+               "the same searches (paired), two-sided bootstrap p-values Holm-adjusted over "
+               "every Δ of the table.")
+    return Table("main", "Main table: agents × final-pick strategies", caption,
+                 rows.reset_index(drop=True), pd.DataFrame(display))
+
+
+def _counts(sel: GroupedSelection) -> dict[str, int]:
+    picks = sel.picks
+    return {"tasks": int(picks["task"].nunique()),
+            "searches": int(picks[["group", "search_id"]].drop_duplicates().shape[0])}
+
+
+def between_table(sel: GroupedSelection, metric: str | None = None) -> Table | None:
+    """Δ between agents for each strategy on the headline metric, Holm over the table."""
+    metric = metric or sel.headline
+    c = sel.compare
+    if c.empty:
+        return None
+    rows = c[c["metric"] == metric].copy()
+    rows["p_holm"] = holm(rows["p_value"].to_numpy(dtype=float))
+    display = pd.DataFrame({
+        "agents": rows["group_a"] + " − " + rows["group_b"],
+        "strategy": rows["strategy"],
+        f"Δ {LABELS.get(metric, metric)}": [fmt_ci(d, lo, hi) for d, lo, hi in
+                                            zip(rows["delta"], rows["lo"], rows["hi"],
+                                                strict=True)],
+        "P(A better)": [fmt_p(p) if np.isfinite(p) else "—" for p in rows["p_improve"]],
+        "p (Holm)": [fmt_p(p) for p in rows["p_holm"]],
+        "tasks": rows["tasks_shared"].astype(str),
+    })
+    missing = sorted({m for m in rows["tasks_missing"] if m})
+    caption = (f"Δ of {metric} between agents (A − B) for the same strategy, over the tasks "
+               f"both ran; {int(sel.level * 100)}% percentile intervals from independent "
+               f"stratified resamples of each agent's seeds ({sel.options.n_resamples}); "
+               "two-sided bootstrap p-values Holm-adjusted over the table."
+               + (f" Tasks one agent lacks (not used): {'; '.join(missing)}." if missing else ""))
+    return Table("between_agents", "Between agents", caption, rows.reset_index(drop=True),
+                 display)
+
+
+GEN_COLUMNS = (("VAL/VAL", "best-val", "val_score"), ("VAL/TEST", "best-val", None),
+               ("TEST/TEST", "oracle", None), ("top-k", "topk", None))
+
+
+def generalization_table(study: Study, sel: GroupedSelection) -> Table | None:
+    """AIRA-dojo Fig. 6a layout: per agent, the best-val pick's validation score (VAL/VAL),
+    its test result (VAL/TEST), the oracle's (TEST/TEST) and top-k's."""
+    t = sel.table.set_index(["group", "strategy", "metric"])
+    strategies = set(sel.table["strategy"])
+    if "best-val" not in strategies:
+        return None
+    metrics = [m for m in ("any_medal", "normalized_score") if m in main_metrics(study, sel)]
+    if shared_metric(study):
+        metrics.insert(0, "test_score")
+    data, display = [], []
+    for group in pd.unique(sel.table["group"]):
+        for metric in metrics:
+            rec: dict[str, Any] = {"agent": group, "metric": LABELS.get(metric, metric)}
+            for col, strategy, override in GEN_COLUMNS:
+                m = override if override and metric == "test_score" else metric
+                key = (group, strategy, m)
+                if strategy not in strategies or (override and metric != "test_score") or \
+                        key not in t.index:
+                    rec[col] = "—"
+                    continue
+                r = t.loc[key]
+                rec[col] = fmt_ci(r["estimate"], r["lo"], r["hi"])
+                data.append({"group": group, "column": col, "strategy": strategy, "metric": m,
+                             "estimate": r["estimate"], "lo": r["lo"], "hi": r["hi"]})
+            display.append(rec)
+    k = sel.options.k
+    caption = (f"Generalization per agent (AIRA-dojo Fig. 6a layout): VAL/VAL = validation "
+               f"score of the best-validation pick, VAL/TEST = its test result, TEST/TEST = "
+               f"the oracle (best test node), top-k = best test among the top {k} by "
+               f"validation; {int(sel.level * 100)}% {sel.options.ci} bootstrap intervals "
+               "over seeds within tasks. VAL/VAL exists on the raw score only (the validation "
+               "score has no medal or normalized counterpart).")
+    return Table("generalization", "Generalization", caption, pd.DataFrame(data),
+                 pd.DataFrame(display))
