@@ -1,8 +1,9 @@
 """The report's one view of selection: grouped results as tidy frames.
 
-This module is the only place the analysis package calls selection. It runs
-:func:`~aira_eval.selection.summary.run_selection` once per group of searches (by default one
-group per agent, :attr:`Study.searches` ``agent``) and flattens its summaries into
+This module is the only place the analysis package calls selection (until the public grouped
+``select`` lands, it composes selection's own steps). It judges every strategy's picks on the
+whole study, bootstraps each group of searches (by default one group per agent,
+:attr:`Study.searches` ``agent``) as ``run_selection`` does, and returns
 :class:`GroupedSelection`: ``table`` (one row per group × strategy × metric: estimate, se,
 interval, paired Δ vs the reference strategy, P(improvement) and its two-sided bootstrap
 p-value), ``picks`` (per search and strategy, with the group columns) and ``compare`` (Δ between
@@ -24,18 +25,22 @@ import pandas as pd
 
 from aira_eval.errors import UsageError
 from aira_eval.selection.bootstrap import (
+    PairedBootstrap,
     draw_resamples,
+    paired_bootstrap,
     percentile_interval,
     point_estimate,
     stratified_means,
 )
-from aira_eval.selection.evaluate import METRICS
+from aira_eval.selection.evaluate import METRICS, evaluate_strategies
+from aira_eval.selection.strategies import StrategyParams
 from aira_eval.selection.summary import (
     WIN_RATE,
     SelectionOptions,
-    SelectionResult,
+    add_win_rate,
+    headline_metric,
     metric_directions,
-    run_selection,
+    resolve_strategies,
 )
 from aira_eval.study import Study
 
@@ -56,11 +61,10 @@ class GroupedSelection:
     options: SelectionOptions
     level: float
     skipped: dict[str, str] = field(default_factory=dict)
-    summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def groups(self) -> list[str]:
-        return list(self.summaries)
+        return [str(g) for g in pd.unique(self.table["group"])]
 
 
 def group_label(row: Any, by: Sequence[str]) -> str:
@@ -81,54 +85,69 @@ def search_groups(study: Study, by: Sequence[str]) -> dict[str, list[str]]:
     return out
 
 
-def _tidy(summary: dict[str, Any], ci: str) -> pd.DataFrame:
+def _tidy(boot: PairedBootstrap, strategies: list[str], metrics: list[str],
+          options: SelectionOptions) -> pd.DataFrame:
+    """One row per strategy × metric of a group's bootstrap (:data:`TABLE_COLUMNS`)."""
+    pct = options.ci == "percentile"
+    ci, d_ci = (boot.percentile, boot.delta_percentile) if pct else (boot.bca, boot.delta_bca)
     rows = []
-    for name, block in summary["strategies"].items():
-        for metric, s in block["metrics"].items():
-            d, p_imp = s["delta"], s["p_improve"]
-            p_val = None if p_imp is None or name == summary["reference"] else \
-                min(1.0, 2.0 * min(p_imp, 1.0 - p_imp))
-            rows.append((name, metric, s["estimate"], s["se"], s["ci_low"], s["ci_high"],
-                         d["estimate"], d["se"], d["ci_low"], d["ci_high"], p_imp, p_val))
-    frame = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
-    num = list(TABLE_COLUMNS[2:])
-    frame[num] = frame[num].astype(float)
-    return frame
+    for s, name in enumerate(strategies):
+        for m, metric in enumerate(metrics):
+            p_imp = float(boot.p_improve[s, m])
+            p_val = min(1.0, 2.0 * min(p_imp, 1.0 - p_imp)) \
+                if np.isfinite(p_imp) and name != options.reference else np.nan
+            rows.append((name, metric, boot.estimate[s, m], boot.se[s, m], ci[s, m, 0],
+                         ci[s, m, 1], boot.delta[s, m], boot.delta_se[s, m], d_ci[s, m, 0],
+                         d_ci[s, m, 1], p_imp, p_val))
+    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS)).astype(
+        {c: float for c in TABLE_COLUMNS[2:]})
+
+
+def evaluate(study: Study, options: SelectionOptions
+             ) -> tuple[pd.DataFrame, list[str], dict[str, str], str]:
+    """Per-search picks of every strategy on the whole study (one normalization for every
+    group), the strategies run, those skipped and the headline metric."""
+    options.check()
+    params = StrategyParams(k=options.k, z=options.z)
+    strategies, skipped = resolve_strategies(options, study.frame)
+    table = evaluate_strategies(study.frame, study.tasks, strategies, params)
+    table = add_win_rate(table, options.reference, study.tasks)
+    headline = headline_metric(options, table, study.tasks)
+    return table, [s.name for s in strategies], skipped, headline
 
 
 def select_grouped(study: Study, by: Sequence[str] = ("agent",),
                    options: SelectionOptions | None = None) -> GroupedSelection:
-    """Run selection per group of searches and flatten the results (module docstring)."""
+    """Selection per group of searches, as tidy frames (module docstring).
+
+    Picks are judged once on the whole study (so normalized scores share the study's best
+    test score per task across groups); each group is then bootstrapped as
+    :func:`~aira_eval.selection.summary.run_selection` does (same resamples for the same
+    searches and seed).
+    """
     options = options or SelectionOptions()
     groups = search_groups(study, list(by))
-    tables, picks, summaries = [], [], {}
-    skipped: dict[str, str] = {}
-    for label, ids in groups.items():
-        nodes = study.nodes[study.nodes["search_id"].isin(ids).to_numpy()]
-        sub = Study.from_nodes(nodes.reset_index(drop=True), study.tasks)
-        sub.sources = study.sources
-        result = run_selection(sub, options)
-        if options.metric == "auto":  # one headline for every group
-            options = _with_metric(options, result.summary["headline_metric"])
-        tables.append(_tidy(result.summary, options.ci).assign(group=label))
-        picks.append(result.picks.assign(group=label))
-        summaries[label] = result.summary
-        skipped.update(result.skipped)
-    table = pd.concat(tables, ignore_index=True)
-    table = table[["group", *TABLE_COLUMNS]]
-    all_picks = pd.concat(picks, ignore_index=True)
-    first = next(iter(summaries.values()))
-    compare = compare_groups(all_picks, study, options, first["headline_metric"])
-    return GroupedSelection(by=list(by), table=table, picks=all_picks, compare=compare,
-                            headline=first["headline_metric"], reference=options.reference,
-                            options=options, level=options.level, skipped=skipped,
-                            summaries=summaries)
-
-
-def _with_metric(options: SelectionOptions, metric: str) -> SelectionOptions:
-    from dataclasses import replace
-
-    return replace(options, metric=metric)
+    label_of = {sid: g for g, ids in groups.items() for sid in ids}
+    picks, names, skipped, headline = evaluate(study, options)
+    picks["group"] = picks["search_id"].astype(str).map(label_of)
+    metrics = [*METRICS, WIN_RATE]
+    directions = metric_directions(study.tasks, metrics)
+    ref = names.index(options.reference)
+    tables = []
+    for label in groups:
+        sub = picks[(picks["group"] == label).to_numpy()]
+        n_units = len(sub) // len(names)
+        values = sub[metrics].to_numpy(dtype=float).reshape(len(names), n_units, len(metrics))
+        codes = pd.factorize(sub["task"].iloc[:n_units])[0]
+        res = draw_resamples(codes, options.n_resamples, options.seed,
+                             task_level=options.task_bootstrap)
+        boot = paired_bootstrap(values.transpose(1, 0, 2), res, ref, directions, options.level)
+        tables.append(_tidy(boot, names, metrics, options).assign(group=label))
+    table = pd.concat(tables, ignore_index=True)[["group", *TABLE_COLUMNS]]
+    compare = compare_groups(picks, study, options)
+    return GroupedSelection(by=list(by), table=table, picks=picks, compare=compare,
+                            headline=headline, reference=options.reference, options=options,
+                            level=options.level, skipped=skipped)
 
 
 def _values(picks: pd.DataFrame, strategies: list[str], metrics: list[str]
@@ -150,8 +169,8 @@ def _group_draws(picks: pd.DataFrame, tasks_kept: list[str], strategies: list[st
     return stratified_means(values, res), point_estimate(values, codes)
 
 
-def compare_groups(picks: pd.DataFrame, study: Study, options: SelectionOptions,
-                   headline: str) -> pd.DataFrame:
+def compare_groups(picks: pd.DataFrame, study: Study, options: SelectionOptions
+                   ) -> pd.DataFrame:
     """Δ (group A − group B) per strategy and metric over the tasks both have.
 
     Columns: ``group_a, group_b, strategy, metric, delta, lo, hi, p_improve, p_value,
