@@ -28,9 +28,10 @@ class Scale:
     """A per-task linear scale (module docstring)."""
 
     name: str
-    label: str
+    label: str  # for captions: what the scale means
     offset: dict[str, float]
     slope: dict[str, float]
+    axis: str = "score"  # for axis labels: short
 
     def arrays(self, tasks: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         t = tasks.astype(str)
@@ -74,14 +75,15 @@ def study_scale(study: Study) -> Scale:
             off[t] = sign[t] * s
             slope[t] = sign[t] / denom if denom else np.nan
         return Scale("normalized", "normalized score (0 = sample submission, 1 = study best)",
-                     off, slope)
+                     off, slope, "normalized score")
     metrics = {(i.metric, i.lower_is_better) for i in infos.values()}
     if len(metrics) == 1:
         metric = next(iter(metrics))[0]
-        return Scale("raw", f"score ({metric})", {t: 0.0 for t in tasks},
-                     {t: sign.get(t, 1.0) for t in tasks})
+        return Scale("raw", f"raw score ({metric})", {t: 0.0 for t in tasks},
+                     {t: sign.get(t, 1.0) for t in tasks}, metric)
     off, slope = {}, {}
     for t in tasks:
         lo, hi = (float(ext.loc[t, c]) if t in ext.index else np.nan for c in ("min", "max"))
         off[t], slope[t] = lo, (1.0 / (hi - lo) if hi > lo else np.nan)
-    return Scale("relative", "relative score (0 = task's worst node, 1 = its best)", off, slope)
+    return Scale("relative", "relative score (0 = task's worst node, 1 = its best)", off, slope,
+                 "relative score")

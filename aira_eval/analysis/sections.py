@@ -46,7 +46,10 @@ class Section:
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     empty: str | None = None
+    error: str | None = None
     seconds: float = 0.0
+    data: dict[str, pd.DataFrame] = field(default_factory=dict)  # figure data, exported only
+    code: list[str] = field(default_factory=list)  # verbatim lines (formulas, commands)
 
 
 def _finite(value: float | None) -> bool:

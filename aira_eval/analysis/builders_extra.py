@@ -1,0 +1,177 @@
+"""Section builders 6–9: statistical models, how many seeds, search trees, manifest."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from aira_eval.analysis import manifest, models, power
+from aira_eval.analysis.context import Context
+from aira_eval.analysis.scale import oriented
+from aira_eval.analysis.sections import Figure, Section, Table, fmt, fmt_ci, fmt_p
+
+
+def _coef_table(fit: models.ModelFit, title: str, caption: str) -> Table:
+    c = fit.coefs
+    display = pd.DataFrame({
+        "term": c["term"],
+        "coefficient [95% CI]": [fmt_ci(e, lo, hi) for e, lo, hi in
+                                 zip(c["coef"], c["lo"], c["hi"], strict=True)],
+        "SE": [fmt(x) for x in c["se"]], "p": [fmt_p(x) for x in c["p"]]})
+    return Table(f"model_{fit.name}", title, caption, c.assign(model=fit.name), display)
+
+
+def _gap_data(ctx: Context) -> pd.DataFrame:
+    nodes = ctx.study.nodes
+    gap = ctx.scale.gap(oriented(nodes, "score_test"), oriented(nodes, "score_val"),
+                        nodes["task"])
+    return pd.DataFrame({"gap": gap, "step": nodes["step"].to_numpy(float),
+                         "agent": nodes["search_id"].astype(str).map(ctx.groups).fillna("all")
+                         .to_numpy(), "task": nodes["task"].astype(str).to_numpy()})
+
+
+def models_section(ctx: Context) -> Section:
+    s = Section("models", "Statistical models")
+    reason = ctx.no_test()
+    if reason:
+        s.empty = reason
+        return s
+    level = ctx.options.level
+    fits = [(models.gap_model(_gap_data(ctx), level, ctx.options.seed),
+             "Mixed model of the generalization gap",
+             f"Linear mixed model (REML) of the gap = test − validation of every valid node on "
+             f"the {ctx.scale.label} (oriented; < 0: validation over-estimated), fixed effects "
+             "step and agent, random intercept per task; Wald intervals.")]
+    sel = ctx.selection
+    if sel is not None:
+        single = {n for n in pd.unique(sel.picks["strategy"]) if n not in ("random",)}
+        picks = sel.picks[sel.picks["strategy"].isin(single)]
+        data = pd.DataFrame({"medal": picks["any_medal"].to_numpy(float),
+                             "strategy": picks["strategy"].astype(str).to_numpy(),
+                             "agent": picks["group"].astype(str).to_numpy(),
+                             "task": picks["task"].astype(str).to_numpy()})
+        fits.append((models.medal_model(data, sel.reference, level),
+                     "GEE of the medal rate",
+                     "GEE (binomial, logit link, exchangeable correlation within task) of the "
+                     "medal flag of each search's pick; log-odds ratios vs the reference "
+                     "strategy and the first agent; robust (sandwich) Wald intervals."))
+    for fit, title, caption in fits:
+        s.code.append(f"{fit.name}: {fit.formula}")
+        if fit.skipped:
+            s.notes.append(f"{title}: not fitted — {fit.skipped}.")
+            continue
+        s.tables.append(_coef_table(fit, title, caption + f" n = {fit.n_obs:,} rows in "
+                                    f"{fit.n_groups} tasks."))
+        s.notes.extend(f"{title}: {n}." for n in fit.notes)
+    if not s.tables and not s.notes:
+        s.empty = "no model could be fitted"
+    return s
+
+
+def seeds_section(ctx: Context) -> Section:
+    from aira_eval.analysis.figures.curves import seeds_figure
+
+    s = Section("seeds", "How many seeds")
+    reason = ctx.no_test() or ctx.selection_empty
+    if reason:
+        s.empty = reason
+        return s
+    sel = ctx.selection
+    assert sel is not None
+    picks = sel.picks[sel.picks["strategy"] == sel.reference]
+    parts, actual = [], {}
+    for group, g in picks.groupby("group", sort=False):
+        per_task = g.groupby("task")["search_id"].nunique()
+        actual[str(group)] = int(per_task.median())
+        if int(per_task.max()) < 2:
+            continue
+        hw = power.half_widths(g[sel.headline].to_numpy(float), g["task"].astype(str)
+                               .to_numpy(), seed=ctx.options.seed)
+        parts.append(hw.assign(group=group))
+    if not parts:
+        s.empty = ("one seed per task: resampling cannot estimate how the interval shrinks "
+                   "with more seeds")
+        return s
+    frame = pd.concat(parts, ignore_index=True)
+    files = seeds_figure(frame, sel.headline, actual, ctx.figures)
+    caption = (f"Half-width of the {int(ctx.options.level * 100)}% interval of {sel.reference}'s "
+               f"{sel.headline} if the study had n seeds per task (mean over 20 resamplings of "
+               "the study's searches, drawn with replacement within tasks); dotted: the "
+               "study's own seed count. A common recommendation is ≥ 10 seeds.")
+    s.figures.append(Figure("seeds", "How many seeds", caption, files))
+    wide = frame.pivot_table(index="group", columns="n_seeds", values="half_width",
+                             sort=False).reset_index()
+    display = pd.DataFrame({"agent": wide["group"], "seeds in study": [str(actual[str(g)])
+                                                                       for g in wide["group"]],
+                            **{f"n={n}": [fmt(v) for v in wide[n]] for n in wide.columns[1:]}})
+    s.tables.append(Table("seeds", "Interval half-width vs seeds", caption, frame, display))
+    return s
+
+
+def _chosen_searches(ctx: Context) -> list[str]:
+    searches = ctx.study.searches
+    ids = [str(x) for x in searches["search_id"]]
+    if ctx.options.trees is None:
+        return ids
+    per_group: dict[str, list[str]] = {}
+    for sid in ids:
+        per_group.setdefault(ctx.groups.get(sid, "all"), []).append(sid)
+    chosen: list[str] = []
+    while len(chosen) < min(ctx.options.trees, len(ids)):  # round-robin over agents
+        for group_ids in per_group.values():
+            if group_ids and len(chosen) < ctx.options.trees:
+                chosen.append(group_ids.pop(0))
+    return chosen
+
+
+def trees_section(ctx: Context) -> Section:
+    from aira_eval.analysis.figures.trees import tree_figure
+
+    s = Section("trees", "Search trees")
+    nodes = ctx.study.nodes
+    picks: dict[str, dict[str, str]] = {}
+    if ctx.selection is not None:
+        for row in ctx.selection.picks[["search_id", "strategy", "node_id"]].itertuples():
+            if row.node_id is not None and row.strategy in ("best-val", "oracle"):
+                d = picks.setdefault(str(row.search_id), {})
+                d[str(row.node_id)] = "+".join(filter(None, [d.get(str(row.node_id)),
+                                                             str(row.strategy)]))
+    by_search = {str(k): v for k, v in nodes.groupby("search_id", sort=False)}
+    for i, sid in enumerate(_chosen_searches(ctx)):
+        part = by_search[sid]
+        task = str(part["task"].iloc[0])
+        files = tree_figure(part, picks.get(sid, {}), ctx.study.metrics.get(task, "score"),
+                            ctx.figures, f"tree_{i:03d}")
+        s.figures.append(Figure(f"tree_{i:03d}", f"Search {sid}", (
+            f"Search {sid} ({ctx.groups.get(sid, 'all')}, {task}): nodes by step (x) and depth "
+            "(y), filled by validation score, outlined by test score (same colour scale "
+            "range), marker = operator, failed nodes grey crosses; ringed: the best-val and "
+            "oracle picks."), files))
+    if not s.figures:
+        s.empty = "the study has no search"
+    elif ctx.options.trees is not None and len(by_search) > len(s.figures):
+        s.notes.append(f"{len(s.figures)} of {len(by_search)} searches shown (one per agent "
+                       "in turn); `--trees all` draws every search.")
+    return s
+
+
+def manifest_section(ctx: Context) -> Section:
+    s = Section("manifest", "Reproducibility manifest")
+    info = manifest.build(ctx.study, ctx.groups, ctx.out, ctx.options.argv)
+    ctx.cache["manifest"] = info
+    kv = [("aira-eval commit", info["aira_eval_commit"]),
+          *((f"package {k}", v) for k, v in info["packages"].items()),
+          *((f"study {st['study_id']}", f"config {st['config_hash']}, created "
+             f"{st['created_at']}") for st in info["studies"]),
+          *((f"data {t}", c) for t, c in info["task_checksums"].items()),
+          ("seeds", ", ".join(map(str, info["seeds"])) or "—"),
+          ("LLM models", ", ".join(info["llm_models"])),
+          ("LLM caches", ", ".join(info["llm_caches"]))]
+    frame = pd.DataFrame(kv, columns=["item", "value"])
+    s.tables.append(Table("manifest", "Manifest", "Versions, commit, config hashes (sha256 of "
+                          "the recorded search config), task data checksums (sha256 over the "
+                          "prepared files' md5s), seeds and LLM models.", frame, frame))
+    counts = pd.DataFrame(info["node_counts"])
+    s.tables.append(Table("node_counts", "Nodes and failures", "Searches and nodes per agent, "
+                          "by final status.", counts, counts.astype(str)))
+    s.code.extend(info["commands"])
+    return s

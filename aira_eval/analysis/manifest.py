@@ -1,0 +1,115 @@
+"""The reproducibility manifest: versions, commit, config hash, data checksums, seeds, models,
+node counts and the exact commands that rebuild the study and this report."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from aira_eval.study import Study
+
+PACKAGES = ("aira-eval", "numpy", "pandas", "pyarrow", "scipy", "statsmodels", "scikit-learn",
+            "matplotlib", "mlflow", "litellm")
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def git_commit() -> str:
+    """The commit of the aira-eval source tree, or why there is none."""
+    here = Path(__file__).resolve().parent
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                              text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (git not available)"
+    if done.returncode != 0:
+        return "unknown (not a git checkout)"
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                           capture_output=True, text=True, timeout=10, check=False).stdout
+    return done.stdout.strip() + (" (with local changes)" if dirty.strip() else "")
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    text = json.dumps(config, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def task_checksums(study: Study) -> dict[str, str]:
+    """Task id -> one hash of its prepared files' md5s (``—`` where none were recorded)."""
+    out = {}
+    for task, info in sorted(study.tasks.items()):
+        if info.checksums:
+            text = json.dumps(info.checksums, sort_keys=True)
+            out[task] = hashlib.sha256(text.encode()).hexdigest()[:16] + \
+                f" ({len(info.checksums)} files)"
+        else:
+            out[task] = "—"
+    return out
+
+
+def node_counts(study: Study, groups: dict[str, str]) -> pd.DataFrame:
+    """Per group: searches, nodes and nodes by status."""
+    nodes = study.nodes
+    g = nodes["search_id"].astype(str).map(groups).fillna("all")
+    counts = pd.crosstab(g, nodes["status"].astype(str))
+    counts.insert(0, "nodes", counts.sum(axis=1))
+    counts.insert(0, "searches", nodes.groupby(g)["search_id"].nunique())
+    counts.index.name = "agent"
+    return counts.reset_index()
+
+
+def commands(study: Study, report_argv: list[str] | None, out_dir: Path) -> list[str]:
+    """The commands that rebuild each source study (from its recorded config) and the
+    report; writes each study's config next to the report (``reproduce/``)."""
+    lines = []
+    repro = out_dir / "reproduce"
+    for source in study.sources:
+        if source.manifest is None or not source.manifest.config:
+            lines.append(f"# {source.study_id}: no recorded config (imported or synthetic)")
+            continue
+        repro.mkdir(parents=True, exist_ok=True)
+        path = repro / f"{source.study_id}-config.json"
+        path.write_text(json.dumps(source.manifest.config, indent=2, sort_keys=True) + "\n")
+        lines.append(f"aira-eval search --config {path.relative_to(out_dir)} "
+                     f"--out {source.study_dir.name}")
+    if report_argv:
+        lines.append(" ".join(report_argv))
+    return lines
+
+
+def build(study: Study, groups: dict[str, str], out_dir: Path,
+          report_argv: list[str] | None = None) -> dict[str, Any]:
+    """Everything the manifest section shows, JSON-ready."""
+    searches = study.searches
+    models = sorted({str(m) for m in searches.get("model", pd.Series(dtype=str)) if m})
+    caches = sorted({str(s.manifest.config.get("llm_cache")) for s in study.sources
+                     if s.manifest and s.manifest.config.get("llm_cache")})
+    return {
+        "aira_eval_commit": git_commit(),
+        "packages": package_versions(),
+        "studies": [{"study_id": s.study_id, "path": s.study_dir.name,
+                     "config_hash": config_hash(s.manifest.config) if s.manifest else "—",
+                     "created_at": s.manifest.created_at if s.manifest else "—",
+                     "recorded_versions": s.manifest.versions if s.manifest else {}}
+                    for s in study.sources],
+        "task_checksums": task_checksums(study),
+        "seeds": sorted({int(x) for x in searches["seed"]}) if "seed" in searches else [],
+        "llm_models": models or ["none (procedural operators)"],
+        "llm_caches": caches or ["none"],
+        "node_counts": node_counts(study, groups).to_dict(orient="records"),
+        "commands": commands(study, report_argv, out_dir),
+    }

@@ -1,0 +1,168 @@
+"""``report(study, out=...)``: every table, figure and model a paper needs, in one directory.
+
+Sections (:mod:`~aira_eval.analysis.builders`, :mod:`~aira_eval.analysis.builders_extra`)
+are built one by one and timed; a section that cannot be built (bad input, a bug) says why and
+the others still render. Outputs in ``out``: ``report.md``, ``report.html`` (self-contained),
+``report.tex`` with ``tables/*.tex``, ``figures/*.pdf|png``, ``data/*.csv|parquet`` (every
+number of every table and figure) and ``report.json`` (timings, empty sections).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aira_eval.analysis import builders, builders_extra
+from aira_eval.analysis.context import Context, ReportOptions
+from aira_eval.analysis.scale import study_scale
+from aira_eval.analysis.sections import Section
+from aira_eval.analysis.selection_view import search_groups, select_grouped
+from aira_eval.errors import AiraEvalError, UsageError
+from aira_eval.study import Study, load_study
+
+FORMATS = ("md", "html", "tex")
+BUILDERS: tuple[Callable[[Context], Section], ...] = (
+    builders.main_section, builders.generalization_section, builders.dynamics_section,
+    builders.val_test_section, builders.topk_section, builders_extra.models_section,
+    builders_extra.seeds_section, builders_extra.trees_section,
+    builders_extra.manifest_section,
+)
+
+
+@dataclass
+class ReportResult:
+    """What :func:`report` wrote: the directory, files by kind, sections, timings."""
+
+    out: Path
+    files: dict[str, Path] = field(default_factory=dict)
+    sections: list[Section] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    mlflow: dict[str, Any] | None = None
+
+    @property
+    def errors(self) -> dict[str, str]:
+        return {s.key: s.error for s in self.sections if s.error}
+
+
+def _selection(ctx: Context) -> None:
+    from aira_eval.selection.summary import SelectionOptions
+
+    if ctx.no_test():
+        ctx.selection_empty = ctx.no_test()
+        return
+    o = ctx.options
+    options = SelectionOptions(strategies=list(o.strategies), k=o.k, reference=o.reference,
+                               n_resamples=o.resamples, seed=o.seed, level=o.level)
+    try:
+        ctx.selection = select_grouped(ctx.study, o.by, options)
+    except AiraEvalError as err:
+        ctx.selection_empty = f"selection could not run: {err.message}"
+
+
+def _build(builder: Callable[[Context], Section], ctx: Context) -> Section:
+    t0 = time.perf_counter()
+    try:
+        section = builder(ctx)
+    except AiraEvalError as err:
+        section = Section(builder.__name__.removesuffix("_section"), builder.__name__,
+                          empty=err.message)
+    except Exception as err:  # one broken section never costs the others
+        section = Section(builder.__name__.removesuffix("_section"), builder.__name__,
+                          empty=f"this section failed ({type(err).__name__}: {err})",
+                          error=f"{type(err).__name__}: {err}")
+    section.seconds = time.perf_counter() - t0
+    return section
+
+
+def _check(options: ReportOptions) -> None:
+    bad = [f for f in options.formats if f not in FORMATS]
+    if bad:
+        raise UsageError(f"unknown report format(s) {bad}",
+                         hint=f"Choose among {', '.join(FORMATS)} (comma-separated).")
+    if options.trees is not None and options.trees < 0:
+        raise UsageError(f"--trees must be 'all' or a number ≥ 0, got {options.trees}")
+    if options.resamples < 1:
+        raise UsageError(f"--resamples must be at least 1, got {options.resamples}")
+
+
+def report(study: Study | str | Path | Sequence[str | Path], out: str | Path,
+           options: ReportOptions | None = None, *, mlflow: bool = False,
+           mlflow_uri: str | None = None) -> ReportResult:
+    """Write the statistical report of ``study`` into ``out``.
+
+    Args:
+        study: a loaded :class:`Study`, or the path(s) to load.
+        out: output directory (created).
+        options: grouping, formats, trees, resamples, seed (:class:`ReportOptions`).
+        mlflow: also log the report as an artifact of the study's latest selection run.
+        mlflow_uri: tracking URI (default: the study's ``sqlite:///STUDY/mlflow.db``).
+    """
+    options = options or ReportOptions()
+    _check(options)
+    if not isinstance(study, Study):
+        study = load_study(study)  # type: ignore[arg-type]
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    result = ReportResult(out)
+    t0 = time.perf_counter()
+    groups = {sid: g for g, ids in search_groups(study, options.by).items() for sid in ids}
+    ctx = Context(study, options, out, groups, study_scale(study))
+    _selection(ctx)
+    result.timings["selection"] = time.perf_counter() - t0
+    for builder in BUILDERS:
+        section = _build(builder, ctx)
+        result.sections.append(section)
+        result.timings[section.key] = section.seconds
+    t1 = time.perf_counter()
+    result.files.update(_write(result, ctx))
+    result.timings["render"] = time.perf_counter() - t1
+    result.timings["total"] = time.perf_counter() - t0
+    _write_json(result, ctx)
+    if mlflow:
+        from aira_eval.analysis.tracking import log_report
+
+        result.mlflow = log_report(study, out, mlflow_uri)
+    return result
+
+
+def _write(result: ReportResult, ctx: Context) -> dict[str, Path]:
+    from aira_eval.analysis import render_html, render_md, render_tex
+    from aira_eval.analysis.export import export_data
+
+    files = export_data(result.sections, ctx.out / "data")
+    meta = _meta(ctx)
+    if "md" in ctx.options.formats:
+        files["md"] = render_md.write(result.sections, meta, ctx.out)
+    if "html" in ctx.options.formats:
+        files["html"] = render_html.write(result.sections, meta, ctx.out)
+    if "tex" in ctx.options.formats:
+        files["tex"] = render_tex.write(result.sections, meta, ctx.out)
+    return files
+
+
+def _meta(ctx: Context) -> dict[str, Any]:
+    study = ctx.study
+    n_agents = len(set(ctx.groups.values()))
+    return {"title": "Study report: " + ", ".join(study.study_ids or ["in-memory study"]),
+            "summary": f"{study.nodes['task'].nunique()} task(s), {n_agents} agent(s) "
+                       f"(grouped by {', '.join(ctx.options.by)}), "
+                       f"{study.nodes['search_id'].nunique()} search(es), "
+                       f"{len(study.nodes):,} node(s); scores on the {ctx.scale.label}."}
+
+
+def _write_json(result: ReportResult, ctx: Context) -> None:
+    payload = {"timings_s": result.timings,
+               "sections": {s.key: {"title": s.title, "empty": s.empty, "error": s.error,
+                                    "seconds": s.seconds, "tables": [t.name for t in s.tables],
+                                    "figures": [f.name for f in s.figures], "notes": s.notes}
+                            for s in result.sections},
+               "files": {k: str(v.relative_to(ctx.out)) for k, v in result.files.items()
+                         if v.is_relative_to(ctx.out)},
+               "manifest": ctx.cache.get("manifest")}
+    path = ctx.out / "report.json"
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    result.files["json"] = path

@@ -1,0 +1,52 @@
+"""Log a report to MLflow, as artifacts (``report/``) of the study's latest selection run.
+
+When the study has no selection run yet, a run named ``report-<UTC timestamp>`` (tag
+``aira_eval.kind = report``) is made in the study's experiment. Optional and failure-tolerant:
+any error becomes the ``warning`` of the returned mapping; the report on disk is unaffected.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aira_eval.study import Study
+
+
+def _run_id(client: Any, experiment_id: str) -> tuple[str, bool]:
+    """The latest selection run of the experiment (and False), or a new report run (True)."""
+    runs = client.search_runs([experiment_id], "tags.`aira_eval.kind` = 'selection'",
+                              order_by=["attributes.start_time DESC"], max_results=1)
+    if runs:
+        return str(runs[0].info.run_id), False
+    name = "report-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    run = client.create_run(experiment_id, run_name=name, tags={"aira_eval.kind": "report"})
+    return str(run.info.run_id), True
+
+
+def log_report(study: Study, out: Path, tracking_uri: str | None = None) -> dict[str, Any]:
+    """Attach the report directory ``out`` to the study's selection run (module docstring)."""
+    from aira_eval.selection.tracking import _experiment_id, default_tracking_uri
+    from aira_eval.study.manifest import mlflow_experiment
+
+    result: dict[str, Any] = {"run_id": None, "warning": None}
+    if study.path is None:
+        result["warning"] = "an in-memory study has no MLflow store: not logged"
+        return result
+    uri = tracking_uri or default_tracking_uri(study.path)
+    result["tracking_uri"] = uri
+    try:
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(tracking_uri=uri)
+        experiment = mlflow_experiment("+".join(dict.fromkeys(study.study_ids)))
+        exp_id = _experiment_id(client, experiment, study.path)
+        run_id, created = _run_id(client, exp_id)
+        client.log_artifacts(run_id, str(out), artifact_path="report")
+        if created:
+            client.set_terminated(run_id)
+        result["run_id"] = run_id
+    except Exception as err:  # MLflow down, a locked store, a bad URI: never fatal
+        result["warning"] = f"MLflow logging to {uri} failed ({type(err).__name__}: {err})"
+    return result
