@@ -15,7 +15,9 @@ the result). A model that does not converge, or cannot be fitted, is reported wi
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,11 +40,9 @@ class ModelFit:
     skipped: str | None = None
 
 
-def _coefs(res: object, names: list[str], level: float) -> pd.DataFrame:
-    ci = np.asarray(res.conf_int(alpha=1 - level))  # type: ignore[attr-defined]
-    params = np.asarray(res.params)  # type: ignore[attr-defined]
-    bse = np.asarray(res.bse)  # type: ignore[attr-defined]
-    pv = np.asarray(res.pvalues)  # type: ignore[attr-defined]
+def _coefs(res: Any, names: list[str], level: float) -> pd.DataFrame:
+    ci = np.asarray(res.conf_int(alpha=1 - level))
+    params, bse, pv = np.asarray(res.params), np.asarray(res.bse), np.asarray(res.pvalues)
     n = len(names)
     return pd.DataFrame({"term": names, "coef": params[:n], "se": bse[:n], "lo": ci[:n, 0],
                          "hi": ci[:n, 1], "p": pv[:n]})
@@ -56,14 +56,19 @@ def _terms(data: pd.DataFrame, column: str, reference: str | None = None) -> str
     return f" + C({column}{ref})"
 
 
-def _fit(fit: ModelFit, run: object) -> object | None:
+def _with_coefs(res: Any, names: list[str], level: float) -> tuple[Any, pd.DataFrame]:
+    return res, _coefs(res, names, level)
+
+
+def _fit(fit: ModelFit, run: Callable[[], tuple[Any, pd.DataFrame]]
+         ) -> tuple[Any, pd.DataFrame] | None:
     """Run a fit, turning warnings into notes; None (and ``skipped``) on failure."""
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            res = run()  # type: ignore[operator]
+            res = run()
         except (ValueError, np.linalg.LinAlgError, ZeroDivisionError) as err:
             fit.skipped = f"the model could not be fitted ({type(err).__name__}: {err})"
             return None
@@ -91,13 +96,14 @@ def gap_model(data: pd.DataFrame, level: float = 0.95, seed: int = 0) -> ModelFi
         fit.notes.append(f"fitted on a random sample of {MAX_ROWS:,} of {len(data):,} nodes")
         data = data.sample(MAX_ROWS, random_state=seed)
     model = smf.mixedlm(formula, data, groups=data["task"])
-    res = _fit(fit, lambda: model.fit(reml=True, method=["lbfgs", "powell"]))
+    res = _fit(fit, lambda: _with_coefs(model.fit(reml=True, method=["lbfgs", "powell"]),
+                                        list(model.exog_names), level))
     if res is None:
         return fit
-    fit.converged = bool(res.converged)  # type: ignore[attr-defined]
+    fit.converged = bool(res[0].converged)
     if not fit.converged:
         fit.notes.insert(0, "the optimizer did not converge: read the estimates with care")
-    fit.coefs = _coefs(res, list(model.exog_names), level)
+    fit.coefs = res[1]
     fit.n_obs, fit.n_groups = len(data), int(data["task"].nunique())
     return fit
 
@@ -122,12 +128,13 @@ def medal_model(data: pd.DataFrame, reference: str, level: float = 0.95) -> Mode
         return fit
     model = smf.gee(formula, groups="task", data=data, family=sm.families.Binomial(),
                     cov_struct=sm.cov_struct.Exchangeable())
-    res = _fit(fit, lambda: model.fit(maxiter=100))
+    res = _fit(fit, lambda: _with_coefs(model.fit(maxiter=100), list(model.exog_names),
+                                        level))
     if res is None:
         return fit
-    fit.converged = bool(getattr(res, "converged", True))
+    fit.converged = bool(getattr(res[0], "converged", True))
     if not fit.converged:
         fit.notes.insert(0, "GEE did not converge in 100 iterations: read the estimates with care")
-    fit.coefs = _coefs(res, list(model.exog_names), level)
+    fit.coefs = res[1]
     fit.n_obs, fit.n_groups = len(data), int(data["task"].nunique())
     return fit

@@ -20,6 +20,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "select",
     "check",
     "importers",
+    "report",
 )
 
 app = typer.Typer(

@@ -1,0 +1,70 @@
+"""The mixed model recovers a planted agent effect and gap trend; with none, covers 0."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aira_eval.analysis import models
+from aira_eval.analysis.builders_extra import _gap_data
+from aira_eval.analysis.context import Context, ReportOptions
+from aira_eval.analysis.scale import study_scale
+from aira_eval.study import Study
+from tests.test_analysis.helpers import agents_study, plant_gap
+
+
+def _fit(agent_effect: float, trend: float, seed: int) -> pd.DataFrame:
+    frame, tasks = agents_study(n_tasks=4, n_seeds=3, n_nodes=30, seed=seed, lower_every=0)
+    frame = plant_gap(frame, agent_effect, trend, seed=seed)
+    for info in tasks.values():  # raw scale: the planted values are the model's units
+        info.sample_score = None
+    study = Study.from_nodes(frame, tasks)
+    groups = dict(zip(study.searches["search_id"], study.searches["agent"], strict=True))
+    ctx = Context(study, ReportOptions(), Path("."), groups, study_scale(study))
+    assert ctx.scale.name == "raw"
+    fit = models.gap_model(_gap_data(ctx))
+    assert fit.skipped is None and fit.converged, fit.notes
+    return fit.coefs.set_index("term")
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_planted_effects_are_recovered(seed: int) -> None:
+    coefs = _fit(agent_effect=-0.03, trend=-0.001, seed=seed)
+    agent = coefs.loc["C(agent)[T.random]"]
+    step = coefs.loc["step"]
+    assert agent["lo"] <= -0.03 <= agent["hi"] and agent["hi"] < 0
+    assert step["lo"] <= -0.001 <= step["hi"] and step["hi"] < 0
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_no_effect_intervals_cover_zero(seed: int) -> None:
+    coefs = _fit(agent_effect=0.0, trend=0.0, seed=seed)
+    for term in ("C(agent)[T.random]", "step"):
+        assert coefs.loc[term, "lo"] <= 0.0 <= coefs.loc[term, "hi"], term
+
+
+def test_medal_model_finds_a_better_strategy() -> None:
+    rng = np.random.default_rng(0)
+    n = 400
+    strategy = rng.choice(["best-val", "oracle"], n)
+    task = rng.choice(["a", "b", "c", "d"], n)
+    p = np.where(strategy == "oracle", 0.8, 0.4)
+    data = pd.DataFrame({"medal": (rng.random(n) < p).astype(float), "strategy": strategy,
+                         "agent": "greedy", "task": task})
+    fit = models.medal_model(data, "best-val")
+    assert fit.skipped is None
+    row = fit.coefs.set_index("term").loc["C(strategy, Treatment(reference='best-val'))[T.oracle]"]
+    assert row["lo"] > 0  # log-odds ratio log(0.8/0.2 / (0.4/0.6)) ≈ 1.79
+    assert row["lo"] <= np.log(4 / (0.4 / 0.6)) <= row["hi"]
+
+
+def test_models_say_why_they_are_not_fitted() -> None:
+    one_task = pd.DataFrame({"gap": np.arange(20.0), "step": np.arange(20.0), "agent": "a",
+                             "task": "t"})
+    assert "two tasks" in (models.gap_model(one_task).skipped or "")
+    no_medal = pd.DataFrame({"medal": [0.0] * 10, "strategy": "best-val", "agent": "a",
+                             "task": ["t", "u"] * 5})
+    assert "missed a medal" in (models.medal_model(no_medal, "best-val").skipped or "")
