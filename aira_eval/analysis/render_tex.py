@@ -15,13 +15,12 @@ from aira_eval.analysis.sections import Section, Table
 
 SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
            "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
-           "^": r"\textasciicircum{}", "<": r"\textless{}", ">": r"\textgreater{}"}
+           "^": r"\textasciicircum{}", "<": r"$<$", ">": r"$>$"}
 UNICODE = {"Δ": r"$\Delta$", "ρ": r"$\rho$", "τ": r"$\tau$", "−": r"$-$", "≥": r"$\geq$",
            "≤": r"$\leq$", "…": r"\ldots{}", "—": "---", "–": "--", "×": r"$\times$",
            "·": r"$\cdot$", "±": r"$\pm$", "²": r"$^2$", "≫": r"$\gg$", "α": r"$\alpha$",
            "→": r"$\rightarrow$", "’": "'", "“": "``", "”": "''"}
 PREAMBLE = r"""\documentclass[10pt]{article}
-\usepackage[T1]{fontenc}
 \usepackage[utf8]{inputenc}
 \usepackage[margin=2cm]{geometry}
 \usepackage{booktabs}
@@ -53,6 +52,23 @@ def _label(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", name)
 
 
+INTERVAL = re.compile(r"^(\S+) (\[\S+, \S+\])$")
+
+
+def cell(value: Any) -> str:
+    """A table cell; ``est [lo, hi]`` as the estimate over its interval (two lines)."""
+    m = INTERVAL.match(str(value))
+    if m is None:
+        return escape(value)
+    return (rf"\begin{{tabular}}[t]{{@{{}}r@{{}}}}{escape(m.group(1))}\\"
+            rf"{{\scriptsize {escape(m.group(2))}}}\end{{tabular}}")
+
+
+def _width(value: Any) -> int:
+    m = INTERVAL.match(str(value))
+    return len(str(value)) if m is None else int(0.75 * len(m.group(2)))
+
+
 def table_tex(table: Table) -> str:
     """One ``table`` float with a booktabs ``tabular``; wide tables scaled to the line."""
     frame = table.display
@@ -60,21 +76,24 @@ def table_tex(table: Table) -> str:
     lines = [r"\begin{table}[H]", r"\centering", r"\small",
              rf"\caption{{\textbf{{{escape(table.title)}.}} {escape(table.caption)}}}",
              rf"\label{{tab:{_label(table.name)}}}"]
-    width = max([sum(len(str(v)) + 2 for v in row) for row in
-                 [list(frame.columns), *frame.itertuples(index=False)]] or [0])
+    rows = list(frame.itertuples(index=False))
+    width = max([sum(_width(v) + 2 for v in row) for row in rows] or [0])
+    width = max(width, sum(len(str(c)) + 2 for c in frame.columns))
     body = [rf"\begin{{tabular}}{{{cols}}}", r"\toprule",
             " & ".join(escape(c) for c in frame.columns) + r" \\", r"\midrule",
-            *(" & ".join(escape(v) for v in row) + r" \\" for row in
-              frame.itertuples(index=False)), r"\bottomrule", r"\end{tabular}"]
-    if width > 95:
+            *(" & ".join(cell(v) for v in row) + r" \\" for row in rows),
+            r"\bottomrule", r"\end{tabular}"]
+    if width > 110:
         body = [r"\resizebox{\linewidth}{!}{%", *body, "}"]
     return "\n".join([*lines, *body, r"\end{table}"]) + "\n"
 
 
-def _verbatim_safe(line: str) -> str:
-    """Verbatim lines in ASCII (pdflatex's verbatim has no Unicode)."""
+def _verbatim_safe(line: str, width: int = 88) -> str:
+    """Verbatim lines in ASCII (pdflatex's verbatim has no Unicode), long ones wrapped."""
     line = line.replace("−", "-").replace("·", "*").replace("…", "...")
-    return "".join(c if ord(c) < 128 else "?" for c in line)
+    line = "".join(c if ord(c) < 128 else "?" for c in line)
+    parts = [line[i:i + width] for i in range(0, len(line), width)] or [""]
+    return " \\\n    ".join(parts) if len(parts) > 1 else parts[0]
 
 
 def section_tex(number: int, section: Section, out: Path) -> str:
