@@ -146,7 +146,9 @@ def trees_section(ctx: Context) -> Section:
             "(y), filled by validation score, outlined by test score (same colour scale "
             "range), marker = operator, failed nodes grey crosses; ringed: the best-val and "
             "oracle picks."), files))
-    if not s.figures:
+    if ctx.options.trees == 0:
+        s.empty = "no search trees asked for (--trees 0)"
+    elif not s.figures:
         s.empty = "the study has no search"
     elif ctx.options.trees is not None and len(by_search) > len(s.figures):
         s.notes.append(f"{len(s.figures)} of {len(by_search)} searches shown (one per agent "

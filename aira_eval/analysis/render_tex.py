@@ -41,7 +41,7 @@ def escape(text: Any) -> str:
             out.append(SPECIAL[ch])
         elif ch in UNICODE:
             out.append(UNICODE[ch])
-        elif ord(ch) < 128 or unicodedata.category(ch).startswith("L") and ord(ch) < 0x250:
+        elif ord(ch) < 128 or (unicodedata.category(ch).startswith("L") and ord(ch) < 0x250):
             out.append(ch)
         else:
             out.append(unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode())

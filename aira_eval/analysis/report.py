@@ -104,7 +104,7 @@ def report(study: Study | str | Path | Sequence[str | Path], out: str | Path,
     options = options or ReportOptions()
     _check(options)
     if not isinstance(study, Study):
-        study = load_study(study)  # type: ignore[arg-type]
+        study = load_study(study)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     result = ReportResult(out)

@@ -62,15 +62,18 @@ def study_scale(study: Study) -> Scale:
     """The scale for ``study`` (module docstring)."""
     nodes = study.nodes
     ext = _task_extremes(nodes)
+    ext_min: dict[str, float] = {str(k): float(v) for k, v in ext["min"].items()}
+    ext_max: dict[str, float] = {str(k): float(v) for k, v in ext["max"].items()}
     tasks = [str(t) for t in pd.unique(nodes["task"])]
     infos = {t: study.tasks[t] for t in tasks if t in study.tasks}
     sign = {t: -1.0 if infos[t].lower_is_better else 1.0 for t in infos}
-    if tasks and all(infos[t].sample_score is not None and np.isfinite(ext.loc[t, "max"])
-                     for t in tasks if t in ext.index) and len(infos) == len(tasks):
+    if tasks and len(infos) == len(tasks) and all(
+            infos[t].sample_score is not None and np.isfinite(ext_max.get(t, np.nan))
+            for t in tasks):
         off, slope = {}, {}
         for t in tasks:
-            s = float(infos[t].sample_score)  # type: ignore[arg-type]
-            best = sign[t] * float(ext.loc[t, "max"]) if t in ext.index else np.nan
+            s = float(infos[t].sample_score or 0.0)
+            best = sign[t] * ext_max[t]
             denom = best - s
             off[t] = sign[t] * s
             slope[t] = sign[t] / denom if denom else np.nan
@@ -83,7 +86,7 @@ def study_scale(study: Study) -> Scale:
                      {t: sign.get(t, 1.0) for t in tasks}, metric)
     off, slope = {}, {}
     for t in tasks:
-        lo, hi = (float(ext.loc[t, c]) if t in ext.index else np.nan for c in ("min", "max"))
+        lo, hi = ext_min.get(t, np.nan), ext_max.get(t, np.nan)
         off[t], slope[t] = lo, (1.0 / (hi - lo) if hi > lo else np.nan)
     return Scale("relative", "relative score (0 = task's worst node, 1 = its best)", off, slope,
                  "relative score")

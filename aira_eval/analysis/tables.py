@@ -66,16 +66,16 @@ def main_table(study: Study, sel: GroupedSelection) -> Table:
     rows.loc[head, "p_holm"] = holm(rows.loc[head, "p_value"].to_numpy(dtype=float))
     display = []
     for (group, strategy), block in rows.groupby(["group", "strategy"], sort=False):
-        by_metric = block.set_index("metric")
+        by_metric: dict[str, Any] = {str(r.metric): r for r in block.itertuples()}
         rec: dict[str, Any] = {"agent": group, "strategy": strategy}
         for m in metrics:
-            r = by_metric.loc[m]
-            rec[LABELS.get(m, m)] = fmt_ci(r["estimate"], r["lo"], r["hi"])
-        h = by_metric.loc[sel.headline]
+            r = by_metric[m]
+            rec[LABELS.get(m, m)] = fmt_ci(r.estimate, r.lo, r.hi)
+        h = by_metric[sel.headline]
         is_ref = strategy == sel.reference
         rec[f"Δ {LABELS.get(sel.headline, sel.headline)}"] = "ref" if is_ref else \
-            fmt_ci(h["delta"], h["delta_lo"], h["delta_hi"])
-        rec["p (Holm)"] = "" if is_ref else fmt_p(h["p_holm"])
+            fmt_ci(h.delta, h.delta_lo, h.delta_hi)
+        rec["p (Holm)"] = "" if is_ref else fmt_p(h.p_holm)
         display.append(rec)
     n = _counts(sel)
     caption = (f"Per agent and final-pick strategy: mean over {n['tasks']} task(s) of the mean "
@@ -129,11 +129,13 @@ GEN_COLUMNS = (("VAL/VAL", "best-val", "val_score"), ("VAL/TEST", "best-val", No
 def generalization_table(study: Study, sel: GroupedSelection) -> Table | None:
     """AIRA-dojo Fig. 6a layout: per agent, the best-val pick's validation score (VAL/VAL),
     its test result (VAL/TEST), the oracle's (TEST/TEST) and top-k's."""
-    t = sel.table.set_index(["group", "strategy", "metric"])
+    t: dict[tuple[str, str, str], Any] = {(str(r.group), str(r.strategy), str(r.metric)): r
+                                          for r in sel.table.itertuples()}
     strategies = set(sel.table["strategy"])
     if "best-val" not in strategies:
         return None
-    metrics = [m for m in ("any_medal", "normalized_score") if m in main_metrics(study, sel)]
+    metrics: list[str] = [m for m in ("any_medal", "normalized_score")
+                          if m in main_metrics(study, sel)]
     if shared_metric(study):
         metrics.insert(0, "test_score")
     data, display = [], []
@@ -142,15 +144,14 @@ def generalization_table(study: Study, sel: GroupedSelection) -> Table | None:
             rec: dict[str, Any] = {"agent": group, "metric": LABELS.get(metric, metric)}
             for col, strategy, override in GEN_COLUMNS:
                 m = override if override and metric == "test_score" else metric
-                key = (group, strategy, m)
-                if strategy not in strategies or (override and metric != "test_score") or \
-                        key not in t.index:
+                key = (str(group), strategy, m)
+                if (override and metric != "test_score") or key not in t:
                     rec[col] = "—"
                     continue
-                r = t.loc[key]
-                rec[col] = fmt_ci(r["estimate"], r["lo"], r["hi"])
+                r = t[key]
+                rec[col] = fmt_ci(r.estimate, r.lo, r.hi)
                 data.append({"group": group, "column": col, "strategy": strategy, "metric": m,
-                             "estimate": r["estimate"], "lo": r["lo"], "hi": r["hi"]})
+                             "estimate": r.estimate, "lo": r.lo, "hi": r.hi})
             display.append(rec)
     k = sel.options.k
     caption = (f"Generalization per agent (AIRA-dojo Fig. 6a layout): VAL/VAL = validation "

@@ -33,7 +33,7 @@ def style() -> Iterator[Any]:
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    with plt.rc_context(RC):
+    with plt.rc_context(RC):  # type: ignore[arg-type]
         yield plt
 
 
