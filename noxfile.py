@@ -77,6 +77,7 @@ def docs(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks (not tests): each writes JSON under bench/results and prints a table."""
     session.install("-e", ".[dev]")
-    for script in ("bench/selection/run.py", "bench/search_overhead/run.py"):
+    for script in ("bench/selection/run.py", "bench/search_overhead/run.py",
+                   "bench/report/run.py"):
         if os.path.exists(script):
             session.run("python", script, *session.posargs, env=ENV)

@@ -40,7 +40,8 @@ class ReportResult:
     out: Path
     files: dict[str, Path] = field(default_factory=dict)
     sections: list[Section] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # wall seconds
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds of this process
     mlflow: dict[str, Any] | None = None
 
     @property
@@ -64,7 +65,7 @@ def _selection(ctx: Context) -> None:
 
 
 def _build(builder: Callable[[Context], Section], ctx: Context) -> Section:
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         section = builder(ctx)
     except AiraEvalError as err:
@@ -75,6 +76,7 @@ def _build(builder: Callable[[Context], Section], ctx: Context) -> Section:
                           empty=f"this section failed ({type(err).__name__}: {err})",
                           error=f"{type(err).__name__}: {err}")
     section.seconds = time.perf_counter() - t0
+    section.cpu_seconds = time.process_time() - c0
     return section
 
 
@@ -108,19 +110,23 @@ def report(study: Study | str | Path | Sequence[str | Path], out: str | Path,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     result = ReportResult(out)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     groups = {sid: g for g, ids in search_groups(study, options.by).items() for sid in ids}
     ctx = Context(study, options, out, groups, study_scale(study))
     _selection(ctx)
     result.timings["selection"] = time.perf_counter() - t0
+    result.cpu["selection"] = time.process_time() - c0
     for builder in BUILDERS:
         section = _build(builder, ctx)
         result.sections.append(section)
         result.timings[section.key] = section.seconds
-    t1 = time.perf_counter()
+        result.cpu[section.key] = section.cpu_seconds
+    t1, c1 = time.perf_counter(), time.process_time()
     result.files.update(_write(result, ctx))
     result.timings["render"] = time.perf_counter() - t1
+    result.cpu["render"] = time.process_time() - c1
     result.timings["total"] = time.perf_counter() - t0
+    result.cpu["total"] = time.process_time() - c0
     _write_json(result, ctx)
     if mlflow:
         from aira_eval.analysis.tracking import log_report
@@ -155,7 +161,7 @@ def _meta(ctx: Context) -> dict[str, Any]:
 
 
 def _write_json(result: ReportResult, ctx: Context) -> None:
-    payload = {"timings_s": result.timings,
+    payload = {"timings_s": result.timings, "cpu_s": result.cpu,
                "sections": {s.key: {"title": s.title, "empty": s.empty, "error": s.error,
                                     "seconds": s.seconds, "tables": [t.name for t in s.tables],
                                     "figures": [f.name for f in s.figures], "notes": s.notes}

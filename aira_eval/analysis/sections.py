@@ -48,6 +48,7 @@ class Section:
     empty: str | None = None
     error: str | None = None
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     data: dict[str, pd.DataFrame] = field(default_factory=dict)  # figure data, exported only
     code: list[str] = field(default_factory=list)  # verbatim lines (formulas, commands)
 

@@ -37,7 +37,7 @@ def scatter_figure(nodes: pd.DataFrame, groups: Mapping[str, str], picked: set[s
                 if len(block) > MAX_POINTS:
                     block = block.sample(MAX_POINTS, random_state=0)
                 ax.scatter(block["score_val"], block["score_test"], s=4, alpha=0.4,
-                           color=colour(i), linewidths=0, label=str(g))
+                           color=colour(i), linewidths=0, label=str(g), rasterized=True)
             picks = part[part["node_id"].astype(str).isin(picked)]
             ax.scatter(picks["score_val"], picks["score_test"], s=18, facecolors="none",
                        edgecolors="black", linewidths=0.7, label="best-val pick")

@@ -22,12 +22,12 @@ def tree_figure(nodes: pd.DataFrame, picks: Mapping[str, str], metric: str, out:
     pos = dict(zip(nodes["node_id"].astype(str), zip(x, y, strict=True), strict=True))
     with style() as plt:
         fig, ax = plt.subplots(figsize=(PAGE_WIDTH, 2.6))
-        for child, parents in zip(nodes["node_id"].astype(str), nodes["parent_ids"],
-                                  strict=True):
-            for p in (list(parents) if parents is not None else []):
-                if str(p) in pos:
-                    (x0, y0), (x1, y1) = pos[str(p)], pos[child]
-                    ax.plot([x0, x1], [y0, y1], color="grey", linewidth=0.4, zorder=1)
+        from matplotlib.collections import LineCollection
+
+        edges = [(pos[str(p)], pos[child]) for child, parents in
+                 zip(nodes["node_id"].astype(str), nodes["parent_ids"], strict=True)
+                 for p in (list(parents) if parents is not None else []) if str(p) in pos]
+        ax.add_collection(LineCollection(edges, colors="grey", linewidths=0.4, zorder=1))
         valid = nodes["valid"].to_numpy(dtype=bool)
         val, test = nodes["score_val"].to_numpy(float), nodes["score_test"].to_numpy(float)
         vmin, vmax = _limits(np.r_[val[valid], test[valid]])
