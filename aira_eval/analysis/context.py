@@ -17,7 +17,7 @@ from aira_eval.study import Study
 class ReportOptions:
     """Options of a report (the ``aira-eval report`` flags)."""
 
-    by: list[str] = field(default_factory=lambda: ["agent"])
+    by: list[str] = field(default_factory=list)  # empty: as select (by agent if they differ)
     formats: list[str] = field(default_factory=lambda: ["md", "html", "tex"])
     trees: int | None = 4  # None: every search
     resamples: int = 10_000

@@ -154,10 +154,16 @@ def _meta(ctx: Context) -> dict[str, Any]:
     study = ctx.study
     n_agents = len(set(ctx.groups.values()))
     return {"title": "Study report: " + ", ".join(study.study_ids or ["in-memory study"]),
-            "summary": f"{study.nodes['task'].nunique()} task(s), {n_agents} agent(s) "
-                       f"(grouped by {', '.join(ctx.options.by)}), "
+            "summary": f"{study.nodes['task'].nunique()} task(s), {n_agents} group(s) of "
+                       f"searches ({_grouping(ctx)}), "
                        f"{study.nodes['search_id'].nunique()} search(es), "
                        f"{len(study.nodes):,} node(s); scores on the {ctx.scale.label}."}
+
+
+def _grouping(ctx: Context) -> str:
+    if ctx.options.by:
+        return "grouped by " + ", ".join(ctx.options.by)
+    return "grouped by agent" if len(set(ctx.groups.values())) > 1 else "pooled: one agent"
 
 
 def _write_json(result: ReportResult, ctx: Context) -> None:

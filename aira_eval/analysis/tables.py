@@ -114,8 +114,9 @@ def between_table(sel: GroupedSelection, metric: str | None = None) -> Table | N
     })
     missing = sorted({m for m in rows["tasks_missing"] if m})
     caption = (f"Δ of {metric} between agents (A − B) for the same strategy, over the tasks "
-               f"both ran; {int(sel.level * 100)}% percentile intervals from independent "
-               f"stratified resamples of each agent's seeds ({sel.options.n_resamples}); "
+               f"both ran; {int(sel.level * 100)}% {sel.options.ci} intervals from "
+               f"{sel.options.n_resamples} stratified resamples of each agent's seeds within "
+               "those tasks; "
                "two-sided bootstrap p-values Holm-adjusted over the table."
                + (f" Tasks one agent lacks (not used): {'; '.join(missing)}." if missing else ""))
     return Table("between_agents", "Between agents", caption, rows.reset_index(drop=True),

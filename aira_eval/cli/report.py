@@ -32,7 +32,8 @@ def report(
     out: Path = typer.Option(..., "--out", "-o", help="Directory for the report."),
     by: list[str] = typer.Option(
         [], "--by", help="Group searches by this attribute (repeatable): agent, policy, "
-        "operators, model, or a param.* column. Default: agent."),
+        "operators, model, task, or a param.* column. Default: as select (by agent when the "
+        "searches' agents differ)."),
     fmt: str = typer.Option("md,html,tex", "--format", help="Comma-separated: md, html, tex."),
     trees: str = typer.Option("4", "--trees", help="Search-tree figures: a number (chosen "
                               "round-robin over agents) or 'all'."),
@@ -56,7 +57,7 @@ def report(
     from aira_eval.analysis.report import report as build
     from aira_eval.study import load_study
 
-    options = ReportOptions(by=list(by) or ["agent"], formats=_formats(fmt),
+    options = ReportOptions(by=list(by), formats=_formats(fmt),
                             trees=_trees(trees), resamples=resamples, seed=seed,
                             strategies=list(strategy), reference=reference,
                             argv=["aira-eval", "report", *sys.argv[2:]])
