@@ -70,6 +70,8 @@ def docs(session: nox.Session) -> None:
     """Build the documentation site strictly."""
     session.install("-e", ".[dev]")
     site = os.path.join(session.create_tmp(), "site")
+    # docs/report.md shows a report of the README's quick-start study: rebuilt, not committed
+    session.run("python", "docs/gen_report.py", *session.posargs, env=ENV)
     session.run("mkdocs", "build", "--strict", "--site-dir", site)
 
 

@@ -133,24 +133,12 @@ def curves(run: pd.DataFrame, groups: Mapping[str, str], axis: str = "n_explored
     return pd.concat(parts, ignore_index=True)
 
 
-def topk_curve(nodes: pd.DataFrame, scale: Scale, groups: Mapping[str, str], k_max: int = 10,
-               n_resamples: int = 200, level: float = 0.95, seed: int = 0) -> pd.DataFrame:
-    """Top-k (best test among the k best by validation) vs the exact random-k baseline
-    (expected best test of k valid nodes drawn without replacement), k = 1…k_max.
-
-    Returns:
-        Tidy frame ``group, k, curve (topk|random-k), mean, lo, hi, n_searches``.
-    """
+def _per_search_k(frame: pd.DataFrame, ids: list[str], k_max: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Per search ``(U, k_max)``: top-k (best oriented test among the k best by validation,
+    ties to the earlier step) and the exact random-k expectation over valid nodes."""
     from scipy.special import gammaln
 
-    o_val, o_test = oriented(nodes, "score_val"), oriented(nodes, "score_test")
-    ok = np.isfinite(o_test)
-    frame = pd.DataFrame({"search_id": nodes["search_id"].astype(str).to_numpy()[ok],
-                          "task": nodes["task"].astype(str).to_numpy()[ok],
-                          "v": np.where(np.isfinite(o_val[ok]), o_val[ok], np.nan),
-                          "t": o_test[ok], "step": nodes["step"].to_numpy()[ok]})
-    ids = list(pd.unique(nodes["search_id"].astype(str)))
-    ks = np.arange(1, k_max + 1)
     top = np.full((len(ids), k_max), np.nan)
     rnd = np.full((len(ids), k_max), np.nan)
     pos = {s: i for i, s in enumerate(ids)}
@@ -162,12 +150,32 @@ def topk_curve(nodes: pd.DataFrame, scale: Scale, groups: Mapping[str, str], k_m
         top[u, best.size:] = best[-1] if best.size else np.nan
         x = np.sort(g["t"].to_numpy())
         n = x.size
-        for j, k in enumerate(ks[ks <= n]):
+        for k in range(1, min(n, k_max) + 1):
             i = np.arange(k, n + 1)  # P(max = x_(i)) = C(i-1, k-1) / C(n, k)
             w = np.exp(gammaln(i) - gammaln(k) - gammaln(i - k + 1) - (
                 gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)))
-            rnd[u, j] = float(np.sum(w * x[k - 1:]))
+            rnd[u, k - 1] = float(np.sum(w * x[k - 1:]))
         rnd[u, min(n, k_max):] = x[-1] if n else np.nan
+    return top, rnd
+
+
+def topk_curve(nodes: pd.DataFrame, scale: Scale, groups: Mapping[str, str], k_max: int = 10,
+               n_resamples: int = 200, level: float = 0.95, seed: int = 0) -> pd.DataFrame:
+    """Top-k (best test among the k best by validation) vs the exact random-k baseline
+    (expected best test of k valid nodes drawn without replacement), k = 1…k_max.
+
+    Returns:
+        Tidy frame ``group, k, curve (topk|random-k), mean, lo, hi, n_searches``.
+    """
+    o_val, o_test = oriented(nodes, "score_val"), oriented(nodes, "score_test")
+    ok = np.isfinite(o_test)
+    frame = pd.DataFrame({"search_id": nodes["search_id"].astype(str).to_numpy()[ok],
+                          "task": nodes["task"].astype(str).to_numpy()[ok],
+                          "v": np.where(np.isfinite(o_val[ok]), o_val[ok], np.nan),
+                          "t": o_test[ok], "step": nodes["step"].to_numpy()[ok]})
+    ids = list(pd.unique(nodes["search_id"].astype(str)))
+    ks = np.arange(1, k_max + 1)
+    top, rnd = _per_search_k(frame, ids, k_max)
     task_of = pd.Series(nodes["task"].astype(str).to_numpy(),
                         index=nodes["search_id"].astype(str).to_numpy())
     task_of = task_of[~task_of.index.duplicated()]

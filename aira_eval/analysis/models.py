@@ -17,6 +17,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -54,6 +55,10 @@ def _terms(data: pd.DataFrame, column: str, reference: str | None = None) -> str
         return ""
     ref = f", Treatment(reference={reference!r})" if reference is not None else ""
     return f" + C({column}{ref})"
+
+
+def _mixed_fit(model: Any, method: str, level: float) -> tuple[Any, pd.DataFrame]:
+    return _with_coefs(model.fit(reml=True, method=[method]), list(model.exog_names), level)
 
 
 def _with_coefs(res: Any, names: list[str], level: float) -> tuple[Any, pd.DataFrame]:
@@ -96,8 +101,15 @@ def gap_model(data: pd.DataFrame, level: float = 0.95, seed: int = 0) -> ModelFi
         fit.notes.append(f"fitted on a random sample of {MAX_ROWS:,} of {len(data):,} nodes")
         data = data.sample(MAX_ROWS, random_state=seed)
     model = smf.mixedlm(formula, data, groups=data["task"])
-    res = _fit(fit, lambda: _with_coefs(model.fit(reml=True, method=["lbfgs", "powell"]),
-                                        list(model.exog_names), level))
+    res, failed, kept = None, [], list(fit.notes)
+    for method in ("lbfgs", "powell"):  # L-BFGS can stop at a degenerate point (NaN SEs)
+        fit.notes, fit.skipped = list(kept), None
+        res = _fit(fit, partial(_mixed_fit, model, method, level))
+        if res is not None and res[0].converged and np.isfinite(res[1]["se"]).all():
+            break
+        failed.append(method)
+    if failed and len(failed) < 2:
+        fit.notes.append(f"fitted with Powell's method ({failed[0]} gave no usable fit)")
     if res is None:
         return fit
     fit.converged = bool(res[0].converged)
