@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from aira_eval.analysis.sections import Section
+from aira_eval.analysis.sections import Section, alignments
 
 TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -23,7 +23,7 @@ table { border-collapse: collapse; margin: .5em 0 1.5em; font-size: 0.85em; }
 th, td { padding: .25em .6em; border-bottom: 1px solid #ddd; text-align: right;
          white-space: nowrap; }
 th { border-bottom: 2px solid #444; }
-th:first-child, td:first-child { text-align: left; }
+th.l, td.l { text-align: left; }
 caption { caption-side: top; text-align: left; font-size: 0.95em; margin-bottom: .4em; }
 figure { margin: 1em 0 2em; } img { max-width: 100%; }
 figcaption, caption { color: #333; } .empty { background: #fff4e5; padding: .5em 1em; }
@@ -39,8 +39,9 @@ pre { background: #f5f5f5; padding: .6em; overflow-x: auto; }
 {% if s.empty %}<p class="empty"><strong>Empty:</strong> {{ s.empty }}.</p>{% endif %}
 {% for t in s.tables %}<div class="wrap"><table>
 <caption><strong>Table: {{ t.title }}.</strong> {{ t.caption }}</caption>
-<thead><tr>{% for c in t.columns %}<th>{{ c }}</th>{% endfor %}</tr></thead>
-<tbody>{% for row in t.rows %}<tr>{% for v in row %}<td>{{ v }}</td>{% endfor %}</tr>
+<thead><tr>{% for c, a in t.columns %}<th class="{{ a }}">{{ c }}</th>{% endfor %}</tr></thead>
+<tbody>{% for row in t.rows %}<tr>{% for v, a in row %}<td class="{{ a }}">{{ v }}</td>{% endfor %}
+</tr>
 {% endfor %}</tbody></table></div>
 {% endfor %}
 {% for f in s.figures %}<figure><img alt="{{ f.title }}" src="{{ f.src }}">
@@ -59,8 +60,10 @@ def _data_uri(path: Path) -> str:
 
 
 def _table(frame: pd.DataFrame) -> dict[str, Any]:
-    return {"columns": [str(c) for c in frame.columns],
-            "rows": [[str(v) for v in row] for row in frame.itertuples(index=False)]}
+    align = alignments(frame)
+    return {"columns": list(zip([str(c) for c in frame.columns], align, strict=True)),
+            "rows": [list(zip([str(v) for v in row], align, strict=True))
+                     for row in frame.itertuples(index=False)]}
 
 
 def write(sections: Sequence[Section], meta: dict[str, Any], out: Path) -> Path:

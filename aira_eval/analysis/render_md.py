@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from aira_eval.analysis.sections import Section
+from aira_eval.analysis.sections import Section, alignments
 
 
 def _cell(value: Any) -> str:
@@ -16,9 +16,9 @@ def _cell(value: Any) -> str:
 
 
 def md_table(frame: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table; the first column left-aligned, others right."""
+    """A GitHub-flavoured Markdown table; words left-aligned, numbers right."""
     head = "| " + " | ".join(_cell(c) for c in frame.columns) + " |"
-    align = "|" + "|".join(":---" if i == 0 else "---:" for i in range(len(frame.columns))) + "|"
+    align = "|" + "|".join(":---" if a == "l" else "---:" for a in alignments(frame)) + "|"
     rows = ["| " + " | ".join(_cell(v) for v in row) + " |"
             for row in frame.itertuples(index=False)]
     return "\n".join([head, align, *rows])

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from aira_eval.analysis.sections import Section, Table
+from aira_eval.analysis.sections import Section, Table, alignments
 
 SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
            "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
@@ -72,7 +72,7 @@ def _width(value: Any) -> int:
 def table_tex(table: Table) -> str:
     """One ``table`` float with a booktabs ``tabular``; wide tables scaled to the line."""
     frame = table.display
-    cols = "l" + "r" * (len(frame.columns) - 1) if len(frame.columns) else "l"
+    cols = "".join(alignments(frame)) or "l"
     lines = [r"\begin{table}[H]", r"\centering", r"\small",
              rf"\caption{{\textbf{{{escape(table.title)}.}} {escape(table.caption)}}}",
              rf"\label{{tab:{_label(table.name)}}}"]

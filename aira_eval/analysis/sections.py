@@ -91,3 +91,16 @@ def fmt_p(p: float | None) -> str:
     if not _finite(p):
         return "—"
     return "<0.001" if float(p) < 0.001 else f"{float(p):.3f}"  # type: ignore[arg-type]
+
+
+def is_text_column(values: pd.Series) -> bool:
+    """True when a display column holds words (left-aligned), not numbers (right-aligned)."""
+    numeric = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "-", "—", "<", "ref", "")
+    return not all(str(v).strip().startswith(numeric) or str(v).strip() == "" for v in values)
+
+
+def alignments(frame: pd.DataFrame) -> list[str]:
+    """``l``/``r`` per display column: the first column and word columns left."""
+    return ["l" if i == 0 or is_text_column(frame[c]) else "r"
+            for i, c in enumerate(frame.columns)]
+
