@@ -30,16 +30,18 @@ if TYPE_CHECKING:
         search,
         select,
     )
+    from aira_eval.analysis.report import report
 
 #: Public name -> the module that defines it (imported on first access, PEP 562).
 _LAZY = {
     "load_study": "aira_eval.api", "Study": "aira_eval.api", "select": "aira_eval.api",
     "SelectionConfig": "aira_eval.api", "SelectionResult": "aira_eval.api",
     "search": "aira_eval.api", "StudyConfig": "aira_eval.api", "StudyResult": "aira_eval.api",
+    "report": "aira_eval.analysis.report",
 }
 
 __all__ = ["SelectionConfig", "SelectionResult", "Study", "StudyConfig", "StudyResult",
-           "__version__", "load_study", "search", "select"]
+           "__version__", "load_study", "report", "search", "select"]
 
 
 def __getattr__(name: str) -> Any:
