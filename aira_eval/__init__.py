@@ -20,6 +20,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
 if TYPE_CHECKING:
+    from aira_eval.analysis.report import report
     from aira_eval.api import (
         SelectionConfig,
         SelectionResult,
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
         search,
         select,
     )
-    from aira_eval.analysis.report import report
 
 #: Public name -> the module that defines it (imported on first access, PEP 562).
 _LAZY = {
