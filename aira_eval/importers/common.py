@@ -201,9 +201,11 @@ def _write_node_files(search_dir: Path, study_dir: Path, search: ImportedSearch)
 
 
 def write_imported_study(
-    search: ImportedSearch, out: Path, data_dir: Path | None = None
+    search: ImportedSearch, out: Path, data_dir: Path | None = None, rebuild: bool = True
 ) -> StudyManifest:
-    """Write (or extend) study ``out`` with ``search``; returns the manifest written."""
+    """Write (or extend) study ``out`` with ``search``; returns the manifest written.
+
+    ``rebuild=False`` leaves the node table to the caller (a batch rebuilds it once)."""
     from aira_eval.study.records import SearchMeta, rebuild_node_table, write_search_meta
 
     search_dir = out / "searches" / search.search_id
@@ -222,6 +224,7 @@ def write_imported_study(
     write_search_meta(search_dir, meta, search.search_extra())
     _write_node_files(search_dir, out, search)
     JournalFile(search_dir / "journal.jsonl").rewrite(sorted(search.nodes, key=lambda n: n.step))
-    rebuild_node_table(out)
+    if rebuild:
+        rebuild_node_table(out)
     manifest.write(out)
     return manifest
