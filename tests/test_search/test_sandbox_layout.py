@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -90,3 +91,25 @@ def test_symlinked_submission_is_refused(sandbox: LocalSandbox, public: Path) ->
     result, keep = _run(sandbox, public, code, submission_path="submission.csv")
     assert result.exit_code == 0  # type: ignore[attr-defined]
     assert result.submission_path is None and not (keep / "submission.csv").exists()  # type: ignore[attr-defined]
+
+
+def test_docker_maps_the_same_layout(public: Path) -> None:
+    from aira_eval.errors import AiraEvalError
+    from aira_eval.search.sandbox.docker import DockerSandbox
+
+    try:
+        docker = DockerSandbox(image=os.environ.get("AIRA_EVAL_DOCKER_IMAGE",
+                                                    "aira-eval-sandbox"))
+    except AiraEvalError as err:
+        pytest.skip(f"docker sandbox unavailable: {err.message}")
+    code = ("import os\nassert os.listdir('./data') == ['train.csv']\n"
+            "try:\n    open('/home/data/new.csv', 'w')\nexcept OSError:\n    print('read-only')\n"
+            "data = open('/home/data/train.csv').read()\n"
+            "open('/home/submission/submission.csv', 'w').write(data)\n")
+    keep = Path(tempfile.mkdtemp(prefix="layout-keep-"))
+    spec = ExecSpec(code=code, public_dir=public, timeout_s=60, input_aliases=("data",),
+                    path_maps=(("/home/data", "input"), ("/home/submission", "submission")))
+    result = docker.run(spec, Path(tempfile.mkdtemp(prefix="layout-work-")) / "w", keep)
+    assert result.exit_code == 0, result.stderr_tail
+    assert "read-only" in result.stdout_tail
+    assert (keep / "submission.csv").read_text() == "a,b\n1,2\n"
