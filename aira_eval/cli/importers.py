@@ -185,7 +185,7 @@ def _report(outcomes: list[ImportOutcome], nodes: dict[str, Any], warnings: list
         print_json(summary)
         return
     for item in per:
-        _print_search(item)
+        _print_search(item, opts.out)
     if len(per) > 1:
         console.print(f"{len(per)} searches, {total['nodes']} nodes; statuses: "
                       f"{total['statuses']}", highlight=False)
@@ -201,11 +201,11 @@ def _totals(per: list[dict[str, Any]]) -> dict[str, Any]:
             "with_test": sum(i["with_test"] for i in per)}
 
 
-def _print_search(item: dict[str, Any]) -> None:
+def _print_search(item: dict[str, Any], out: Path) -> None:
     verb = "imported" if item["state"] == "imported" else "kept (already imported)"
     conv = item["convention"]
     console.print(f"{verb} [bold]{item['nodes']}[/] nodes of {item['importer']} search "
-                  f"{item['search_id']} (task {item['task']}) into the study; convention "
+                  f"{item['search_id']} (task {item['task']}) into {out}; convention "
                   f"{conv['name']} ({conv['detected_from']})", highlight=False)
     console.print(f"statuses: {item['statuses']}; with validation score: {item['with_val']}; "
                   f"with test score: {item['with_test']}", highlight=False)

@@ -103,7 +103,7 @@ AIRA_EVAL = Convention("aira-eval")
 _CODE_MARKERS: tuple[tuple[Convention, re.Pattern[str]], ...] = (
     (MLEBENCH, re.compile(r"/home/(data|submission)\b")),
     (AIDE, re.compile(r"working/submission\.csv")),
-    (MLEBENCH, re.compile(r"submission/submission\.csv")),
+    (AIRA_EVAL, re.compile(r"submission/submission\.csv")),  # no /home path: no mapping needed
     (DOJO, re.compile(r"""["'](\./)?data/|["'](\./)?submission\.csv["']""")),
 )
 
@@ -140,7 +140,7 @@ def detect_aide(journal: Path, codes: list[str]) -> Convention:
     data_dir = str(config.get("data_dir") or "")
     if data_dir.rstrip("/") == "/home/data":
         return replace(MLEBENCH, detected_from="config.yaml data_dir /home/data")
-    found = from_code(codes, ("aide", "mlebench"))
+    found = from_code(codes, ("aide", "mlebench", "aira-eval"))
     if found is not None:
         return replace(found[0], detected_from=found[1])
     return replace(AIDE, detected_from="default for AIDE journals")
@@ -157,7 +157,7 @@ def detect_dojo(config: dict[str, Any], codes: list[str]) -> Convention:
             "submission_fname") or "submission.csv"))
         return Convention("aira-dojo", input_dir, sub, (),
                           "dojo_config.json operator prompts")
-    found = from_code(codes, ("aira-dojo", "mlebench", "aide"))
+    found = from_code(codes, ("aira-dojo", "mlebench", "aide", "aira-eval"))
     if found is not None:
         return replace(found[0], detected_from=found[1])
     return replace(DOJO, detected_from="default for aira-dojo runs")

@@ -68,7 +68,7 @@ def test_code_votes() -> None:
         "pd.read_csv('./data/train.csv'); df.to_csv('submission.csv')",
         "print('nothing')",
     ])
-    assert votes == {"mlebench": 2, "aide": 1, "aira-dojo": 1}
+    assert votes == {"mlebench": 1, "aide": 1, "aira-eval": 1, "aira-dojo": 1}
 
 
 def test_detect_aide_from_config_and_code(tmp_path: Path) -> None:
