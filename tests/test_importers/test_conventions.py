@@ -139,3 +139,41 @@ def test_real_logs_detect_their_conventions(shared_data: Path) -> None:
     assert dojo.log_versions["torch"] == json.loads((run / "dojo_config.json").read_text())[
         "metadata"]["torch_version"]
     assert dojo.log_versions["python"] == "3.12"  # from its tracebacks' site-packages paths
+
+
+def test_regrade_resumes_node_by_node(shared_data: Path, tmp_path: Path) -> None:
+    """A node already regraded (``meta.regraded``) is kept as it is; ``redo`` re-runs it."""
+    from aira_eval.importers import write_imported_study
+    from aira_eval.search.regrade import RegradeOptions, regrade_searches
+    from aira_eval.study.journal import JournalFile
+
+    data = shared_data / "mlebench"
+    if not (data / "spaceship-titanic" / "prepared" / "public").is_dir():
+        pytest.skip("spaceship-titanic is not prepared in the shared data")
+    code = ("import pandas as pd\nt = pd.read_csv('./input/test.csv')\n"
+            "pd.DataFrame({'PassengerId': t['PassengerId'], 'Transported': True})"
+            ".to_csv('./working/submission.csv', index=False)\nprint('val accuracy: 0.5')\n")
+    nodes = [{"id": f"n{i}", "step": i, "code": code, "plan": "", "is_buggy": False,
+              "metric": {"value": 0.5, "maximize": True}} for i in range(2)]
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "journal.json").write_text(json.dumps({"nodes": nodes, "node2parent": {}}))
+    out = tmp_path / "study"
+    write_imported_study(parse_aide_journal(run / "journal.json", task="mlebench:"
+                                            "spaceship-titanic"), out, data_dir=data)
+    journal = JournalFile(out / "searches" / "aide__run" / "journal.jsonl")
+    done = journal.read()
+    done[0].meta["regraded"], done[0].scores["test"] = True, 0.123  # as if interrupted after n0
+    journal.rewrite(done)
+    plans: list[tuple[int, int]] = []
+    options = RegradeOptions(data_dir=data, timeout_s=120)
+    [result] = regrade_searches(out, ["aide__run"], options,
+                                on_plan=lambda todo, kept: plans.append((todo, kept)))
+    assert plans == [(1, 1)] and (result.rerun, result.resumed) == (1, 1)
+    first, second = journal.read()
+    assert first.scores["test"] == 0.123  # not re-run
+    assert second.meta["regraded"] and second.status == "ok"
+    assert second.meta["val_source"] == "printed" and second.meta["val_agrees"] is True
+    options.redo = True
+    [again] = regrade_searches(out, ["aide__run"], options)
+    assert again.rerun == 2 and journal.read()[0].scores["test"] != 0.123
