@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from aira_eval.cli._common import console, err_console, print_json, user_errors
+from aira_eval.cli._common import console, err_console, fail, print_json, user_errors
 from aira_eval.errors import UsageError
 
 if TYPE_CHECKING:
@@ -135,9 +135,13 @@ def _regrade(outcomes: list[ImportOutcome], opts: _Options) -> tuple[dict[str, A
     for line in warnings if not opts.as_json else []:
         err_console.print(f"[yellow]warning:[/] {line}", highlight=False)
     ids = [o.search.search_id for o in outcomes]
-    with _Progress(opts.as_json) as (on_plan, on_node):
-        regrade_searches(opts.out, ids, options, on_node=on_node, on_plan=on_plan,
-                         environment=env)
+    try:
+        with _Progress(opts.as_json) as (on_plan, on_node):
+            regrade_searches(opts.out, ids, options, on_node=on_node, on_plan=on_plan,
+                             environment=env)
+    except KeyboardInterrupt:
+        fail("re-grade interrupted; every node finished so far is journaled",
+             "Run the same command again to resume.", code=130)
     return {sid: JournalFile(opts.out / "searches" / sid / "journal.jsonl").read()
             for sid in ids}, warnings
 

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aira_eval.errors import UsageError
 from aira_eval.importers.common import ImportedSearch, slug, write_imported_study
@@ -65,12 +66,28 @@ def batch_search_id(prefix: str, root: Path, source: Path) -> str:
     return f"{prefix}__{slug('__'.join(parts) or root.resolve().name)}"
 
 
-def _existing_checksum(out: Path, search_id: str) -> str | None:
+def _existing(out: Path, search_id: str) -> dict[str, Any] | None:
     path = search_meta_path(out / "searches" / search_id)
     if not path.is_file():
         return None
-    raw = json.loads(path.read_text())
-    return str((raw.get("import") or {}).get("checksum") or "")
+    raw: dict[str, Any] = json.loads(path.read_text())
+    return raw
+
+
+def _update_layout(out: Path, search: ImportedSearch, raw: dict[str, Any]) -> None:
+    """A kept search given another convention (``--input-dir``...): record the new one; nodes
+    already regraded keep their earlier run."""
+    extra = search.search_extra()
+    if raw.get("exec_layout") == extra["exec_layout"]:
+        return
+    old = (raw.get("convention") or {}).get("name", "none")
+    raw.update(convention=extra["convention"], exec_layout=extra["exec_layout"])
+    path = search_meta_path(out / "searches" / search.search_id)
+    tmp = path.with_suffix(".json.layout.tmp")
+    tmp.write_text(json.dumps(raw, indent=2, sort_keys=True))
+    tmp.replace(path)
+    search.notes.append(f"convention changed from {old} to {search.convention.name}: nodes "
+                        "already regraded keep their earlier run (add --redo to re-run them)")
 
 
 def import_batch(
@@ -89,9 +106,9 @@ def import_batch(
     written = False
     for source, search_id in sources:
         search = parse(source, search_id)
-        previous = _existing_checksum(out, search.search_id)
+        previous = _existing(out, search.search_id)
         if previous is not None:
-            if previous != search.checksum:
+            if (previous.get("import") or {}).get("checksum") != search.checksum:
                 raise UsageError(f"{out} already holds search {search.search_id} from other "
                                  f"files than {source}",
                                  hint="Import into another --out, or pass --search-id.")
@@ -99,6 +116,7 @@ def import_batch(
                 raise UsageError(f"{out} already holds search {search.search_id}",
                                  hint="Import into another --out, or delete that search "
                                       "directory (or add --regrade to resume re-grading it).")
+            _update_layout(out, search, previous)
             outcomes.append(ImportOutcome(search, "existing"))
             continue
         write_imported_study(search, out, data_dir=data_dir, rebuild=False)

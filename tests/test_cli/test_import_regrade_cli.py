@@ -168,12 +168,15 @@ def test_overrides_and_wrong_convention(data_dir: Path, tmp_path: Path) -> None:
             "--regrade", "--json"]
     wrong = _json(runner.invoke(app, [*base, "--out", str(tmp_path / "a")]))
     assert wrong["statuses"] == {"buggy": 1}  # AIDE's ./working: no submission where expected
-    right = _json(runner.invoke(app, [*base, "--out", str(tmp_path / "b"),
-                                      "--submission-path", "./preds.csv"]))
-    assert right["statuses"] == {"ok": 1}
-    assert right["convention"]["name"] == "custom"
     reason = read_nodes(tmp_path / "a" / "nodes.parquet")["reason"].iloc[0]
     assert "./working/submission.csv" in reason
+    # the same study again with the right path: the node was regraded, so only --redo re-runs
+    kept = _json(runner.invoke(app, [*base, "--out", str(tmp_path / "a"),
+                                     "--submission-path", "./preds.csv"]))
+    assert kept["statuses"] == {"buggy": 1} and "convention changed" in " ".join(kept["notes"])
+    redone = _json(runner.invoke(app, [*base, "--out", str(tmp_path / "a"),
+                                       "--submission-path", "./preds.csv", "--redo"]))
+    assert redone["statuses"] == {"ok": 1} and redone["convention"]["name"] == "custom"
 
 
 def test_bad_regrade_options_exit_2(tmp_path: Path) -> None:
