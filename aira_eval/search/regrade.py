@@ -186,6 +186,23 @@ def _finish(job: _Job, env: dict[str, Any]) -> None:
         "exec_layout_used": {k: v for k, v in job.ctx.spec_fields.items() if k != "python"}})
 
 
+def _check_maps(sandbox: Sandbox, jobs: list[_Job], python: str | None) -> None:
+    """Fail before any run when a search needs path maps the local sandbox cannot make."""
+    from aira_eval.search.sandbox.base import ExecSpec, SandboxError
+
+    mode_for = getattr(sandbox, "mode_for", None)
+    needs = sorted({t for j in jobs for t, _ in j.ctx.spec_fields.get("path_maps", ())})
+    if not needs or not callable(mode_for):
+        return
+    mode = mode_for(python or ExecSpec.python)
+    if not mode.jail:
+        raise SandboxError(
+            f"these searches' convention maps {', '.join(needs)}, which needs a mount "
+            f"namespace, but the local sandbox runs in {mode.name} mode here",
+            hint="Run as root or allow unprivileged user namespaces, use --sandbox docker, "
+                 "or give the paths the scripts use with --input-dir/--submission-path.")
+
+
 def regrade_searches(
     study_dir: Path,
     search_ids: list[str],
@@ -207,6 +224,7 @@ def regrade_searches(
     sandbox = make_regrade_sandbox(options)
     env = environment or probe_environment(sandbox, python, options.image)
     jobs = _jobs(study_dir, search_ids, options, sandbox, python)
+    _check_maps(sandbox, jobs, python)
     work = [(job, i) for job in jobs for i, n in enumerate(job.nodes) if _pending(n, options.redo)]
     for job in jobs:
         job.result.resumed = sum(1 for n in job.nodes if n.code.strip()) - sum(

@@ -113,3 +113,15 @@ def test_docker_maps_the_same_layout(public: Path) -> None:
     assert result.exit_code == 0, result.stderr_tail
     assert "read-only" in result.stdout_tail
     assert (keep / "submission.csv").read_text() == "a,b\n1,2\n"
+
+
+def test_path_maps_need_a_mount_namespace(public: Path) -> None:
+    from aira_eval.search.sandbox.base import SandboxError
+
+    weaker = LocalSandbox(force_mode="pidns")
+    try:
+        weaker.mode_for(ExecSpec(code="", public_dir=public, timeout_s=1).python)
+    except SandboxError:
+        pytest.skip("no pidns mode on this machine")
+    with pytest.raises(SandboxError, match="needs a mount namespace"):
+        _run(weaker, public, "print(1)", path_maps=(("/home/data", "input"),))
