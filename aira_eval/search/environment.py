@@ -52,8 +52,8 @@ def probe_environment(sandbox: Sandbox, python: str | None = None,
     for line in reversed(result.stdout_tail.splitlines()):
         if line.startswith(_MARK):
             env: dict[str, Any] = {"backend": sandbox.name, **json.loads(line[len(_MARK):])}
-            if image is not None and sandbox.name == "docker":
-                env["image"] = image
+            if sandbox.name == "docker":
+                env["image"] = image or getattr(sandbox, "image", None)
             return env
     raise SandboxError("could not probe the sandbox's Python environment",
                        hint=(result.stderr_tail or result.stdout_tail).strip()[-400:] or None)
