@@ -78,6 +78,7 @@ class _Job:
     journal: JournalFile
     nodes: list[Node]
     result: RegradeResult
+    convention: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -147,7 +148,9 @@ def _jobs(study_dir: Path, search_ids: list[str], options: RegradeOptions, sandb
             tasks[meta.task] = resolve_task(meta.task, data_dir=options.data_dir)
         ctx = _context(study_dir, search_dir, tasks[meta.task], options, sandbox, python)
         journal = JournalFile(search_dir / "journal.jsonl")
-        jobs.append(_Job(search_dir, ctx, journal, journal.read(), RegradeResult(search_id)))
+        convention = (_search_json(search_dir).get("convention") or {}).get("name")
+        jobs.append(_Job(search_dir, ctx, journal, journal.read(), RegradeResult(search_id),
+                         convention))
     return jobs
 
 
@@ -166,6 +169,8 @@ def _run_one(job: _Job, index: int, env: dict[str, Any]) -> Node:
         node.status, node.reason = "error", f"harness error: {type(err).__name__}: {err}"
         node.meta["traceback"] = traceback.format_exc(limit=8)
     node.meta["regraded"] = True
+    if job.convention is not None:  # the convention this run used
+        node.meta["convention"] = job.convention
     node.meta["sandbox_python"] = env.get("executable")
     node.meta["sandbox_image"] = env.get("image")
     with job.lock:

@@ -177,6 +177,8 @@ def test_overrides_and_wrong_convention(data_dir: Path, tmp_path: Path) -> None:
     redone = _json(runner.invoke(app, [*base, "--out", str(tmp_path / "a"),
                                        "--submission-path", "./preds.csv", "--redo"]))
     assert redone["statuses"] == {"ok": 1} and redone["convention"]["name"] == "custom"
+    node = JournalFile(tmp_path / "a" / "searches" / "aide__run" / "journal.jsonl").read()[0]
+    assert node.meta["convention"] == "custom"  # the convention this run used
 
 
 def test_bad_regrade_options_exit_2(tmp_path: Path) -> None:
