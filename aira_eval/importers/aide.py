@@ -30,6 +30,8 @@ from aira_eval.importers.common import (
     join_term_out,
     slug,
 )
+from aira_eval.importers.conventions import detect_aide
+from aira_eval.importers.versions import versions_from_text
 from aira_eval.study.node import Node, OperatorName
 
 
@@ -136,4 +138,6 @@ def parse_aide_journal(
         policy="aide-greedy", operators="aide-llm", seed=0, lower_is_better=direction,
         nodes=nodes, stdout=stdout, notes=notes,
         extra={"journal_version": str(raw.get("__version", "1"))},
+        convention=detect_aide(path, [n.code for n in nodes if n.code.strip()]),
+        log_versions=versions_from_text(stdout.values()),
     )

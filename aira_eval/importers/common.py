@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from aira_eval.errors import UsageError
+from aira_eval.importers.conventions import AIRA_EVAL, Convention
 from aira_eval.study.journal import JournalFile
 from aira_eval.study.manifest import StudyManifest, TaskInfo
 from aira_eval.study.manifest import task_info as resolved_task_info
@@ -47,6 +48,9 @@ class ImportedSearch:
         fitness: ``val``, or ``test`` when the peer steered by test scores (an oracle run).
         stdout: node id -> full terminal output (written to ``stdout.txt``).
         notes: caveats found while parsing (unknown direction, dropped root, ...).
+        convention: where the scripts read and write (detected; ``--input-dir`` and
+            ``--submission-path`` override it).
+        log_versions: package versions the log names (``python``, ``torch``...).
     """
 
     importer: str
@@ -64,6 +68,8 @@ class ImportedSearch:
     stdout: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    convention: Convention = AIRA_EVAL
+    log_versions: dict[str, str] = field(default_factory=dict)
 
     @property
     def checksum(self) -> str:
@@ -73,7 +79,18 @@ class ImportedSearch:
         """What ``study.json`` keeps about this import."""
         return {"importer": self.importer, "source": str(self.source.resolve()),
                 "checksum": self.checksum, "task": self.task, "search_id": self.search_id,
-                "n_nodes": len(self.nodes), "notes": list(self.notes), **self.extra}
+                "n_nodes": len(self.nodes), "notes": list(self.notes),
+                "convention": self.convention.name, "log_versions": dict(self.log_versions),
+                **self.extra}
+
+    def search_extra(self) -> dict[str, Any]:
+        """What ``search.json`` keeps: the import record, the convention and the sandbox
+        layout a re-grade uses (plain ``ExecSpec`` fields)."""
+        layout = self.convention.spec_fields()
+        return {"import": self.record(), "convention": self.convention.record(),
+                "exec_layout": {k: [list(v) for v in val] if k == "path_maps" else
+                                list(val) if isinstance(val, tuple) else val
+                                for k, val in layout.items()}}
 
 
 def files_checksum(paths: list[Path]) -> str:
@@ -171,6 +188,10 @@ def _manifest(out: Path, search: ImportedSearch, info: TaskInfo) -> StudyManifes
 
 def _write_node_files(search_dir: Path, study_dir: Path, search: ImportedSearch) -> None:
     for node in search.nodes:
+        node.meta.setdefault("log_val", node.scores.get("val"))
+        if "test" in node.scores:
+            node.meta.setdefault("log_test", node.scores["test"])
+        node.meta["convention"] = search.convention.name
         node_dir = search_dir / "nodes" / slug(node.node_id)
         node_dir.mkdir(parents=True, exist_ok=True)
         (node_dir / "code.py").write_text(node.code, encoding="utf-8")
@@ -180,9 +201,11 @@ def _write_node_files(search_dir: Path, study_dir: Path, search: ImportedSearch)
 
 
 def write_imported_study(
-    search: ImportedSearch, out: Path, data_dir: Path | None = None
+    search: ImportedSearch, out: Path, data_dir: Path | None = None, rebuild: bool = True
 ) -> StudyManifest:
-    """Write (or extend) study ``out`` with ``search``; returns the manifest written."""
+    """Write (or extend) study ``out`` with ``search``; returns the manifest written.
+
+    ``rebuild=False`` leaves the node table to the caller (a batch rebuilds it once)."""
     from aira_eval.study.records import SearchMeta, rebuild_node_table, write_search_meta
 
     search_dir = out / "searches" / search.search_id
@@ -198,9 +221,10 @@ def write_imported_study(
     meta = SearchMeta(out.resolve().name, search.search_id, search.task, search.policy,
                       search.operators, search.seed, search.fitness, info.lower_is_better)
     manifest = _manifest(out, search, info)
-    write_search_meta(search_dir, meta, {"import": search.record()})
+    write_search_meta(search_dir, meta, search.search_extra())
     _write_node_files(search_dir, out, search)
     JournalFile(search_dir / "journal.jsonl").rewrite(sorted(search.nodes, key=lambda n: n.step))
-    rebuild_node_table(out)
+    if rebuild:
+        rebuild_node_table(out)
     manifest.write(out)
     return manifest

@@ -38,6 +38,8 @@ from aira_eval.importers.common import (
     join_term_out,
     slug,
 )
+from aira_eval.importers.conventions import detect_dojo
+from aira_eval.importers.versions import versions_from_dojo, versions_from_text
 from aira_eval.study.node import Node, OperatorName, Usage
 
 NO_FEEDBACK = "submission grader feedback not available"
@@ -223,4 +225,6 @@ def parse_dojo_run(
         lower_is_better=bool(direction), fitness="test" if use_test else "val",
         nodes=nodes, stdout=stdout, notes=notes,
         extra={"node_file": source.name, "use_test_score": use_test},
+        convention=detect_dojo(config, [n.code for n in nodes if n.code.strip()]),
+        log_versions={**versions_from_text(stdout.values()), **versions_from_dojo(config)},
     )

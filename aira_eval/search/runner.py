@@ -15,7 +15,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,7 +32,8 @@ from aira_eval.search.operators.base import (
     memory_for,
 )
 from aira_eval.search.policies.base import Action
-from aira_eval.search.sandbox.base import ExecResult, ExecSpec, Sandbox
+from aira_eval.search.printed import printed_score, scores_agree
+from aira_eval.search.sandbox.base import DEFAULT_SUBMISSION, ExecResult, ExecSpec, Sandbox
 from aira_eval.search.sandbox.watchdog import CANCELLED_REASON
 from aira_eval.study.status import NO_SCORE, Status, final_status
 
@@ -64,6 +65,8 @@ class SearchContext:
     node_timeout_s: float
     memory_mb: int | None
     heldout_sizes: dict[str, int] = field(default_factory=dict)
+    spec_fields: dict[str, Any] = field(default_factory=dict)
+    """Extra :class:`ExecSpec` fields for every run (a peer's working-dir layout, python)."""
 
     @property
     def lower_is_better(self) -> bool:
@@ -154,17 +157,41 @@ def _run_node(ctx: SearchContext, node: Node, action: Action, view: JournalView)
 
 
 def rerun_node(ctx: SearchContext, node: Node) -> None:
-    """Re-run ``node.code`` in the sandbox and grade it, keeping the node's own ``val`` score
-    when the script does not report one by the contract (imported peers' logs)."""
+    """Re-run ``node.code`` in the sandbox and grade it (imported peers' logs).
+
+    The log's validation score is kept in ``node.meta["log_val"]``; ``scores["val"]`` becomes
+    the re-run's when the script prints one (by the contract, else a free-form line found by
+    :func:`~aira_eval.search.printed.printed_score`), the log's otherwise;
+    ``node.meta["val_source"]`` says which (``contract``, ``printed``, ``log``).
+    """
     node_dir = ctx.search_dir / "nodes" / node.node_id
     node_dir.mkdir(parents=True, exist_ok=True)
-    own_val = node.scores.get("val")
+    log_val = node.meta.get("log_val", node.scores.get("val"))
     node.scores = {}
     result = _execute(ctx, node.code, node_dir)
     _record_run(node, result)
-    if "val" not in node.scores and own_val is not None:
-        node.scores["val"] = own_val
+    node.meta["log_val"] = log_val
+    _rerun_val(node, node_dir / "stdout.txt", log_val)
     _finalize(node, *_settle(ctx, node, result))
+
+
+def _rerun_val(node: Node, stdout: Path, log_val: float | None) -> None:
+    """The re-run's validation score, its source, and its difference from the log's."""
+    node.meta.pop("printed_line", None)
+    source = "contract" if "val" in node.scores else None
+    if source is None and stdout.is_file():
+        found = printed_score(stdout.read_text(encoding="utf-8", errors="replace"))
+        if found is not None:
+            node.scores["val"], source = found.value, "printed"
+            node.meta["printed_line"] = found.line
+    rerun = node.scores.get("val")
+    node.meta["rerun_val"] = rerun
+    node.meta["val_diff"] = rerun - log_val if rerun is not None and log_val is not None else None
+    node.meta["val_agrees"] = scores_agree(rerun, log_val) if (
+        rerun is not None and log_val is not None) else None
+    if rerun is None and log_val is not None:
+        node.scores["val"], source = log_val, "log"
+    node.meta["val_source"] = source
 
 
 def _record_run(node: Node, result: ExecResult) -> None:
@@ -185,6 +212,7 @@ def _execute(ctx: SearchContext, code: str, node_dir: Path) -> ExecResult:
         public_dir=ctx.task.public_dir,
         timeout_s=ctx.node_timeout_s,
         memory_mb=ctx.memory_mb,
+        **ctx.spec_fields,
     )
     workdir = Path(tempfile.mkdtemp(prefix="aira-eval-node-"))
     try:
@@ -224,7 +252,8 @@ def _settle(ctx: SearchContext, node: Node, result: ExecResult
     Returns the run's ``(status, reason)`` and the test grade's ``(valid, reason)``
     (``(None, None)`` when it was not graded on test).
     """
-    run = _run_status(result, result.submission_path)
+    run = _run_status(result, result.submission_path,
+                      ctx.spec_fields.get("submission_path", DEFAULT_SUBMISSION))
     test: _Grade = (None, None)
     if run[0] == "ok" and result.submission_path is not None:
         test = _grade(ctx, node, result.submission_path)
@@ -238,7 +267,8 @@ def _finalize(node: Node, run: tuple[Status, str | None], test: _Grade) -> None:
                                             has_val="val" in node.scores)
 
 
-def _run_status(result: ExecResult, submission: Path | None) -> tuple[Status, str | None]:
+def _run_status(result: ExecResult, submission: Path | None,
+                expected: str = DEFAULT_SUBMISSION) -> tuple[Status, str | None]:
     """Status from the run alone; ``ok`` here still awaits grading."""
     if result.timed_out:
         return "timeout", result.killed_reason or "the script exceeded the node time limit"
@@ -251,7 +281,7 @@ def _run_status(result: ExecResult, submission: Path | None) -> tuple[Status, st
         why = last[-1] if last else f"exit code {result.exit_code}"
         return "buggy", f"the script failed: {why}"[:500]
     if submission is None:
-        return "buggy", "the script wrote no ./submission/submission.csv"
+        return "buggy", f"the script wrote no ./{expected}"
     return "ok", None  # a missing score is decided in _analyze
 
 

@@ -41,6 +41,11 @@ MEMORY_ERROR_TOKENS = (
     b"Unable to allocate",
 )
 KEPT_FILES = ("code.py", "stdout.txt", "stderr.txt", "submission.csv")
+DEFAULT_SUBMISSION = "submission/submission.csv"
+WORKDIR_ENTRIES = ("input", "submission", "working")
+# absolute paths a mapping may never shadow (the jail's own mounts and the system dirs)
+RESERVED_MAP_ROOTS = ("/sandbox", "/tmp", "/proc", "/dev", "/usr", "/bin", "/sbin", "/lib",
+                      "/lib32", "/lib64", "/libx32", "/etc", "/work")
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,14 @@ class ExecSpec:
         network: allow network access (off by default).
         max_procs: processes (and threads) the script may have at once.
         ro_binds: extra host paths made visible read-only inside the local jail (model caches).
+        input_aliases: more names in the working dir for ``input/`` (symlinks, e.g. ``data``
+            for an agent that reads ``./data``).
+        submission_path: where the script writes its submission, relative to the working dir
+            (``working/submission.csv`` for AIDE's own convention).
+        path_maps: ``(absolute path, working-dir entry)`` pairs: the entry (``input``,
+            ``submission``, ``working`` or an alias) is also seen at that absolute path, e.g.
+            ``("/home/data", "input")`` for MLE-bench's agents. Needs a mount namespace (the
+            local jail mode) or docker.
     """
 
     code: str
@@ -71,6 +84,9 @@ class ExecSpec:
     network: bool = False
     max_procs: int = 512
     ro_binds: tuple[Path, ...] = ()
+    input_aliases: tuple[str, ...] = ()
+    submission_path: str = DEFAULT_SUBMISSION
+    path_maps: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -236,33 +252,38 @@ def _open_nofollow(name: str, dir_fd: int, flags: int) -> int:
     return os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
 
 
-def copy_submission(workdir: Path, dest: Path) -> tuple[Path | None, str | None]:
-    """Copy ``workdir/submission/submission.csv`` to ``dest`` without following symlinks.
+def copy_submission(workdir: Path, dest: Path, rel: str = DEFAULT_SUBMISSION
+                    ) -> tuple[Path | None, str | None]:
+    """Copy ``workdir/<rel>`` (``submission/submission.csv`` by default) to ``dest`` without
+    following symlinks.
 
     The script controls the working dir, so a symlink (to the private answers, say), a FIFO,
     or a file larger than :data:`MAX_SUBMISSION_BYTES` is refused with a note.
     """
+    *dirs, name = rel.split("/")
     try:
-        root = os.open(workdir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        fd = os.open(workdir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
         return None, None
+    for part in dirs:
+        try:
+            sub = _open_nofollow(part, fd, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as err:
+            os.close(fd)
+            if err.errno == errno.ENOENT:
+                return None, None
+            return None, f"./{part} is not a usable directory ({err.strerror})"
+        os.close(fd)
+        fd = sub
     try:
-        sub = _open_nofollow("submission", root, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError as err:
-        os.close(root)
-        if err.errno == errno.ENOENT:
-            return None, None
-        return None, f"./submission is not a usable directory ({err.strerror})"
-    try:
-        fd = _open_nofollow("submission.csv", sub, os.O_RDONLY | os.O_NONBLOCK)
+        file_fd = _open_nofollow(name, fd, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         return None, None
     except OSError as err:
-        return None, f"submission.csv ignored: cannot open it safely ({err.strerror})"
+        return None, f"{name} ignored: cannot open it safely ({err.strerror})"
     finally:
-        os.close(sub)
-        os.close(root)
-    return _copy_fd(fd, dest)
+        os.close(fd)
+    return _copy_fd(file_fd, dest)
 
 
 def _copy_fd(fd: int, dest: Path) -> tuple[Path | None, str | None]:
@@ -322,6 +343,54 @@ def check_spec(spec: ExecSpec) -> None:
         raise UsageError(f"max_output_bytes must be at least {2 * TAIL_BYTES}")
     if spec.max_procs < 8:
         raise UsageError(f"max_procs must be at least 8, got {spec.max_procs}")
+    check_layout(spec)
+
+
+def _plain_relative(path: str) -> bool:
+    parts = path.split("/")
+    return bool(path) and not path.startswith("/") and all(p not in ("", ".", "..") for p in parts)
+
+
+def check_layout(spec: ExecSpec) -> None:
+    """Reject a working-dir layout (aliases, submission path, path maps) that is unsafe."""
+    for alias in spec.input_aliases:
+        if not _plain_relative(alias) or "/" in alias or alias in (*WORKDIR_ENTRIES, "code.py"):
+            raise UsageError(f"input alias {alias!r} must be a plain name other than "
+                             f"{', '.join(WORKDIR_ENTRIES)} and code.py")
+    sub = spec.submission_path
+    if not _plain_relative(sub) or sub.split("/")[0] in ("input", *spec.input_aliases) \
+            or sub == "code.py":
+        raise UsageError(f"submission path {sub!r} must be relative to the working dir, "
+                         "without '..', and outside the input")
+    for target, entry in spec.path_maps:
+        norm = os.path.normpath(target)
+        if not target.startswith("/") or norm == "/" or any(
+                norm == r or norm.startswith(r + "/") for r in RESERVED_MAP_ROOTS):
+            raise UsageError(f"path map target {target!r} must be an absolute path outside "
+                             "the system and sandbox dirs")
+        if entry not in (*WORKDIR_ENTRIES, *spec.input_aliases):
+            raise UsageError(f"path map {target} -> {entry!r}: the entry must be one of "
+                             f"{', '.join((*WORKDIR_ENTRIES, *spec.input_aliases))}")
+
+
+def read_only_entry(spec: ExecSpec, entry: str) -> bool:
+    """Whether working-dir ``entry`` shows the (read-only) input."""
+    return entry == "input" or entry in spec.input_aliases
+
+
+def prepare_layout(spec: ExecSpec, workdir: Path) -> list[Path]:
+    """Input aliases (relative symlinks to ``input``) and the submission's parent dir, in a
+    populated ``workdir``; returns the dirs created (the caller chowns them)."""
+    for alias in spec.input_aliases:
+        os.symlink("input", workdir / alias)
+    created = []
+    parent = workdir
+    for part in spec.submission_path.split("/")[:-1]:
+        parent = parent / part
+        if not parent.exists():
+            parent.mkdir()
+            created.append(parent)
+    return created
 
 
 def fresh_workdir(workdir: Path) -> None:

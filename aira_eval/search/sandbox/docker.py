@@ -40,6 +40,8 @@ from aira_eval.search.sandbox.base import (
     copy_submission,
     fresh_workdir,
     populate_input,
+    prepare_layout,
+    read_only_entry,
     remove_tree,
 )
 
@@ -121,7 +123,8 @@ class DockerSandbox:
             argv, notes = self._prepare(spec, workdir, container)
             result = self._execute(spec, argv, container, workdir, keep_dir)
             result.notes[:0] = notes
-            submission, note = copy_submission(workdir, keep_dir / "submission.csv")
+            submission, note = copy_submission(workdir, keep_dir / "submission.csv",
+                                               spec.submission_path)
             result.submission_path = submission
             result.notes += [note] if note else []
             return result
@@ -144,8 +147,9 @@ class DockerSandbox:
                 raise
             input_src = spec.public_dir.resolve()
             notes.append("input is a read-only mount of the public dir (other filesystem)")
+        created = prepare_layout(spec, workdir)
         uid = random.randint(*UID_RANGE)
-        for path in (workdir, workdir / "submission", workdir / "working"):
+        for path in (workdir, workdir / "submission", workdir / "working", *created):
             os.chown(path, uid, uid)
         argv = [
             self.docker, "run", "--name", container, "--init",
@@ -156,6 +160,10 @@ class DockerSandbox:
             "--user", f"{uid}:{uid}", "-w", "/work",
             "-v", f"{workdir.resolve()}:/work", "-v", f"{input_src}:/work/input:ro",
         ]
+        for target, entry in spec.path_maps:  # e.g. /home/data -> the input, read-only
+            ro = read_only_entry(spec, entry)
+            src = input_src if ro else workdir.resolve() / entry
+            argv += ["-v", f"{src}:{target}" + (":ro" if ro else "")]
         if spec.memory_mb is not None:
             argv += ["--memory", f"{spec.memory_mb}m", "--memory-swap", f"{spec.memory_mb}m"]
         env = {"TMPDIR": "/tmp", **base_env(spec, "/work")}

@@ -140,6 +140,8 @@ def build_jail(jail: dict[str, Any]) -> None:
     inside = root + JAIL_WORKDIR
     bind(jail["workdir"], inside, readonly=False)
     bind(jail.get("input_bind") or inside + "/input", inside + "/input", readonly=True)
+    for target, entry, readonly in jail.get("maps", ()):  # e.g. /home/data -> input
+        bind(inside + "/" + entry, root + target, readonly=readonly)
     for name in ("passwd", "group"):  # an entry for the sandbox uid (getpass, ~ expansion)
         if jail.get(name) and os.path.isfile(f"{root}/etc/{name}"):
             path = f"{root}/.{name}"

@@ -60,6 +60,8 @@ from aira_eval.search.sandbox.base import (
     copy_submission,
     fresh_workdir,
     populate_input,
+    prepare_layout,
+    read_only_entry,
     remove_tree,
 )
 
@@ -195,7 +197,14 @@ class LocalSandbox:
         if workdir.resolve().is_relative_to(spec.public_dir.resolve().parent):
             raise UsageError(f"sandbox working dir {workdir} is inside the task directory",
                              hint="Use a scratch dir such as tempfile.mkdtemp().")
-        result = self._run_in_mode(spec, workdir, keep_dir, self.mode_for(spec.python))
+        mode = self.mode_for(spec.python)
+        if spec.path_maps and not mode.jail:
+            raise SandboxError(
+                f"mapping {', '.join(t for t, _ in spec.path_maps)} needs a mount namespace, "
+                f"but the local sandbox runs in {mode.name} mode here",
+                hint="Run as root or allow unprivileged user namespaces (the jail mode), or "
+                     "use --sandbox docker.")
+        result = self._run_in_mode(spec, workdir, keep_dir, mode)
         why = self._weaker_why.get(spec.python)
         if why:
             result.isolation_note = f"{result.isolation_note or ''} {why}".strip()
@@ -212,7 +221,8 @@ class LocalSandbox:
             cfg, notes = _prepare(spec, workdir, mode, uid, jail_root)
             result = _execute(spec, mode, cfg, workdir, keep_dir, self.cancel_event)
             result.notes[:0] = notes
-            submission, note = copy_submission(workdir, keep_dir / "submission.csv")
+            submission, note = copy_submission(workdir, keep_dir / "submission.csv",
+                                               spec.submission_path)
             result.submission_path = submission
             result.notes += [note] if note else []
             return result
@@ -266,8 +276,9 @@ def _prepare(spec: ExecSpec, workdir: Path, mode: Mode, uid: int | None,
         (workdir / "input").mkdir()
         input_bind = str(spec.public_dir.resolve())
         notes.append("input is a read-only bind mount of the public dir (other filesystem)")
+    created = prepare_layout(spec, workdir)
     if uid is not None:
-        for path in (workdir, workdir / "submission", workdir / "working"):
+        for path in (workdir, workdir / "submission", workdir / "working", *created):
             os.chown(path, uid, uid)
     cwd = limits.JAIL_WORKDIR if mode.jail else str(workdir)
     token = None if mode.pidns else uuid.uuid4().hex
@@ -301,6 +312,8 @@ def _jail(spec: ExecSpec, workdir: Path, jail_root: Path, uid: int | None,
     extra = [*_prefixes(spec.python), *(str(p) for p in spec.ro_binds)]
     tmp_mb = min(spec.memory_mb or 2048, 4096)
     jail = watchdog.jail_description(str(jail_root), str(workdir), extra, input_bind, uid, tmp_mb)
+    jail["maps"] = [(target, "input" if read_only_entry(spec, entry) else entry,
+                     read_only_entry(spec, entry)) for target, entry in spec.path_maps]
     task_root = spec.public_dir.resolve().parent
     for path in jail["ro_paths"]:
         if task_root.is_relative_to(path):
