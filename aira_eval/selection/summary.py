@@ -213,7 +213,8 @@ def run_selection(study: Study, options: SelectionOptions) -> SelectionResult:
     compare = compare_groups(values, searches["task"].to_numpy(dtype=object),
                              grouping.codes(searches["search_id"]), grouping.labels, names,
                              metrics, directions, compare_opts,
-                             np.random.default_rng([options.seed, 1]), options.baseline_group)
+                             np.random.default_rng([options.seed, 1]), options.baseline_group,
+                             [g.boot.draws for g in stats])
     all_tasks = [str(t) for t in pd.unique(searches["task"])]
     missing = {g.label: [t for t in all_tasks if t not in g.tasks] for g in stats}
     result = SelectionResult(
