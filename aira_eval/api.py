@@ -16,6 +16,7 @@ thin layer over :func:`select`.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -81,11 +82,14 @@ def select(study: StudyLike, config: SelectionConfig | None = None, /, **options
 
 
 def search(config: StudyConfig, out: str | Path, *, resume: bool = False,
-           events: StudyEvents | None = None) -> StudyResult:
+           events: StudyEvents | None = None, stop: threading.Event | None = None,
+           overrides: dict[str, Any] | None = None) -> StudyResult:
     """Run every search of ``config`` (tasks × policies × seeds) into the study dir ``out``.
 
     ``config.seeds`` may be any iterable of ints (``range(5)``). With ``resume`` the study in
-    ``out`` continues from its journals. Returns the :class:`StudyResult` (one outcome per
+    ``out`` continues from its journals (its stored config, with ``overrides`` — budgets,
+    workers, MLflow settings — applied). ``events`` receives progress callbacks; setting
+    ``stop`` ends the searches cleanly. Returns the :class:`StudyResult` (one outcome per
     search); read the study back with :func:`load_study`.
     """
     from aira_eval.search.config import parse_seeds
@@ -95,4 +99,5 @@ def search(config: StudyConfig, out: str | Path, *, resume: bool = False,
     if not isinstance(seeds, str | int | list):
         seeds = list(seeds)
     config = dataclasses.replace(config, seeds=parse_seeds(seeds))
-    return run_study(config, Path(out), resume=resume, events=events)
+    return run_study(config, Path(out), resume=resume, events=events, stop=stop,
+                     overrides=overrides)
