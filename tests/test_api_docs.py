@@ -18,7 +18,7 @@ def _blocks() -> list[str]:
 
 def test_the_doc_has_a_search_and_a_select_example() -> None:
     search, select = _blocks()
-    assert "ae.search(" in search and "ae.select(" in select
+    assert "ae.run_study(" in search and "ae.select(" in select
 
 
 def test_select_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

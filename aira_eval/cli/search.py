@@ -145,8 +145,8 @@ def search(
         from aira_eval.cli.search_progress import StudyProgress
 
         with StudyProgress(console) as progress:
-            result = ae.search(cfg, out, resume=resume, events=progress.events(), stop=stop,
-                               overrides=given)
+            result = ae.run_study(cfg, out, resume=resume, events=progress.events(),
+                                  stop=stop, overrides=given)
     finally:
         signal.signal(signal.SIGINT, previous)
     _report(result, out, bool(result.config and result.config.mlflow))
