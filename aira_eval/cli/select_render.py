@@ -65,7 +65,7 @@ def _group_table(summary: dict[str, Any], label: str, block: dict[str, Any], mix
 
 
 def _compare_table(result: SelectionResult, head: str, by: str) -> Table:
-    rows = result.compare[result.compare["metric"] == head]
+    rows = result.compare[(result.compare["metric"] == head) & (result.compare["tasks"] > 0)]
     table = _table(f"between {by}s: Δ {_SHORT.get(head, head)} = A − B, same strategy")
     for col, justify in (("strategy", "left"), ("A − B", "left"), ("Δ", "right"),
                          ("P(imp)", "right"), ("tasks", "right")):
@@ -100,7 +100,11 @@ def _generalization_table(result: SelectionResult, mixed: bool) -> Table:
 
 def _missing_pairs(result: SelectionResult) -> None:
     pairs = result.compare.drop_duplicates(["group_a", "group_b"])
-    for row in pairs.to_dict(orient="records"):
+    disjoint = pairs["tasks"].to_numpy() == 0
+    if disjoint.any():
+        console.print(f"{int(disjoint.sum())} pair(s) of groups share no task: not compared.",
+                      highlight=False)
+    for row in pairs[~disjoint].to_dict(orient="records"):
         a, b = str(row["group_a"]), str(row["group_b"])
         for group, only in ((a, row["only_a"]), (b, row["only_b"])):
             if only:
@@ -128,12 +132,13 @@ def render(result: SelectionResult, mixed: bool = False) -> None:
                   "favours it. val = the pick's own validation score, optim. = val − test "
                   f"(oriented: > 0 over-estimated); {NORM_NOTE}.", highlight=False)
     if mixed:
-        console.print("test, val, optim. and regret: — because the tasks use different "
+        console.print("test, val and optim.: — because the tasks use different "
                       "metrics; compare normalized scores (or --json for per-task values).")
-    if len(result.groups) > 1:
+    if len(result.groups) > 1 and (result.compare["tasks"] > 0).any():
         console.print(_compare_table(result, head, " · ".join(result.by)))
         console.print("P(imp) = share of resamples where A beats B (searches resampled within "
                       "task × group; tasks both groups have).", highlight=False)
+    if len(result.groups) > 1:
         _missing_pairs(result)
     console.print(_generalization_table(result, mixed))
     console.print("VAL/VAL: the best-val pick's own validation score; VAL/TEST: its test score; "
