@@ -28,7 +28,7 @@ if TYPE_CHECKING:
         StudyConfig,
         StudyResult,
         load_study,
-        search,
+        run_study,
         select,
     )
 
@@ -36,12 +36,12 @@ if TYPE_CHECKING:
 _LAZY = {
     "load_study": "aira_eval.api", "Study": "aira_eval.api", "select": "aira_eval.api",
     "SelectionConfig": "aira_eval.api", "SelectionResult": "aira_eval.api",
-    "search": "aira_eval.api", "StudyConfig": "aira_eval.api", "StudyResult": "aira_eval.api",
+    "run_study": "aira_eval.api", "StudyConfig": "aira_eval.api", "StudyResult": "aira_eval.api",
     "report": "aira_eval.analysis.report",
 }
 
 __all__ = ["SelectionConfig", "SelectionResult", "Study", "StudyConfig", "StudyResult",
-           "__version__", "load_study", "report", "search", "select"]
+           "__version__", "load_study", "report", "run_study", "select"]
 
 
 def __getattr__(name: str) -> Any:

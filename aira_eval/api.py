@@ -6,16 +6,20 @@ Re-exported from :mod:`aira_eval` (lazily: ``import aira_eval`` stays cheap)::
     study = ae.load_study("study")
     res = ae.select(study, strategies=["best-val", "topk"], by="policy", resamples=10_000)
     res.table, res.picks, res.compare, res.generalization, res.draws("test_score")
-    ae.search(ae.StudyConfig(tasks=["builtin:wine"], policies=["greedy"], seeds=range(3)),
-              out="study")
+    ae.run_study(ae.StudyConfig(tasks=["builtin:wine"], policies=["greedy"], seeds=range(3)),
+                 out="study")
 
-Results are DataFrames and arrays; JSON is written only by the CLI (``aira-eval select``), a
-thin layer over :func:`select`.
+Results are DataFrames and arrays; JSON is written only by the CLI (``aira-eval select``,
+``aira-eval search``), a thin layer over :func:`select` and :func:`run_study`.
+
+Running searches is :func:`run_study`, not ``search``: ``aira_eval.search`` is the subpackage
+of search policies and operators, and a function of that name would be shadowed by it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +32,7 @@ from aira_eval.selection.summary import SelectionConfig
 from aira_eval.study import Study, load_study
 
 __all__ = ["SelectionConfig", "SelectionResult", "Study", "StudyConfig", "StudyResult",
-           "load_study", "search", "select"]
+           "load_study", "run_study", "select"]
 
 StudyLike = Study | str | Path | Sequence[str | Path]
 #: Keyword names of :func:`select` that differ from :class:`SelectionConfig`'s fields.
@@ -80,19 +84,23 @@ def select(study: StudyLike, config: SelectionConfig | None = None, /, **options
     return run_selection(loaded, opts)
 
 
-def search(config: StudyConfig, out: str | Path, *, resume: bool = False,
-           events: StudyEvents | None = None) -> StudyResult:
+def run_study(config: StudyConfig, out: str | Path, *, resume: bool = False,
+           events: StudyEvents | None = None, stop: threading.Event | None = None,
+           overrides: dict[str, Any] | None = None) -> StudyResult:
     """Run every search of ``config`` (tasks × policies × seeds) into the study dir ``out``.
 
     ``config.seeds`` may be any iterable of ints (``range(5)``). With ``resume`` the study in
-    ``out`` continues from its journals. Returns the :class:`StudyResult` (one outcome per
+    ``out`` continues from its journals (its stored config, with ``overrides`` — budgets,
+    workers, MLflow settings — applied). ``events`` receives progress callbacks; setting
+    ``stop`` ends the searches cleanly. Returns the :class:`StudyResult` (one outcome per
     search); read the study back with :func:`load_study`.
     """
+    from aira_eval.search import study_runner
     from aira_eval.search.config import parse_seeds
-    from aira_eval.search.study_runner import run_study
 
     seeds: Iterable[int] | str | int = config.seeds
     if not isinstance(seeds, str | int | list):
         seeds = list(seeds)
     config = dataclasses.replace(config, seeds=parse_seeds(seeds))
-    return run_study(config, Path(out), resume=resume, events=events)
+    return study_runner.run_study(config, Path(out), resume=resume, events=events, stop=stop,
+                                  overrides=overrides)

@@ -117,7 +117,7 @@ def search(
     resume: bool = typer.Option(False, "--resume", help="Continue the study in --out."),
 ) -> None:
     """Run searches over solution scripts and grade every node on every held-out set."""
-    from aira_eval.search.study_runner import run_study
+    import aira_eval as ae
 
     options = {
         "tasks": task, "policies": policy, "operators": operators, "seeds": seeds,
@@ -145,8 +145,8 @@ def search(
         from aira_eval.cli.search_progress import StudyProgress
 
         with StudyProgress(console) as progress:
-            result = run_study(cfg, out, resume=resume, events=progress.events(), stop=stop,
-                               overrides=given)
+            result = ae.run_study(cfg, out, resume=resume, events=progress.events(),
+                                  stop=stop, overrides=given)
     finally:
         signal.signal(signal.SIGINT, previous)
     _report(result, out, bool(result.config and result.config.mlflow))

@@ -40,32 +40,39 @@ def _table(title: str, caption: str | None = None) -> Table:
 
 def _group_table(summary: dict[str, Any], label: str, block: dict[str, Any], mixed: bool,
                  grouped: bool) -> Table:
+    """One group's strategies; raw-score columns only when the tasks share a metric, the medal
+    column only when some task has medals."""
     head, ref, opts = summary["headline_metric"], summary["reference"], summary["options"]
     counts = block["counts"]
     where = f"{' · '.join(summary['by'])} {label}: " if grouped else ""
-    table = _table(f"{where}{counts['tasks']} task(s) × {counts['searches']} search(es): mean "
-                   "over tasks of the mean over seeds")
+    table = _table(f"{where}{counts['tasks']} task(s) × {counts['searches']} search(es)")
+    strategies = block["strategies"]
+    medals = any(b["metrics"]["any_medal"]["estimate"] is not None for b in strategies.values())
+    cells: list[tuple[str, Any]] = []
+    if not mixed:
+        cells += [("test", lambda m: _with_ci(m["test_score"])),
+                  ("val", lambda m: _fmt(m["val_score"]["estimate"])),
+                  ("optim.", lambda m: _fmt(m["optimism"]["estimate"]))]
+    if medals:
+        cells.append(("medal", lambda m: _fmt(m["any_medal"]["estimate"])))
+    cells.append(("norm.", lambda m: _with_ci(m["normalized_score"])))
     table.add_column("strategy", no_wrap=True)
-    delta_col = "Δ " + _SHORT.get(head, head[:6])
-    for col in ("test", "val", "optim.", "medal", "norm.", delta_col, "P(imp)"):
+    for col, _ in cells:
         table.add_column(col, justify="right", no_wrap=True)
-    for name, strat in block["strategies"].items():
+    table.add_column("Δ " + _SHORT.get(head, head[:6]), justify="right", no_wrap=True)
+    table.add_column("P(imp)", justify="right", no_wrap=True)
+    for name, strat in strategies.items():
         m = strat["metrics"]
         label_ = name + ("\n(test!)" if strat["uses_test"] else "")
         label_ += f"\n(k={opts['k']})" if name == "topk" else ""
-        raw = "—" if mixed else None
-        table.add_row(
-            label_, raw or _with_ci(m["test_score"]), raw or _fmt(m["val_score"]["estimate"]),
-            raw or _fmt(m["optimism"]["estimate"]),
-            _fmt(m["any_medal"]["estimate"]), _with_ci(m["normalized_score"]),
-            "ref" if name == ref else _with_ci(m[head]["delta"]),
-            "—" if name == ref else _fmt(m[head]["p_improve"]),
-        )
+        table.add_row(label_, *(cell(m) for _, cell in cells),
+                      "ref" if name == ref else _with_ci(m[head]["delta"]),
+                      "—" if name == ref else _fmt(m[head]["p_improve"]))
     return table
 
 
 def _compare_table(result: SelectionResult, head: str, by: str) -> Table:
-    rows = result.compare[result.compare["metric"] == head]
+    rows = result.compare[(result.compare["metric"] == head) & (result.compare["tasks"] > 0)]
     table = _table(f"between {by}s: Δ {_SHORT.get(head, head)} = A − B, same strategy")
     for col, justify in (("strategy", "left"), ("A − B", "left"), ("Δ", "right"),
                          ("P(imp)", "right"), ("tasks", "right")):
@@ -100,7 +107,11 @@ def _generalization_table(result: SelectionResult, mixed: bool) -> Table:
 
 def _missing_pairs(result: SelectionResult) -> None:
     pairs = result.compare.drop_duplicates(["group_a", "group_b"])
-    for row in pairs.to_dict(orient="records"):
+    disjoint = pairs["tasks"].to_numpy() == 0
+    if disjoint.any():
+        console.print(f"{int(disjoint.sum())} pair(s) of groups share no task: not compared.",
+                      highlight=False)
+    for row in pairs[~disjoint].to_dict(orient="records"):
         a, b = str(row["group_a"]), str(row["group_b"])
         for group, only in ((a, row["only_a"]), (b, row["only_b"])):
             if only:
@@ -122,18 +133,21 @@ def render(result: SelectionResult, mixed: bool = False) -> None:
     head = summary["headline_metric"]
     opts = summary["options"]
     tasks_too = ", tasks too" if opts["task_bootstrap"] else ""
-    console.print(f"{int(opts['level'] * 100)}% {summary['ci_method']} intervals under each "
+    console.print("Each value: the mean over tasks of the mean over seeds; "
+                  f"{int(opts['level'] * 100)}% {summary['ci_method']} intervals under each "
                   f"value ({opts['n_resamples']} stratified resamples{tasks_too}); Δ = {head} "
                   f"− {summary['reference']}'s, paired; P(imp) = share of resamples where Δ "
-                  "favours it. val = the pick's own validation score, optim. = val − test "
-                  f"(oriented: > 0 over-estimated); {NORM_NOTE}.", highlight=False)
+                  "favours it. " + ("" if mixed else "val = the pick's own validation score, "
+                                    "optim. = val − test (oriented: > 0 over-estimated); ")
+                  + f"{NORM_NOTE}.", highlight=False)
     if mixed:
-        console.print("test, val, optim. and regret: — because the tasks use different "
-                      "metrics; compare normalized scores (or --json for per-task values).")
-    if len(result.groups) > 1:
+        console.print("No test, val or optim. columns: the tasks use different metrics, so "
+                      "compare normalized scores (or --json for per-task values).")
+    if len(result.groups) > 1 and (result.compare["tasks"] > 0).any():
         console.print(_compare_table(result, head, " · ".join(result.by)))
         console.print("P(imp) = share of resamples where A beats B (searches resampled within "
                       "task × group; tasks both groups have).", highlight=False)
+    if len(result.groups) > 1:
         _missing_pairs(result)
     console.print(_generalization_table(result, mixed))
     console.print("VAL/VAL: the best-val pick's own validation score; VAL/TEST: its test score; "

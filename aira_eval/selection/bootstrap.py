@@ -294,7 +294,8 @@ class PairedBootstrap:
     """Study-level estimates and intervals for every strategy × metric.
 
     Arrays are ``(S, M)`` (strategies × metrics) or ``(S, M, 2)`` for intervals; ``delta*``
-    are paired differences strategy − reference from the same resamples.
+    are paired differences strategy − reference from the same resamples; ``draws`` is the
+    bootstrap distribution ``(R, S·M)`` (strategy-major) the intervals come from.
     """
 
     estimate: np.ndarray
@@ -307,6 +308,7 @@ class PairedBootstrap:
     delta_bca: np.ndarray
     p_improve: np.ndarray
     n_resamples: int
+    draws: np.ndarray | None = None
 
 
 def _intervals(boot: np.ndarray, theta: np.ndarray, jack: np.ndarray, groups: np.ndarray,
@@ -366,5 +368,5 @@ def paired_bootstrap(values: np.ndarray, resamples: Resamples, reference: int,
         percentile=pct.reshape(shape3), bca=bca.reshape(shape3),
         delta=d_theta.reshape(shape2), delta_se=d_se.reshape(shape2),
         delta_percentile=d_pct.reshape(shape3), delta_bca=d_bca.reshape(shape3),
-        p_improve=p_imp, n_resamples=resamples.n_resamples,
+        p_improve=p_imp, n_resamples=resamples.n_resamples, draws=boot,
     )

@@ -91,9 +91,16 @@ def _pair_draws(flat_a: np.ndarray, strata_a: np.ndarray, flat_b: np.ndarray,
 
 
 def compare_pair(values: np.ndarray, tasks: np.ndarray, groups: np.ndarray, a: int, b: int,
-                 directions: np.ndarray, opts: CompareOptions, rng: np.random.Generator
+                 directions: np.ndarray, opts: CompareOptions, rng: np.random.Generator,
+                 draws: Sequence[np.ndarray | None] | None = None
                  ) -> dict[str, np.ndarray | list[str]]:
     """Δ(A − B) for every strategy × metric of ``values`` ``(U, S, M)`` (module docstring).
+
+    ``draws``: per group, its own bootstrap distribution ``(R, S·M)`` (searches resampled
+    within its tasks). When the two groups have the same tasks and tasks are not resampled,
+    these are already draws of the stratified two-group bootstrap and Δ uses them (the
+    per-group and between-group intervals then come from the same resamples); otherwise the
+    pair gets its own draws over the shared tasks.
 
     Returns:
         ``delta``, ``se``, ``percentile`` ``(S, M, 2)``, ``bca`` ``(S, M, 2)``, ``p_improve``
@@ -118,8 +125,17 @@ def compare_pair(values: np.ndarray, tasks: np.ndarray, groups: np.ndarray, a: i
     strata_b = np.array([code[t] for t in tasks[sel_b]], dtype=np.int64)
     flat_a = values[sel_a].reshape(sel_a.size, -1)
     flat_b = values[sel_b].reshape(sel_b.size, -1)
-    d_boot, d_theta, jack, jack_strata = _pair_draws(flat_a, strata_a, flat_b, strata_b,
-                                                     len(shared), opts, rng)
+    given = (draws[a], draws[b]) if draws is not None else (None, None)
+    if given[0] is not None and given[1] is not None and not opts.task_level and \
+            not out["only_a"] and not out["only_b"]:
+        theta_a, theta_b = point_estimate(flat_a, strata_a), point_estimate(flat_b, strata_b)
+        d_boot, d_theta = given[0] - given[1], theta_a - theta_b
+        jack = np.vstack([jackknife(flat_a, strata_a) - theta_b,
+                          theta_a - jackknife(flat_b, strata_b)])
+        jack_strata = np.r_[strata_a, len(shared) + strata_b]
+    else:
+        d_boot, d_theta, jack, jack_strata = _pair_draws(flat_a, strata_a, flat_b, strata_b,
+                                                         len(shared), opts, rng)
     se, pct, bca = _intervals(d_boot, d_theta, jack, jack_strata, opts.level)
     oriented = d_boot.reshape(-1, n_strat, n_met) * np.asarray(directions, float)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -134,16 +150,18 @@ def compare_pair(values: np.ndarray, tasks: np.ndarray, groups: np.ndarray, a: i
 def compare_groups(values: np.ndarray, tasks: np.ndarray, groups: np.ndarray,
                    labels: Sequence[str], strategies: Sequence[str], metrics: Sequence[str],
                    directions: np.ndarray, opts: CompareOptions, rng: np.random.Generator,
-                   baseline: str | None = None) -> pd.DataFrame:
+                   baseline: str | None = None,
+                   draws: Sequence[np.ndarray | None] | None = None) -> pd.DataFrame:
     """One row per (pair, strategy, metric): ``group_a``, ``group_b``, ``strategy``,
     ``metric``, ``delta``, ``se``, ``lo``/``hi`` (the ``opts.ci`` interval), percentile and
-    BCa bounds, ``p_improve``, ``tasks`` (shared), ``only_a``/``only_b`` (comma lists)."""
+    BCa bounds, ``p_improve``, ``tasks`` (shared), ``only_a``/``only_b`` (comma lists).
+    ``draws``: per group, as in :func:`compare_pair`."""
     parts = []
     n_strat, n_met = len(strategies), len(metrics)
     strat_col = np.repeat(np.asarray(strategies, dtype=object), n_met)
     metric_col = np.tile(np.asarray(metrics, dtype=object), n_strat)
     for a, b in group_pairs(labels, baseline):
-        r = compare_pair(values, tasks, groups, a, b, directions, opts, rng)
+        r = compare_pair(values, tasks, groups, a, b, directions, opts, rng, draws)
         pct, bca = np.asarray(r["percentile"]), np.asarray(r["bca"])
         chosen = pct if opts.ci == "percentile" else bca
         parts.append(pd.DataFrame({

@@ -116,8 +116,11 @@ def default_note(study: Study) -> str | None:
     searches = study.searches
     if "agent" not in searches.columns or searches["agent"].nunique() < 2:
         return None
-    differ = [c.removeprefix("param.") for c in agent_columns(searches)
-              if searches[c].astype(str).nunique() > 1]
+    parts = [c for c in agent_columns(searches) if not c.startswith("param.policy.")]
+    differ = [c for c in parts if searches[c].astype(str).nunique() > 1]
+    params = [c for c in agent_columns(searches) if c.startswith("param.policy.")]
+    differ += [c.removeprefix("param.") for c in params  # a policy's own parameters
+               if (searches.groupby("policy")[c].nunique(dropna=False) > 1).any()]
     n = searches["agent"].nunique()
     return (f"grouped by agent: the searches come from {n} agent configurations (they differ in "
             f"{', '.join(differ)}); --pool pools them, --by chooses the grouping.")

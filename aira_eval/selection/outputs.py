@@ -63,29 +63,34 @@ def _metric_block(boot: PairedBootstrap, s: int, m: int, ci: str) -> dict[str, A
     }
 
 
-def _group_block(result: SelectionResult, g: int, strategies: list[Strategy], ci: str
+def _per_task(result: SelectionResult) -> dict[str, dict[str, Any]]:
+    """group -> task -> strategy -> metric -> mean over the group's searches on the task."""
+    out: dict[str, dict[str, Any]] = {g.label: {t: {} for t in g.tasks} for g in result._stats}
+    means = result.picks.groupby(["group", "task", "strategy"], sort=False)[
+        result.metrics].mean()
+    for key, row in means.to_dict(orient="index").items():
+        group, task, name = (str(part) for part in key)  # type: ignore[attr-defined]
+        out[group][task][name] = {str(m): _num(v) for m, v in row.items()}
+    return out
+
+
+def _group_block(result: SelectionResult, g: int, strategies: list[Strategy], ci: str,
+                 per_task: dict[str, Any], failures: dict[tuple[str, str], int]
                  ) -> dict[str, Any]:
     stats = result._stats[g]
-    picks = result.picks[result.picks["group"] == stats.label]
-    metrics = result.metrics
-    per_task: dict[str, dict[str, dict[str, float | None]]] = {t: {} for t in stats.tasks}
-    means = picks.groupby(["task", "strategy"], sort=False)[metrics].mean()
-    for key, row in means.to_dict(orient="index").items():
-        task, name = (str(part) for part in key)  # type: ignore[attr-defined]
-        per_task[task][name] = {str(m): _num(v) for m, v in row.items()}
     blocks: dict[str, Any] = {}
     for s, strategy in enumerate(strategies):
-        rows = picks[picks["strategy"] == strategy.name]
         blocks[strategy.name] = {
             "description": strategy.description, "uses_test": strategy.uses_test,
-            "combine": strategy.combine, "searches": len(rows),
-            "failures": int((rows["valid_submission"] == 0).sum()),
-            "metrics": {m: _metric_block(stats.boot, s, j, ci) for j, m in enumerate(metrics)},
+            "combine": strategy.combine, "searches": int(stats.units.size),
+            "failures": failures.get((stats.label, strategy.name), 0),
+            "metrics": {m: _metric_block(stats.boot, s, j, ci)
+                        for j, m in enumerate(result.metrics)},
         }
     return {"key": stats.key, "counts": {"tasks": len(stats.tasks),
                                          "searches": int(stats.units.size)},
             "missing_tasks": result.missing_tasks.get(stats.label, []),
-            "strategies": blocks, "per_task": per_task}
+            "strategies": blocks, "per_task": per_task[stats.label]}
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -101,7 +106,11 @@ def summary_dict(study: Study, options: SelectionOptions, strategies: list[Strat
                  ) -> dict[str, Any]:
     """The JSON-ready summary (``summary.json``, ``--json``, MLflow)."""
     frame, picks = study.frame, result.picks
-    groups = {g.label: _group_block(result, i, strategies, options.ci)
+    per_task = _per_task(result)
+    failed = picks[picks["valid_submission"].to_numpy() == 0]
+    failures = {(str(g), str(s)): int(n) for (g, s), n in
+                failed.groupby(["group", "strategy"]).size().items()}
+    groups = {g.label: _group_block(result, i, strategies, options.ci, per_task, failures)
               for i, g in enumerate(result._stats)}
     out: dict[str, Any] = {
         "format": SUMMARY_FORMAT, "format_version": SUMMARY_VERSION,

@@ -82,8 +82,12 @@ class SelectionResult:
         m = self.metrics.index(metric)
         ref = self.strategies.index(str(self.summary["reference"]))
         out = []
+        n_met = len(self.metrics)
         for g in self._stats:
-            boot = stratified_means(self._values[g.units, :, m], g.resamples)  # (R, S)
+            if g.boot.draws is not None:
+                boot = g.boot.draws[:, m::n_met]  # (R, S) of the (R, S·M) distribution
+            else:
+                boot = stratified_means(self._values[g.units, :, m], g.resamples)
             out.append(boot - boot[:, ref:ref + 1] if delta else boot)
         return np.stack(out, axis=1)
 

@@ -213,9 +213,11 @@ def run_selection(study: Study, options: SelectionOptions) -> SelectionResult:
     compare = compare_groups(values, searches["task"].to_numpy(dtype=object),
                              grouping.codes(searches["search_id"]), grouping.labels, names,
                              metrics, directions, compare_opts,
-                             np.random.default_rng([options.seed, 1]), options.baseline_group)
+                             np.random.default_rng([options.seed, 1]), options.baseline_group,
+                             [g.boot.draws for g in stats])
     all_tasks = [str(t) for t in pd.unique(searches["task"])]
-    missing = {g.label: [t for t in all_tasks if t not in g.tasks] for g in stats}
+    missing = {g.label: [t for t in all_tasks if t not in g.tasks] for g in stats
+               if "task" not in grouping.columns}  # grouped by task: lacking others is the point
     result = SelectionResult(
         picks=table, table=tidy, compare=compare,
         generalization=generalization_table(tidy, grouping.columns, rate_metric(study.tasks)),

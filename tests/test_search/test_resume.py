@@ -16,6 +16,19 @@ ARGS = ["search", "--task", "builtin:iris", "--policy", "greedy", "--seeds", "0"
         "--steps", "8", "--workers", "2", "--node-timeout", "60", "--no-mlflow"]
 
 
+JOURNAL = Path("searches") / "builtin-iris__greedy__s0" / "journal.jsonl"
+
+
+def _wait_for_nodes(proc: object, journal: Path, n: int = 1, timeout: float = 300.0) -> None:
+    """Until the journal has ``n`` lines or the process ended: no guess at how fast the machine
+    is (a kill before the study's manifest exists would test nothing)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:  # type: ignore[attr-defined]
+        if journal.exists() and journal.read_text().count("\n") >= n:
+            return
+        time.sleep(0.1)
+
+
 def _kill_group(proc: object) -> None:
     pid = proc.pid  # type: ignore[attr-defined]
     os.killpg(pid, signal.SIGKILL)
@@ -27,8 +40,9 @@ def test_kill_9_then_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
     out = tmp_path / "killed"
     proc = start_cli([*ARGS, "--out", str(out)])
     kills = 0
-    for _ in range(3):
-        time.sleep(rng.uniform(2.5, 6.0))
+    for i in range(3):
+        _wait_for_nodes(proc, out / JOURNAL, n=1 + 2 * i)
+        time.sleep(rng.uniform(0.0, 2.0))  # somewhere inside a node, or between two
         if proc.poll() is not None:
             break
         _kill_group(proc)
@@ -52,14 +66,14 @@ def test_ctrl_c_stops_cleanly_and_resume_completes(tmp_path: Path) -> None:
     out = tmp_path / "interrupted"
     args = [*ARGS, "--out", str(out), "--node-timeout", "120"]
     proc = start_cli(args)
-    time.sleep(4.0)
+    _wait_for_nodes(proc, out / JOURNAL, n=1)
     assert proc.poll() is None, "the study finished before it could be interrupted"
     t0 = time.monotonic()
     proc.send_signal(signal.SIGINT)
     rc = proc.wait(timeout=60)
     stderr = proc.stderr.read().decode() if proc.stderr else ""
     assert rc == 130, stderr
-    assert time.monotonic() - t0 < 30  # running scripts are killed, not waited for
+    assert time.monotonic() - t0 < 100  # running scripts are killed, not waited for (120 s)
     assert "--resume" in stderr and "Traceback" not in stderr
     journal = JournalFile(out / "searches" / "builtin-iris__greedy__s0" / "journal.jsonl")
     before = journal.read()

@@ -170,6 +170,9 @@ def test_import_is_light_and_exports_the_api() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[] True"
-    assert {"load_study", "select", "search", "SelectionResult", "StudyConfig"} <= set(dir(ae))
+    assert {"load_study", "select", "run_study", "SelectionResult", "StudyConfig"} <= set(dir(ae))
+    import aira_eval.search.config  # noqa: F401  (the subpackage shadows no API name)
+
+    assert callable(ae.run_study) and callable(ae.select)
     with pytest.raises(AttributeError):
         ae.nothing  # noqa: B018
