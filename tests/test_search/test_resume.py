@@ -13,7 +13,8 @@ from aira_eval.study.table import read_nodes
 from tests.test_search.conftest import comparable, run_small, start_cli
 
 ARGS = ["search", "--task", "builtin:iris", "--policy", "greedy", "--seeds", "0",
-        "--steps", "8", "--workers", "2", "--node-timeout", "60", "--no-mlflow"]
+        "--steps", "8", "--workers", "2", "--node-timeout", "60", "--no-mlflow",
+        "--bug-rate", "0"]  # as run_small, the uninterrupted reference
 
 
 JOURNAL = Path("searches") / "builtin-iris__greedy__s0" / "journal.jsonl"
