@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -36,9 +37,15 @@ EXPERIMENT_KIND = "custom_model_development"  # classic ML, not a GenAI/traces e
 
 
 def make_client(tracking_uri: str) -> Any:
+    quiet_mlflow()
     from mlflow.tracking import MlflowClient
 
     return MlflowClient(tracking_uri=tracking_uri)
+
+
+def quiet_mlflow() -> None:
+    """MLflow prints a "View run" line to stdout per finished run: library code never prints."""
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 
 def is_local(tracking_uri: str) -> bool:

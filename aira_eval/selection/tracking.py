@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -220,6 +221,7 @@ def _tags(summary: Mapping[str, Any], parent: str | None, searches: Mapping[str,
 def _log(summary: Mapping[str, Any], files: Mapping[str, Path], study_dir: Path,
          experiment: str, uri: str, run_name: str, metrics: Mapping[str, float],
          picks: pd.DataFrame | None) -> str:
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # never print
     from mlflow.entities import Metric, Param
     from mlflow.tracking import MlflowClient
 
