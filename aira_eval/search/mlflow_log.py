@@ -207,8 +207,10 @@ def _record(node: Node, meta: SearchMeta) -> dict[str, Any]:
             "oracle_run": meta.fitness == "test"}
 
 
-def close_run(client: Any, run_id: str, summary: Mapping[str, float]) -> None:
-    """Log the search's summary metrics (real timestamps) and mark the run finished."""
+def close_run(client: Any, run_id: str, summary: Mapping[str, float],
+              end_ms: int | None = None) -> None:
+    """Log the search's summary metrics (real timestamps) and mark the run finished (at
+    ``end_ms``: the last node's end, so a study synced later keeps its real duration)."""
     from mlflow.entities import Metric
 
     now = int(time.time() * 1000)
@@ -216,4 +218,4 @@ def close_run(client: Any, run_id: str, summary: Mapping[str, float]) -> None:
                if math.isfinite(float(v))]
     if metrics:
         client.log_batch(run_id, metrics=metrics)
-    client.set_terminated(run_id, status="FINISHED")
+    client.set_terminated(run_id, status="FINISHED", end_time=end_ms)

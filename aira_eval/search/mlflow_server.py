@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -29,6 +30,7 @@ class MlflowServer:
     process: subprocess.Popen[bytes]
     url: str
     log_path: Path
+    stopped: bool = False
 
     def wait_ready(self, timeout_s: float = 180.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -48,13 +50,17 @@ class MlflowServer:
                          hint=f"See its log: {self.log_path}")
 
     def stop(self) -> None:
+        if self.stopped:
+            return  # never signal a process group twice: its id may be reused
+        self.stopped = True
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(20)
+        with contextlib.suppress(ProcessLookupError):  # workers left behind by uvicorn
+            os.killpg(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(20)
 
 
 def start_server(backend_uri: str, log_path: Path, host: str = "127.0.0.1",
@@ -74,8 +80,10 @@ def start_server(backend_uri: str, log_path: Path, host: str = "127.0.0.1",
     if artifacts_dir is not None:
         cmd += ["--artifacts-destination", str(artifacts_dir.resolve())]
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    # no background job runner (a dozen worker processes this needs none of)
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     with log_path.open("wb") as log:
-        process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+        process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
                                    start_new_session=True)
     return MlflowServer(process, f"http://{host}:{port}", log_path)
 

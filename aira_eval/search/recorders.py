@@ -120,7 +120,9 @@ class StudyLogger:
             state.logged.update(n.step for n, _ in chunk)
             self.nodes_logged += len(chunk)
         if state.summary is not None and (not state.closed or todo):
-            mlflow_log.close_run(client, state.run_id, state.summary)
+            ends = [n.finished_at for n, _ in state.rows if n.finished_at == n.finished_at]
+            mlflow_log.close_run(client, state.run_id, state.summary,
+                                 int(max(ends) * 1000) if ends else None)
             state.closed = True
 
     def finish_study(self) -> None:
