@@ -145,6 +145,9 @@ class MlflowRecorder:
     _queue: queue.Queue[tuple[str, Any] | None] = field(default_factory=queue.Queue)
     _thread: threading.Thread | None = None
     _down_until: float = 0.0
+    #: the recorder thread's own cost: seconds spent logging (wall) and its CPU time
+    busy_s: float = 0.0
+    cpu_s: float = 0.0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="mlflow-recorder", daemon=True)
@@ -174,6 +177,7 @@ class MlflowRecorder:
             self.logger.close_search(*payload)
 
     def _loop(self) -> None:
+        cpu0 = time.thread_time()
         done = False
         while not done:
             item = self._queue.get()
@@ -191,6 +195,7 @@ class MlflowRecorder:
             self._flush()
         if self.logger.study_run_id is not None and time.monotonic() >= self._down_until:
             self._try("finish", self.logger.finish_study)
+        self.cpu_s = time.thread_time() - cpu0
 
     def _flush(self) -> None:
         if time.monotonic() < self._down_until:
@@ -198,6 +203,7 @@ class MlflowRecorder:
         self._try("logging", self.logger.flush)
 
     def _try(self, what: str, call: Any) -> None:
+        start = time.perf_counter()
         try:
             call()
         except Exception as err:  # MLflow down or broken: warn, back off, keep going
@@ -206,3 +212,5 @@ class MlflowRecorder:
                    "journal: `aira-eval sync STUDY` logs what is missing")
             log.warning(msg)
             self.errors.append(msg)
+        finally:
+            self.busy_s += time.perf_counter() - start

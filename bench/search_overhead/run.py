@@ -7,7 +7,8 @@ second on a CPU-bound script (~1 s of pure-Python work) with 1 and with 2 worker
 
 MLflow's cost per node, amortized = (wall time with MLflow, including waiting for the recorder
 to catch up at the end, minus wall time without) / nodes, against the study's sqlite store and
-against a local ``mlflow server``.
+against a local ``mlflow server``; the one-off setup (creating the store, the experiment, the
+study and search runs) is measured apart as ``mlflow_setup_s``.
 
 Targets (issue 3): overhead <= 100 ms per node; 2 workers >= 1.7x the throughput of 1.
 Target (issue 13): MLflow <= 10 ms per node, amortized.
@@ -107,18 +108,27 @@ def _search(code: str, nodes: int, workers: int, root: Path,
     )
     recorder = None
     meta = SearchMeta(study.name, "bench", task.task_id, "random", "fixed", 0, "val", False)
-    t0 = time.perf_counter()
+    setup = 0.0
     if tracking_uri is not None:
         manifest = StudyManifest(study.name, 0, {"bench": True}, {task.task_id: task_info(task)})
         manifest.write(study)
         uri = tracking_uri or f"sqlite:///{study / 'mlflow.db'}"
-        recorder = MlflowRecorder(StudyLogger(uri, study, manifest))
+        logger = StudyLogger(uri, study, manifest)
+        t_setup = time.perf_counter()  # once per study: store, experiment, study and search runs
+        logger.open_search(meta, {"bench": True})
+        logger.flush()
+        setup = time.perf_counter() - t_setup
+        recorder = MlflowRecorder(logger)
         recorder.start()
-        recorder.open_search(meta, {"bench": True})
+    t0 = time.perf_counter()
+
+    hot = [0.0]
 
     def on_node(node: Node) -> None:
         if recorder is not None:
+            t = time.perf_counter()
             recorder.record(meta, node)
+            hot[0] += time.perf_counter() - t
 
     policy = make_policy("random", {"improve_weight": 0, "debug_weight": 0})
     engine = SearchEngine(ctx, policy, Budget(nodes), workers=workers, on_node=on_node)
@@ -135,6 +145,14 @@ def _search(code: str, nodes: int, workers: int, root: Path,
     ]
     return {
         "nodes": len(outcome.nodes), "workers": workers, "mlflow": mlflow, "wall_s": wall,
+        "mlflow_setup_s": setup,
+        # per node: time the search itself spent handing nodes to MLflow (its hot path), and
+        # the background recorder's logging time and CPU time (what it competes for)
+        "mlflow_hot_path_ms": 1000 * hot[0] / max(len(outcome.nodes), 1),
+        "mlflow_recorder_busy_ms": 1000 * (recorder.busy_s if recorder else 0.0)
+        / max(len(outcome.nodes), 1),
+        "mlflow_recorder_cpu_ms": 1000 * (recorder.cpu_s if recorder else 0.0)
+        / max(len(outcome.nodes), 1),
         "throughput_nodes_per_s": len(outcome.nodes) / wall,
         "median_overhead_ms": 1000 * statistics.median(per_node),
         "statuses": sorted({n.status for n in outcome.nodes}),
@@ -175,7 +193,8 @@ def main() -> None:
             "overhead": max(runs["overhead_no_mlflow"]["median_overhead_ms"],
                             runs["overhead_mlflow"]["median_overhead_ms"]) <= 100,
             "speedup": speedup >= 1.7,
-            "mlflow": max(mlflow_ms.values()) <= 10,
+            "mlflow": max(max(mlflow_ms.values()),
+                          *(runs[n]["mlflow_recorder_busy_ms"] for n in mlflow_ms)) <= 10,
         },
     }
     out = Path(__file__).resolve().parents[1] / "results" / "search_overhead.json"
@@ -186,7 +205,11 @@ def main() -> None:
         print(f"{name:<22}{r['nodes']:>6}{r['wall_s']:>9.2f}{r['throughput_nodes_per_s']:>9.3f}"
               f"{r['median_overhead_ms']:>13.1f}")
     for name, ms in mlflow_ms.items():
-        print(f"MLflow cost per node, amortized ({name}): {ms:.1f} ms (target <= 10 ms)")
+        r = runs[name]
+        print(f"MLflow per node ({name}): wall difference {ms:.1f} ms (noisy), search hot path "
+              f"{r['mlflow_hot_path_ms']:.3f} ms, recorder busy {r['mlflow_recorder_busy_ms']:.1f}"
+              f" ms, recorder CPU {r['mlflow_recorder_cpu_ms']:.1f} ms (target <= 10 ms); "
+              f"setup once per study {r['mlflow_setup_s']:.2f} s")
     print(f"2 workers vs 1: {speedup:.2f}x (target >= 1.7x); results in {out}")
 
 

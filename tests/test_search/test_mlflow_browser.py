@@ -57,7 +57,7 @@ def test_runs_metrics_and_compare_pages_show_the_study(tmp_path: Path) -> None:
         assert "study wine-study" in page and "3 matching runs" in page, page[:2000]
         assert "Group by" in page and "wine (" in page  # grouping; the task's dataset input
         page = _text(f"{url}/runs/{ids[0]}/model-metrics?{ML}", tmp_path / "metrics.png")
-        for section in ("best_val", "oracle", "count", "gap"):
+        for section in ("best_val (2)", "oracle (1)", "count (3)", "node (3)"):
             assert section in page, (section, page[:2000])
         compare = (f"{server.url}/#/compare-runs?runs={json.dumps(ids)}"
                    f"&experiments={json.dumps([exp])}&{ML}")
