@@ -132,7 +132,8 @@ class StudyLogger:
 
 @dataclass
 class MlflowRecorder:
-    """Runs a :class:`StudyLogger` in a background thread, batching nodes.
+    """Runs a :class:`StudyLogger` in a background thread, batching nodes (one flush at most
+    every ``flush_every_s``: MLflow's per-call cost is shared by every node of a batch).
 
     After a failure it stops calling the store for ``backoff_s`` (a stopped server must not
     slow the search down), then retries; nodes keep being tracked meanwhile, so the next
@@ -141,6 +142,7 @@ class MlflowRecorder:
 
     logger: StudyLogger
     backoff_s: float = 30.0
+    flush_every_s: float = 2.0
     errors: list[str] = field(default_factory=list)
     _queue: queue.Queue[tuple[str, Any] | None] = field(default_factory=queue.Queue)
     _thread: threading.Thread | None = None
@@ -178,21 +180,20 @@ class MlflowRecorder:
 
     def _loop(self) -> None:
         cpu0 = time.thread_time()
-        done = False
+        last_flush, done = 0.0, False
         while not done:
-            item = self._queue.get()
-            batch = [item]
-            while True:  # drain: one flush for every node that arrived meanwhile
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            for entry in batch:
-                if entry is None:
-                    done = True
-                else:
-                    self._apply(*entry)
-            self._flush()
+            wait = max(0.0, last_flush + self.flush_every_s - time.monotonic())
+            try:  # take nodes as they come, send them at most every flush_every_s
+                entry = self._queue.get(timeout=wait or None)
+            except queue.Empty:
+                entry = ("tick", None)
+            if entry is None:
+                done = True
+            elif entry[0] != "tick":
+                self._apply(*entry)
+            if done or time.monotonic() >= last_flush + self.flush_every_s:
+                self._flush()
+                last_flush = time.monotonic()
         if self.logger.study_run_id is not None and time.monotonic() >= self._down_until:
             self._try("finish", self.logger.finish_study)
         self.cpu_s = time.thread_time() - cpu0
