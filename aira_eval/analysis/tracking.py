@@ -14,14 +14,21 @@ from typing import Any
 from aira_eval.study import Study
 
 
-def _run_id(client: Any, experiment_id: str) -> tuple[str, bool]:
-    """The latest selection run of the experiment (and False), or a new report run (True)."""
+def _run_id(client: Any, experiment_id: str, study_ids: list[str]) -> tuple[str, bool]:
+    """The latest selection run of the experiment (and False), or a new report run (True), a
+    child of the study run when it reports on one study."""
+    from aira_eval.selection.tracking import linked_runs
+
     runs = client.search_runs([experiment_id], "tags.`aira_eval.kind` = 'selection'",
                               order_by=["attributes.start_time DESC"], max_results=1)
     if runs:
         return str(runs[0].info.run_id), False
     name = "report-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    run = client.create_run(experiment_id, run_name=name, tags={"aira_eval.kind": "report"})
+    parent, _ = linked_runs(client, experiment_id, study_ids)
+    tags = {"aira_eval.kind": "report", "aira_eval.study_ids": ",".join(study_ids)}
+    if parent:
+        tags["mlflow.parentRunId"] = parent
+    run = client.create_run(experiment_id, run_name=name, tags=tags)
     return str(run.info.run_id), True
 
 
@@ -41,8 +48,8 @@ def log_report(study: Study, out: Path, tracking_uri: str | None = None) -> dict
 
         client = MlflowClient(tracking_uri=uri)
         experiment = mlflow_experiment("+".join(dict.fromkeys(study.study_ids)))
-        exp_id = _experiment_id(client, experiment, study.path)
-        run_id, created = _run_id(client, exp_id)
+        exp_id = _experiment_id(client, experiment, study.path, uri)
+        run_id, created = _run_id(client, exp_id, list(dict.fromkeys(study.study_ids)))
         client.log_artifacts(run_id, str(out), artifact_path="report")
         if created:
             client.set_terminated(run_id)

@@ -21,6 +21,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "check",
     "importers",
     "report",
+    "mlflow_cmds",
 )
 
 app = typer.Typer(
@@ -52,6 +53,12 @@ def _root(
     # The CLI (never the library) configures logging: MLflow's INFO chatter off by default,
     # litellm reads its price table from the installed package instead of the network.
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    # a stopped tracking server must not stall a search for minutes of HTTP retries: the
+    # recorder backs off and `aira-eval sync` catches up
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 

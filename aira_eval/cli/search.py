@@ -86,8 +86,10 @@ def search(
     sandbox: str | None = typer.Option(None, "--sandbox", help="local or docker."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="MLE-bench data dir."),
     mlflow: bool | None = typer.Option(None, "--mlflow/--no-mlflow", help="Record to MLflow."),
-    mlflow_uri: str | None = typer.Option(None, "--mlflow-uri", help="MLflow tracking URI "
-                                          "(default: STUDY/mlflow.db)."),
+    mlflow_uri: str | None = typer.Option(None, "--mlflow-uri", "--tracking-uri",
+                                          help="MLflow tracking URI, e.g. a server's "
+                                          "http://HOST:PORT (default: MLFLOW_TRACKING_URI, "
+                                          "else STUDY/mlflow.db)."),
     model: str | None = typer.Option(None, "--model", help="LLM of --operators aide/aira: "
                                      "any litellm model string."),
     model_for: list[str] = typer.Option([], "--model-for", help="Per-operator model "

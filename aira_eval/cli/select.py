@@ -112,7 +112,8 @@ def _track(result: SelectionResult, files: dict[str, Path], study: Study,
     from aira_eval.study.manifest import mlflow_experiment
 
     experiment = mlflow_experiment("+".join(dict.fromkeys(study.study_ids)))
-    outcome = log_selection(result.summary, files, study.sources[0].study_dir, experiment, uri)
+    outcome = log_selection(result.summary, files, study.sources[0].study_dir, experiment, uri,
+                            picks=result.picks, mixed=_mixed_metrics(study))
     return {"tracking_uri": outcome.tracking_uri, "experiment": outcome.experiment,
             "run_id": outcome.run_id, "run_name": outcome.run_name, "warning": outcome.warning}
 

@@ -1,108 +1,221 @@
-"""MLflow calls of the search recorder (imported lazily: mlflow is heavy)."""
+"""MLflow calls of a study's runs (imported lazily: mlflow is heavy).
+
+Layout in one experiment per study (``aira-eval/<study id>``, a classic-ML experiment):
+
+- one *study* run (tag ``aira_eval.kind=study``): the config as params, ``study.json`` as an
+  artifact, the tasks' data as dataset inputs;
+- one child *search* run per search (``aira_eval.kind=search``), named ``<task> · <policy> ·
+  s<seed>``, tagged ``aira_eval.task/policy/operators/model/seed/agent`` for grouping, with every
+  node's metrics (see :mod:`aira_eval.search.curves`) at ``step = node.step`` and
+  ``timestamp = node.finished_at`` and the node's ``node.json`` and ``code.py`` as artifacts;
+- selection runs as further children (:mod:`aira_eval.selection.tracking`).
+
+Runs are found again by their tags, never remembered locally, so logging is idempotent against
+whatever store it talks to: a node whose step already has :data:`~.curves.COUNT_KEY` is not
+logged twice, whether by a resumed search, the live recorder or ``aira-eval sync``.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from aira_eval.search.node import Node
+from aira_eval.search.curves import COUNT_KEY
+from aira_eval.study.manifest import StudyManifest, TaskInfo
+from aira_eval.study.node import Node
+from aira_eval.study.records import SearchMeta
+
+MAX_METRICS = 1000  # MLflow's log_batch limit
+EXPERIMENT_KIND = "custom_model_development"  # classic ML, not a GenAI/traces experiment
 
 
 def make_client(tracking_uri: str) -> Any:
+    quiet_mlflow()
     from mlflow.tracking import MlflowClient
 
     return MlflowClient(tracking_uri=tracking_uri)
 
 
-def experiment_id(client: Any, name: str, artifact_root: Path) -> str:
+def quiet_mlflow() -> None:
+    """MLflow prints a "View run" line to stdout per finished run: library code never prints."""
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+
+
+def is_local(tracking_uri: str) -> bool:
+    """A store on this machine (sqlite, a file path), whose artifacts live in the study."""
+    return not tracking_uri.startswith(("http://", "https://", "databricks"))
+
+
+def ensure_experiment(client: Any, name: str, artifact_root: Path | None) -> str:
+    """The experiment's id, created (or restored) as needed; ``artifact_root`` for local stores,
+    None to use the server's own artifact store."""
     exp = client.get_experiment_by_name(name)
-    if exp is not None:
-        return str(exp.experiment_id)
-    return str(client.create_experiment(name, artifact_location=artifact_root.resolve().as_uri()))
+    if exp is None:
+        location = artifact_root.resolve().as_uri() if artifact_root is not None else None
+        exp_id = str(client.create_experiment(name, artifact_location=location))
+    else:
+        exp_id = str(exp.experiment_id)
+        if exp.lifecycle_stage == "deleted":
+            client.restore_experiment(exp_id)
+    client.set_experiment_tag(exp_id, "mlflow.experimentKind", EXPERIMENT_KIND)
+    return exp_id
 
 
-def _state(search_dir: Path) -> dict[str, Any]:
-    path = search_dir / "mlflow.json"
-    return json.loads(path.read_text()) if path.exists() else {"run_id": None, "logged": []}
+def find_run(client: Any, exp_id: str, tags: Mapping[str, str]) -> Any | None:
+    """The (first) run of the experiment carrying every tag of ``tags``."""
+    query = " and ".join(f"tags.`{k}` = '{v}'" for k, v in tags.items())
+    runs = client.search_runs([exp_id], filter_string=query, max_results=1)
+    return runs[0] if runs else None
 
 
-def _save_state(search_dir: Path, state: dict[str, Any]) -> None:
-    path = search_dir / "mlflow.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(state))
-    tmp.replace(path)
+def task_label(task: str) -> str:
+    """Short task name: ``builtin:wine`` -> ``wine``, ``tasks/my.yaml`` -> ``my``."""
+    tail = task.split(":", 1)[-1]
+    return Path(tail).stem if tail.endswith((".yaml", ".yml")) else tail
 
 
-def handle(client: Any, experiment: str, artifact_root: Path, kind: str, payload: Any) -> None:
-    if kind == "open":
-        _open(client, experiment, artifact_root, *payload)
-    elif kind == "node":
-        _node(client, *payload)
-    elif kind == "close":
-        _close(client, *payload)
+def search_run_name(meta: SearchMeta) -> str:
+    return f"{task_label(meta.task)} · {meta.policy} · s{meta.seed}"
 
 
-def _open(client: Any, experiment: str, root: Path, search_dir: Path, meta: Any,
-          params: dict[str, Any]) -> None:
-    from mlflow.entities import Param, RunTag
-
-    state = _state(search_dir)
-    if state.get("run_id"):
-        client.set_terminated(state["run_id"], status="RUNNING")
-        return
-    exp_id = experiment_id(client, experiment, root)
-    tags = {
-        "aira_eval.search_id": meta.search_id,
-        "aira_eval.task": meta.task,
-        "aira_eval.policy": meta.policy,
-        "aira_eval.oracle_run": str(meta.fitness == "test").lower(),
-        "mlflow.runName": meta.search_id,
-    }
-    run = client.create_run(exp_id, run_name=meta.search_id, tags=tags)
-    plist = [Param(k, str(v)[:6000]) for k, v in sorted(params.items())]
-    client.log_batch(run.info.run_id, params=plist, tags=[RunTag(k, v) for k, v in tags.items()])
-    state["run_id"] = run.info.run_id
-    _save_state(search_dir, state)
+def agent_key(meta: SearchMeta, params: Mapping[str, Any]) -> str:
+    """policy · operators · model (the model only for LLM operators)."""
+    return " · ".join(str(p) for p in (meta.policy, meta.operators, params.get("model")) if p)
 
 
-def _node(client: Any, search_dir: Path, node: Node, meta: Any) -> None:
+def _params(values: Mapping[str, Any]) -> list[Any]:
+    from mlflow.entities import Param
+
+    def text(v: Any) -> str:
+        return json.dumps(v, sort_keys=True) if isinstance(v, list | dict) else str(v)
+
+    return [Param(str(k)[:250], text(v)[:6000]) for k, v in sorted(values.items())]
+
+
+def _log_params(client: Any, run_id: str, values: Mapping[str, Any]) -> None:
+    params = _params(values)
+    for i in range(0, len(params), 100):
+        client.log_batch(run_id, params=params[i:i + 100])
+
+
+def study_run(client: Any, exp_id: str, study_dir: Path, manifest: StudyManifest) -> str:
+    """Find or create the study's parent run (config params, ``study.json``, dataset inputs)."""
+    tags = {"aira_eval.kind": "study", "aira_eval.study_id": manifest.study_id}
+    found = find_run(client, exp_id, tags)
+    if found is not None:
+        return str(found.info.run_id)
+    run = client.create_run(exp_id, run_name=f"study {manifest.study_id}", tags=tags,
+                            start_time=_created_ms(manifest))
+    run_id = str(run.info.run_id)
+    _log_params(client, run_id, manifest.config)
+    client.log_artifact(run_id, str(study_dir / "study.json"))
+    log_datasets(client, run_id, list(manifest.tasks.values()))
+    return run_id
+
+
+def _created_ms(manifest: StudyManifest) -> int | None:
+    from datetime import datetime
+
+    try:
+        return int(datetime.fromisoformat(manifest.created_at).timestamp() * 1000)
+    except ValueError:
+        return None
+
+
+def log_datasets(client: Any, run_id: str, infos: Sequence[TaskInfo]) -> None:
+    """Each task's prepared data as a dataset input (name, digest of its files, source)."""
+    from mlflow.data.code_dataset_source import CodeDatasetSource
+    from mlflow.data.meta_dataset import MetaDataset
+    from mlflow.entities import DatasetInput, InputTag
+
+    inputs = []
+    for info in infos:
+        files = json.dumps(info.checksums, sort_keys=True).encode()
+        digest = hashlib.md5(files, usedforsecurity=False).hexdigest()[:16]
+        source = CodeDatasetSource({"aira_eval.task": info.task, "metric": info.metric})
+        data = MetaDataset(source, name=task_label(info.task), digest=digest)  # type: ignore[abstract]
+        inputs.append(DatasetInput(data._to_mlflow_entity(),
+                                   [InputTag("mlflow.data.context", "task")]))
+    if inputs:
+        client.log_inputs(run_id, datasets=inputs)
+
+
+def search_run(client: Any, exp_id: str, parent_id: str | None, meta: SearchMeta,
+               params: Mapping[str, Any], info: TaskInfo | None,
+               start_ms: int | None = None) -> tuple[str, str | None]:
+    """Find or create a search's run; returns ``(run_id, status before)`` (None: created)."""
+    key = {"aira_eval.kind": "search", "aira_eval.study_id": meta.study_id,
+           "aira_eval.search_id": meta.search_id}
+    found = find_run(client, exp_id, key)
+    if found is not None:
+        return str(found.info.run_id), str(found.info.status)
+    tags = {**key, "aira_eval.task": meta.task, "aira_eval.policy": meta.policy,
+            "aira_eval.operators": meta.operators,
+            "aira_eval.model": str(params.get("model") or ""),
+            "aira_eval.seed": str(meta.seed), "aira_eval.agent": agent_key(meta, params),
+            "aira_eval.oracle_run": str(meta.fitness == "test").lower()}
+    if parent_id:
+        tags["mlflow.parentRunId"] = parent_id
+    run = client.create_run(exp_id, run_name=search_run_name(meta), tags=tags,
+                            start_time=start_ms)
+    run_id = str(run.info.run_id)
+    _log_params(client, run_id, params)
+    if info is not None:
+        log_datasets(client, run_id, [info])
+    return run_id, None
+
+
+def logged_steps(client: Any, run_id: str) -> set[int]:
+    """Steps of the nodes the run already holds."""
+    return {int(m.step) for m in client.get_metric_history(run_id, COUNT_KEY)}
+
+
+def _ms(seconds: float) -> int:
+    return int((seconds if math.isfinite(seconds) else time.time()) * 1000)
+
+
+def log_nodes(client: Any, run_id: str, rows: Sequence[tuple[Node, Mapping[str, float]]],
+              meta: SearchMeta) -> None:
+    """Log nodes' metrics (batched) and their ``nodes/<id>/{node.json,code.py}`` artifacts."""
     from mlflow.entities import Metric
 
-    state = _state(search_dir)
-    run_id = state.get("run_id")
-    if not run_id or node.node_id in state["logged"]:
-        return
-    ts = int((node.finished_at if not math.isnan(node.finished_at) else 0) * 1000)
-    metrics = [
-        Metric(f"score_{name}", float(value), ts, node.step)
-        for name, value in sorted(node.scores.items())
-        if value is not None and not math.isnan(value)
-    ]
-    metrics.append(Metric("status_ok", 1.0 if node.status == "ok" else 0.0, ts, node.step))
-    if not math.isnan(node.exec_time):
-        metrics.append(Metric("exec_time", float(node.exec_time), ts, node.step))
-    client.log_batch(run_id, metrics=metrics)
-    record = {
-        "node_id": node.node_id, "step": node.step, "operator": node.operator,
-        "parent_ids": node.parent_ids, "status": node.status, "reason": node.reason,
-        "scores": node.scores, "val_folds": node.val_folds, "oracle_run": meta.fitness == "test",
-    }
-    client.log_dict(run_id, record, f"nodes/{node.node_id}/node.json")
-    client.log_text(run_id, node.code, f"nodes/{node.node_id}/code.py")
-    state["logged"].append(node.node_id)
-    _save_state(search_dir, state)
+    metrics = [Metric(k, float(v), _ms(node.finished_at), node.step)
+               for node, values in rows for k, v in values.items()]
+    with tempfile.TemporaryDirectory(prefix="aira-mlflow-") as tmp:
+        for node, _ in rows:
+            folder = Path(tmp) / node.node_id
+            folder.mkdir()
+            (folder / "node.json").write_text(json.dumps(_record(node, meta), default=str))
+            (folder / "code.py").write_text(node.code)
+        client.log_artifacts(run_id, tmp, "nodes")
+    # metrics last: COUNT_KEY marks a node as logged, so a failure above retries it whole
+    for i in range(0, len(metrics), MAX_METRICS):
+        client.log_batch(run_id, metrics=metrics[i:i + MAX_METRICS])
 
 
-def _close(client: Any, search_dir: Path, summary: dict[str, float]) -> None:
+def _record(node: Node, meta: SearchMeta) -> dict[str, Any]:
+    return {"node_id": node.node_id, "step": node.step, "operator": node.operator,
+            "parent_ids": node.parent_ids, "status": node.status, "reason": node.reason,
+            "scores": node.scores, "val_folds": node.val_folds,
+            "oracle_run": meta.fitness == "test"}
+
+
+def close_run(client: Any, run_id: str, summary: Mapping[str, float],
+              end_ms: int | None = None) -> None:
+    """Log the search's summary metrics (real timestamps) and mark the run finished (at
+    ``end_ms``: the last node's end, so a study synced later keeps its real duration)."""
     from mlflow.entities import Metric
 
-    state = _state(search_dir)
-    run_id = state.get("run_id")
-    if not run_id:
-        return
-    metrics = [Metric(k, float(v), 0, 0) for k, v in summary.items() if not math.isnan(v)]
+    now = int(time.time() * 1000)
+    metrics = [Metric(f"summary/{k}", float(v), now, 0) for k, v in summary.items()
+               if math.isfinite(float(v))]
     if metrics:
         client.log_batch(run_id, metrics=metrics)
-    client.set_terminated(run_id, status="FINISHED")
+    client.set_terminated(run_id, status="FINISHED", end_time=end_ms)

@@ -1,21 +1,28 @@
 """Where finished nodes go besides the journal and the node table: MLflow.
 
-The journal is written first and is the source of truth; these recorders are derived and
-rebuildable. A recorder failure (MLflow down, a full disk for Parquet) never stops a search or
-loses a node: MLflow remembers which nodes it has logged and catches up on the next run.
+The journal is written first and is the source of truth; MLflow is derived and rebuildable. A
+recorder failure (MLflow down, a server stopped) never stops a search or loses a node: the
+recorder backs off, keeps the curves going, and what it could not log is logged on the next
+run, on resume, or by ``aira-eval sync STUDY`` (:func:`aira_eval.search.mlflow_sync.sync_study`).
+
+:class:`StudyLogger` does the logging (synchronously, idempotently: it asks the store which
+nodes it already holds); :class:`MlflowRecorder` runs one in a background thread and batches
+nodes, so a search only pays for putting a node on a queue.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aira_eval.search.curves import Curves
+from aira_eval.study.manifest import StudyManifest, mlflow_experiment
 from aira_eval.study.node import Node
 from aira_eval.study.records import SearchMeta
 
@@ -23,60 +30,188 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class MlflowRecorder:
-    """Logs searches and nodes to MLflow from a background thread.
+class _Search:
+    meta: SearchMeta
+    params: dict[str, Any]
+    curves: Curves
+    rows: list[tuple[Node, dict[str, float]]] = field(default_factory=list)
+    run_id: str | None = None
+    logged: set[int] = field(default_factory=set)
+    summary: dict[str, float] | None = None
+    closed: bool = False
 
-    One MLflow run per search (params: task, policy, operators, seed, budgets; tags), every
-    node as step-indexed metrics ``score_<set>`` plus ``nodes/<node-id>/node.json`` and
-    ``nodes/<node-id>/code.py`` artifacts. Logged node ids are remembered in
-    ``<search>/mlflow.json`` so a resumed search logs exactly the missing ones.
+
+@dataclass
+class StudyLogger:
+    """Logs one study's runs to one tracking store; every call may raise (the store is down).
+
+    Attributes:
+        nodes_logged / runs_created: what this logger added to the store (for ``sync``).
     """
 
     tracking_uri: str
-    experiment: str
-    artifact_root: Path
+    study_dir: Path
+    manifest: StudyManifest
+    nodes_logged: int = 0
+    runs_created: int = 0
+    _client: Any = None
+    _exp_id: str | None = None
+    _study_run: str | None = None
+    _searches: dict[str, _Search] = field(default_factory=dict)
+
+    def _connect(self) -> Any:
+        from aira_eval.search import mlflow_log
+
+        if self._client is None:
+            self._client = mlflow_log.make_client(self.tracking_uri)
+        if self._exp_id is None:
+            local = mlflow_log.is_local(self.tracking_uri)
+            root = self.study_dir / "mlartifacts" if local else None
+            self._exp_id = mlflow_log.ensure_experiment(
+                self._client, mlflow_experiment(self.manifest.study_id), root)
+        if self._study_run is None:
+            self._study_run = mlflow_log.study_run(self._client, self._exp_id, self.study_dir,
+                                                   self.manifest)
+        return self._client
+
+    @property
+    def study_run_id(self) -> str | None:
+        return self._study_run
+
+    def open_search(self, meta: SearchMeta, params: dict[str, Any],
+                    journaled: Iterable[Node] = ()) -> None:
+        """Register a search and the nodes it already has (no store call)."""
+        state = _Search(meta, params, Curves(meta.lower_is_better))
+        from aira_eval.search.curves import finish_order
+
+        state.rows = [(n, state.curves.add(n)) for n in finish_order(journaled)]
+        self._searches[meta.search_id] = state
+
+    def add(self, search_id: str, node: Node) -> None:
+        state = self._searches[search_id]
+        state.rows.append((node, state.curves.add(node)))
+
+    def close_search(self, search_id: str, summary: dict[str, float]) -> None:
+        self._searches[search_id].summary = summary
+
+    def flush(self) -> None:
+        """Send every search's missing nodes (and finished searches' summaries)."""
+        for state in self._searches.values():
+            self._flush_search(state)
+
+    def _flush_search(self, state: _Search) -> None:
+        from aira_eval.search import mlflow_log
+
+        client = self._connect()
+        if state.run_id is None:
+            info = self.manifest.tasks.get(state.meta.task)
+            start = min((n.started_at for n, _ in state.rows), default=float("nan"))
+            state.run_id, before = mlflow_log.search_run(
+                client, str(self._exp_id), self._study_run, state.meta, state.params, info,
+                int(start * 1000) if start == start else None)
+            self.runs_created += before is None
+            state.logged = set() if before is None else mlflow_log.logged_steps(client,
+                                                                                state.run_id)
+            state.closed = state.closed or before == "FINISHED"
+        todo = [(n, m) for n, m in state.rows if n.step not in state.logged]
+        for i in range(0, len(todo), 50):
+            chunk = todo[i:i + 50]
+            mlflow_log.log_nodes(client, state.run_id, chunk, state.meta)
+            state.logged.update(n.step for n, _ in chunk)
+            self.nodes_logged += len(chunk)
+        if state.summary is not None and (not state.closed or todo):
+            ends = [n.finished_at for n, _ in state.rows if n.finished_at == n.finished_at]
+            mlflow_log.close_run(client, state.run_id, state.summary,
+                                 int(max(ends) * 1000) if ends else None)
+            state.closed = True
+
+    def finish_study(self) -> None:
+        client = self._connect()
+        client.set_terminated(self._study_run, status="FINISHED")
+
+
+@dataclass
+class MlflowRecorder:
+    """Runs a :class:`StudyLogger` in a background thread, batching nodes (one flush at most
+    every ``flush_every_s``: MLflow's per-call cost is shared by every node of a batch).
+
+    After a failure it stops calling the store for ``backoff_s`` (a stopped server must not
+    slow the search down), then retries; nodes keep being tracked meanwhile, so the next
+    successful flush sends them all.
+    """
+
+    logger: StudyLogger
+    backoff_s: float = 30.0
+    flush_every_s: float = 2.0
     errors: list[str] = field(default_factory=list)
     _queue: queue.Queue[tuple[str, Any] | None] = field(default_factory=queue.Queue)
     _thread: threading.Thread | None = None
+    _down_until: float = 0.0
+    #: the recorder thread's own cost: seconds spent logging (wall) and its CPU time
+    busy_s: float = 0.0
+    cpu_s: float = 0.0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="mlflow-recorder", daemon=True)
         self._thread.start()
 
-    def open_search(self, search_dir: Path, meta: SearchMeta, params: dict[str, Any]) -> None:
-        self._queue.put(("open", (search_dir, meta, params)))
+    def open_search(self, meta: SearchMeta, params: dict[str, Any],
+                    journaled: Iterable[Node] = ()) -> None:
+        self._queue.put(("open", (meta, params, list(journaled))))
 
-    def record(self, search_dir: Path, node: Node, meta: SearchMeta) -> None:
-        self._queue.put(("node", (search_dir, node, meta)))
+    def record(self, meta: SearchMeta, node: Node) -> None:
+        self._queue.put(("node", (meta.search_id, node)))
 
-    def close_search(self, search_dir: Path, summary: dict[str, float]) -> None:
-        self._queue.put(("close", (search_dir, summary)))
+    def close_search(self, meta: SearchMeta, summary: dict[str, float]) -> None:
+        self._queue.put(("close", (meta.search_id, summary)))
 
     def finish(self, timeout: float = 120.0) -> None:
         self._queue.put(None)
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def _apply(self, kind: str, payload: Any) -> None:
+        if kind == "open":
+            self.logger.open_search(*payload)
+        elif kind == "node":
+            self.logger.add(*payload)
+        elif kind == "close":
+            self.logger.close_search(*payload)
+
     def _loop(self) -> None:
-        from aira_eval.search import mlflow_log
+        cpu0 = time.thread_time()
+        last_flush, done = 0.0, False
+        while not done:
+            wait = max(0.0, last_flush + self.flush_every_s - time.monotonic())
+            try:  # take nodes as they come, send them at most every flush_every_s
+                entry = self._queue.get(timeout=wait or None)
+            except queue.Empty:
+                entry = ("tick", None)
+            if entry is None:
+                done = True
+            elif entry[0] != "tick":
+                self._apply(*entry)
+            if done or time.monotonic() >= last_flush + self.flush_every_s:
+                self._flush()
+                last_flush = time.monotonic()
+        if self.logger.study_run_id is not None and time.monotonic() >= self._down_until:
+            self._try("finish", self.logger.finish_study)
+        self.cpu_s = time.thread_time() - cpu0
 
-        client = None
-        while (item := self._queue.get()) is not None:
-            kind, payload = item
-            try:
-                if client is None:
-                    client = mlflow_log.make_client(self.tracking_uri)
-                mlflow_log.handle(client, self.experiment, self.artifact_root, kind, payload)
-            except Exception as err:  # MLflow down or broken: warn, keep going
-                msg = f"MLflow {kind} failed: {type(err).__name__}: {err}"
-                log.warning(msg)
-                self.errors.append(msg)
+    def _flush(self) -> None:
+        if time.monotonic() < self._down_until:
+            return  # backing off (at the end too: ``aira-eval sync`` catches up)
+        self._try("logging", self.logger.flush)
 
-
-def catch_up_nodes(search_dir: Path, nodes: Iterable[Node]) -> list[Node]:
-    """Of a search's journaled ``nodes``, those MLflow has not logged yet (on resume)."""
-    state = search_dir / "mlflow.json"
-    logged: set[str] = set()
-    if state.exists():
-        logged = set(json.loads(state.read_text()).get("logged", []))
-    return [n for n in nodes if n.node_id not in logged]
+    def _try(self, what: str, call: Any) -> None:
+        start = time.perf_counter()
+        try:
+            call()
+        except Exception as err:  # MLflow down or broken: warn, back off, keep going
+            self._down_until = time.monotonic() + self.backoff_s
+            msg = (f"MLflow {what} failed ({type(err).__name__}: {err}); every node is in the "
+                   "journal: `aira-eval sync STUDY` logs what is missing")
+            log.warning(msg)
+            self.errors.append(msg)
+        finally:
+            self.busy_s += time.perf_counter() - start

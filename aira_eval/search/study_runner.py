@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import re
 import threading
@@ -18,10 +19,10 @@ from aira_eval.search.config import StudyConfig
 from aira_eval.search.engine import Budget, SearchEngine, SearchOutcome
 from aira_eval.search.node import Node
 from aira_eval.search.operators.base import TaskBrief
-from aira_eval.search.recorders import MlflowRecorder, catch_up_nodes
+from aira_eval.search.recorders import MlflowRecorder, StudyLogger
 from aira_eval.search.runner import SearchContext
 from aira_eval.study.journal import JournalFile
-from aira_eval.study.manifest import StudyManifest, TaskInfo, mlflow_experiment, task_info
+from aira_eval.study.manifest import StudyManifest, TaskInfo, task_info
 from aira_eval.study.records import NodeTableBuilder, SearchMeta, write_search_meta
 
 if TYPE_CHECKING:
@@ -267,11 +268,8 @@ def _check_sandbox(config: StudyConfig) -> None:
 def _recorder(config: StudyConfig, out: Path) -> MlflowRecorder | None:
     if not config.mlflow:
         return None
-    rec = MlflowRecorder(
-        tracking_uri=config.mlflow_uri or default_tracking_uri(out),
-        experiment=mlflow_experiment(out.resolve().name),
-        artifact_root=out / "mlartifacts",
-    )
+    uri = config.mlflow_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(out)
+    rec = MlflowRecorder(StudyLogger(uri, out, StudyManifest.read(out)))
     rec.start()
     return rec
 
@@ -309,13 +307,11 @@ def _run_one(
                       {"params": params, **({"outcome": previous} if previous else {})})
     journaled = JournalFile(ctx.search_dir / "journal.jsonl").read()
     if recorder is not None:
-        recorder.open_search(ctx.search_dir, meta, params)
-        for node in catch_up_nodes(ctx.search_dir, journaled):
-            recorder.record(ctx.search_dir, node, meta)
+        recorder.open_search(meta, params, journaled)
 
     def on_node(node: Node) -> None:
         if recorder is not None:
-            recorder.record(ctx.search_dir, node, meta)
+            recorder.record(meta, node)
         if events.on_node is not None:
             events.on_node(plan, node)
 
@@ -331,7 +327,7 @@ def _run_one(
             "params": params, "outcome": {"stopped": outcome.stopped, **summary}})
         shared.table.rebuild()
         if recorder is not None:
-            recorder.close_search(ctx.search_dir, summary)
+            recorder.close_search(meta, summary)
     if events.on_search_end is not None:
         events.on_search_end(plan, outcome)
     return outcome

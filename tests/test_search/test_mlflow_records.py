@@ -28,17 +28,26 @@ def test_one_run_per_search_with_every_node(tmp_path: Path) -> None:
     frame = read_nodes(out / "nodes.parquet")
     client = _client(out)
     exp = client.get_experiment_by_name(f"aira-eval/{out.name}")
-    runs = client.search_runs([exp.experiment_id])
-    assert sorted(r.info.run_name for r in runs) == sorted(frame["search_id"].unique())
+    runs = client.search_runs([exp.experiment_id], "tags.`aira_eval.kind` = 'search'")
+    assert sorted(r.info.run_name for r in runs) == ["iris · greedy · s0", "iris · random · s0"]
+    (study,) = client.search_runs([exp.experiment_id], "tags.`aira_eval.kind` = 'study'")
+    assert study.data.params["steps"] == "3" and study.info.status == "FINISHED"
+    assert [a.path for a in client.list_artifacts(study.info.run_id)] == ["study.json"]
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
     for run in runs:
-        sid = run.info.run_name
+        sid = run.data.tags["aira_eval.search_id"]
         nodes = frame[frame["search_id"] == sid]
+        assert run.data.tags["mlflow.parentRunId"] == study.info.run_id
+        policy = run.data.tags["aira_eval.policy"]
+        assert run.data.tags["aira_eval.agent"] == f"{policy} · procedural"
+        assert run.data.tags["aira_eval.seed"] == "0"
+        assert [d.dataset.name for d in run.inputs.dataset_inputs] == ["iris"]
         assert run.data.params["task"] == "builtin:iris"
         assert run.data.params["seed"] == "0"
         assert run.data.params["steps"] == "3"
         assert run.data.tags["aira_eval.oracle_run"] == "false"
         assert run.info.status == "FINISHED"
-        history = client.get_metric_history(run.info.run_id, "score_test")
+        history = client.get_metric_history(run.info.run_id, "node/score_test")
         ok = nodes[nodes["score_test"].notna()]
         assert sorted(m.step for m in history) == sorted(ok["step"])
         for m in history:
@@ -62,8 +71,8 @@ def test_resume_logs_only_missing_nodes(tmp_path: Path) -> None:
     assert len(frame) == 4
     client = _client(out)
     exp = client.get_experiment_by_name(f"aira-eval/{out.name}")
-    (run,) = client.search_runs([exp.experiment_id])
-    steps = [m.step for m in client.get_metric_history(run.info.run_id, "status_ok")]
+    (run,) = client.search_runs([exp.experiment_id], "tags.`aira_eval.kind` = 'search'")
+    steps = [m.step for m in client.get_metric_history(run.info.run_id, "count/nodes")]
     assert sorted(steps) == [0, 1, 2, 3]  # each node once
 
 

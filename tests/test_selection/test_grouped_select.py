@@ -157,8 +157,9 @@ def test_api_result_shapes(better: Path) -> None:
 def test_mlflow_metric_keys_name_the_group(better: Path) -> None:
     res = ae.select(better, resamples=200, strategies=["best-val"])
     keys = summary_metrics(res.summary)
-    assert "greedy.best-val.test_score" in keys and "mcts.best-val.test_score.ci_low" in keys
-    assert any(k.startswith("compare.greedy - mcts.best-val.") for k in keys)
+    assert "greedy/test_score/best-val" in keys and "mcts/test_score/best-val.lo" in keys
+    assert any(k.startswith("compare:greedy - mcts/delta/") and k.endswith("/best-val")
+               for k in keys)
 
 
 def test_import_is_light_and_exports_the_api() -> None:

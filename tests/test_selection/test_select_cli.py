@@ -97,13 +97,25 @@ def test_mlflow_run_has_one_metric_per_strategy_and_metric(build_study: Builder)
     assert run.info.run_name.startswith("select-")
     assert client.get_experiment(run.info.experiment_id).name == "aira-eval/study"
     metrics = run.data.metrics
-    for key in ("best-val.test_score", "best-val.test_score.ci_low", "oracle.regret",
-                "oracle.normalized_score.delta", "oracle.normalized_score.p_improve"):
+    for key in ("normalized_score/best-val", "normalized_score/best-val.lo", "any_medal/oracle",
+                "delta/normalized_score/oracle.hi", "p_improve/normalized_score/oracle"):
         assert key in metrics, key
-    assert metrics["oracle.regret"] == 0.0
+    tasks = json.loads((study / "study.json").read_text())["tasks"].values()
+    assert len({(t["metric"], t["lower_is_better"]) for t in tasks}) > 1  # mixed metrics:
+    assert not any(k.startswith(("test_score/", "regret/")) for k in metrics)  # no raw means
+    per_task = [k for k in metrics if k.startswith("task:") and "/test_score/" in k]
+    assert len(per_task) == 2 * len(tasks)  # ... but each task's own test score, per strategy
+    assert metrics["normalized_score/best-val.lo"] <= metrics["normalized_score/best-val"]
+    assert metrics["normalized_score/best-val.hi"] >= metrics["normalized_score/best-val"]
+    history = client.get_metric_history(run.info.run_id, "any_medal/oracle")
+    assert history[0].timestamp > 1_600_000_000_000  # a real time, not 1970
+    assert run.data.tags["aira_eval.kind"] == "selection"
+    assert run.data.tags["aira_eval.strategies"] == "best-val,oracle"
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "selection")}
     assert artifacts == {"selection/picks.parquet", "selection/summary.json",
                          "selection/summary.parquet"}
+    top = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"picks.json", "search_runs.json"} <= top
 
 
 def test_mlflow_failure_is_a_warning(build_study: Builder, tmp_path: Path) -> None:

@@ -1,0 +1,76 @@
+"""``aira-eval sync`` and ``aira-eval ui``: a study's MLflow runs, backfilled and browsed."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from aira_eval.cli._common import console, err_console, fail, print_json, user_errors
+
+
+@user_errors
+def sync(
+    study: Path = typer.Argument(..., help="Study directory (the --out of `aira-eval search`)."),
+    tracking_uri: str | None = typer.Option(
+        None, "--tracking-uri", "--mlflow-uri", help="MLflow tracking URI (default: "
+        "MLFLOW_TRACKING_URI, else sqlite:///STUDY/mlflow.db)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Log to MLflow every search and node of a study that the store lacks.
+
+    The journals are the source of truth: this backfills nodes finished while a server was
+    down, or a whole study moved from another machine. Running it twice logs nothing twice.
+    """
+    from aira_eval.search.mlflow_sync import sync_study
+
+    _quiet_mlflow()
+    try:
+        report = sync_study(study, tracking_uri)
+    except Exception as err:  # the store is unreachable or refuses: a clear message
+        if type(err).__module__.startswith("aira_eval"):
+            raise
+        fail(f"MLflow sync failed ({type(err).__name__}: {err})",
+             hint="Check --tracking-uri and that the server is running; nothing was lost: "
+             "run sync again.", code=1)
+    if as_json:
+        print_json(report.__dict__)
+        return
+    console.print(f"synced {study} to {report.tracking_uri} (experiment {report.experiment}): "
+                  f"{report.searches} searches, {report.runs_created} new run(s), "
+                  f"{report.nodes_logged} node(s) logged")
+
+
+@user_errors
+def ui(
+    study: Path = typer.Argument(..., help="Study directory with its mlflow.db."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(0, "--port", help="Port (default: a free one)."),
+) -> None:
+    """Start the MLflow UI on a study's own store and print its URL (Ctrl-C stops it)."""
+    from aira_eval.search.mlflow_server import study_ui
+
+    server, url = study_ui(study, host, port or None)
+    try:
+        server.wait_ready()
+        console.print(f"MLflow UI: {url}  (Ctrl-C stops it)")
+        while server.process.poll() is None:
+            time.sleep(1)
+        err_console.print(f"[yellow]the MLflow UI exited[/]; see {server.log_path}")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+def _quiet_mlflow() -> None:
+    import logging
+
+    for name in ("alembic", "mlflow"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sync")(sync)
+    app.command("ui")(ui)

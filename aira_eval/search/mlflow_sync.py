@@ -1,0 +1,72 @@
+"""Backfill a study's MLflow runs from its journals (``aira-eval sync``).
+
+The journal is the source of truth; this logs whatever a tracking store lacks: a search run that
+was never created, the nodes logged while a server was down, a whole study moved to another
+machine and synced to a server after the fact. The store is asked which nodes it holds, so
+syncing twice logs nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from aira_eval.errors import UsageError
+from aira_eval.study.journal import JournalFile
+from aira_eval.study.manifest import StudyManifest, mlflow_experiment
+from aira_eval.study.records import read_search_meta
+
+
+@dataclass
+class SyncReport:
+    tracking_uri: str
+    experiment: str
+    searches: int
+    runs_created: int
+    nodes_logged: int
+    study_run_id: str | None
+
+
+def default_tracking_uri(study_dir: Path) -> str:
+    """``sqlite:///<absolute STUDY>/mlflow.db``: the study's own store."""
+    return f"sqlite:///{(study_dir / 'mlflow.db').resolve()}"
+
+
+def resolve_tracking_uri(study_dir: Path, tracking_uri: str | None) -> str:
+    """``tracking_uri``, else ``MLFLOW_TRACKING_URI``, else the study's own store."""
+    return tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(study_dir)
+
+
+def sync_study(study_dir: Path, tracking_uri: str | None = None) -> SyncReport:
+    """Log every search and node of ``study_dir`` the store does not hold yet.
+
+    Raises:
+        UsageError: ``study_dir`` is not a study; DataError from a broken manifest. MLflow's own
+            errors (store unreachable) propagate: the caller reports them.
+    """
+    from aira_eval.search.recorders import StudyLogger
+
+    if not (study_dir / "study.json").exists():
+        raise UsageError(f"{study_dir} is not a study directory (no study.json)",
+                         hint="Pass the --out directory of `aira-eval search`.")
+    manifest = StudyManifest.read(study_dir)
+    uri = resolve_tracking_uri(study_dir, tracking_uri)
+    logger = StudyLogger(uri, study_dir, manifest)
+    searches = sorted((study_dir / "searches").glob("*/search.json"))
+    for path in searches:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        meta = read_search_meta(path.parent)
+        nodes = JournalFile(path.parent / "journal.jsonl").read()
+        logger.open_search(meta, dict(raw.get("params") or {}), nodes)
+        outcome = raw.get("outcome")
+        if outcome is not None:
+            summary = {k: float(v) for k, v in outcome.items()
+                       if isinstance(v, int | float) and not isinstance(v, bool)}
+            logger.close_search(meta.search_id, summary)
+    logger.flush()
+    if searches and all("outcome" in json.loads(p.read_text()) for p in searches):
+        logger.finish_study()
+    return SyncReport(uri, mlflow_experiment(manifest.study_id), len(searches),
+                      logger.runs_created, logger.nodes_logged, logger.study_run_id)

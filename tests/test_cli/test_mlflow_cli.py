@@ -1,0 +1,47 @@
+"""``aira-eval sync`` and ``aira-eval ui`` through the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from aira_eval.cli.main import app
+from tests.test_search.fake_study import VALS, write_fake_study
+
+pytest.importorskip("mlflow")
+runner = CliRunner()
+
+
+def test_sync_twice_logs_nothing_twice(tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    study = tmp_path / "wine-study"
+    write_fake_study(study)
+    first = runner.invoke(app, ["sync", str(study), "--json"])
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.stdout)
+    assert (report["searches"], report["runs_created"], report["nodes_logged"]) == (
+        2, 2, 2 * len(VALS))
+    again = json.loads(runner.invoke(app, ["sync", str(study), "--json"]).stdout)
+    assert (again["runs_created"], again["nodes_logged"]) == (0, 0)
+    client = MlflowClient(tracking_uri=report["tracking_uri"])
+    exp = client.get_experiment_by_name("aira-eval/wine-study")
+    runs = client.search_runs([exp.experiment_id])
+    assert sorted(r.info.run_name for r in runs) == [
+        "study wine-study", "wine · greedy · s0", "wine · mcts · s0"]
+    search = next(r for r in runs if r.info.run_name == "wine · greedy · s0")
+    assert len(client.get_metric_history(search.info.run_id, "count/nodes")) == len(VALS)
+    assert search.data.metrics["count/buggy"] == 1.0
+    assert search.info.end_time < 1.8e12  # the study's own time, not the time of the sync
+    summary = client.get_metric_history(search.info.run_id, "summary/nodes")
+    assert len(summary) == 1 and summary[0].timestamp > 1_600_000_000_000
+
+
+def test_sync_and_ui_on_a_non_study_are_usage_errors(tmp_path: Path) -> None:
+    for command in ("sync", "ui"):
+        result = runner.invoke(app, [command, str(tmp_path)])
+        assert result.exit_code == 2, result.output
+        assert "study" in result.stderr
