@@ -21,6 +21,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "check",
     "importers",
     "report",
+    "clean",
 )
 
 app = typer.Typer(
