@@ -22,7 +22,7 @@ from aira_eval.study.table import read_nodes
 from tests.test_search.conftest import comparable, small_config
 
 pytestmark = pytest.mark.ray
-STUDY = {"tasks": ["builtin:iris"], "policies": ["greedy", "random"], "steps": 3,
+STUDY = {"tasks": ["builtin:iris"], "policies": ["greedy"], "steps": 3,
          "workers": 2, "memory_mb": 1024}
 
 

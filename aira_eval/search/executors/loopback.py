@@ -63,6 +63,7 @@ class LoopbackCluster:
         repo = str(Path(__file__).resolve().parents[3])  # holds the aira_eval package
         path = os.environ.get("PYTHONPATH", "")
         self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0",
+                    "RAY_NUM_REDIS_GET_RETRIES": "120",  # a loaded machine's GCS is slow
                     "PYTHONPATH": repo + (os.pathsep + path if path else "")}
 
     def __enter__(self) -> LoopbackCluster:
@@ -103,7 +104,7 @@ class LoopbackCluster:
             args = ["--address", self.address, *args]
         return args
 
-    def start(self, attempts: int = 2) -> None:
+    def start(self, attempts: int = 3) -> None:
         """Start the head, then the other nodes (a node that times out starting on a loaded
         machine is tried again); raise with ray's output when one fails for good."""
         for index in range(self.nodes):
