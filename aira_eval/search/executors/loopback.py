@@ -115,9 +115,13 @@ class LoopbackCluster:
                 if proc.returncode == 0:
                     break
                 self._kill_marked(str(self.temp_dirs.pop()) + "/")
-                if attempt == attempts - 1 or index == 0:
+                if attempt == attempts - 1:
                     raise RuntimeError(f"ray start failed for node {index}: "
                                        f"{(proc.stdout + proc.stderr)[-2000:]}")
+                if index == 0:  # a new head: a new GCS port
+                    self._kill_marked(f":{self.port} ")
+                    self.port = free_port()
+                    self.address = f"127.0.0.1:{self.port}"
 
     def raylet_pid(self, index: int) -> int | None:
         """The raylet process of node ``index`` (None when it is gone)."""
