@@ -60,22 +60,33 @@ class LoopbackCluster:
         self.address = f"127.0.0.1:{self.port}"
         self.nodes, self.cpus, self.dashboard = nodes, cpus, dashboard
         self.temp_dirs: list[Path] = []
+        self._auth: str | None = None
         repo = str(Path(__file__).resolve().parents[3])  # holds the aira_eval package
         path = os.environ.get("PYTHONPATH", "")
         self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0",
                     "RAY_NUM_REDIS_GET_RETRIES": "120",  # a loaded machine's GCS is slow
+                    "RAY_raylet_start_wait_time_s": "120",
+                    # no token auth: the token file (~/.ray) is shared by every cluster of the
+                    # user, so concurrent throwaway clusters would overwrite each other's
+                    "RAY_AUTH_MODE": "disabled",
                     "PYTHONPATH": repo + (os.pathsep + path if path else "")}
 
     def __enter__(self) -> LoopbackCluster:
+        self._auth = os.environ.get("RAY_AUTH_MODE")
+        os.environ["RAY_AUTH_MODE"] = "disabled"  # this process's driver, as the cluster
         try:
             self.start()
         except BaseException:
-            self.stop()
+            self.__exit__()
             raise
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+        if self._auth is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = self._auth
 
     def _ray(self) -> str:
         here = Path(sys.executable).parent / "ray"
