@@ -252,6 +252,7 @@ def test_normal_run_labels_and_removal(docker_sb: DockerSandbox, task: Path,
     res = run(docker_sb, task, scratch, code)
     assert res.exit_code == 0, res.stderr_tail
     assert res.isolation == "docker" and "pids-limit" in res.mechanisms
+    assert res.script_time is not None and 0 < res.script_time <= res.wall_time
     assert res.report.score == 0.625 and res.report.folds == [0.5, 0.75]
     assert res.submission_path is not None and res.submission_path.read_text() == "id\n1\n2\n"
     assert "OPENAI_API_KEY" not in res.stdout_tail

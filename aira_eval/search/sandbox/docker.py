@@ -299,11 +299,27 @@ class DockerSandbox:
             stderr_tail=err.tail_text(), stdout_truncated=out.truncated,
             stderr_truncated=err.truncated, submission_path=None, isolation="docker",
             isolation_note="network access allowed by the spec." if spec.network else None,
-            workdir=workdir, report=out.scanner.report() if out.scanner else ValidationReport(
-                score=None),
+            workdir=workdir, script_time=_runtime(state),
+            report=out.scanner.report() if out.scanner else ValidationReport(score=None),
             mechanisms=tuple(m for m in MECHANISMS if (m != "netns" or not spec.network)
                              and (m != "cpu-limit" or self.cpus)),
         )
+
+
+def _runtime(state: dict[str, Any]) -> float | None:
+    """Seconds the container's process ran, from docker's StartedAt/FinishedAt stamps."""
+    from datetime import UTC, datetime
+
+    def stamp(text: str) -> float:
+        base, _, frac = text.rstrip("Z").partition(".")
+        return datetime.fromisoformat(base).replace(tzinfo=UTC).timestamp() + float(
+            f"0.{frac[:9] or 0}")
+
+    try:
+        seconds = stamp(state["FinishedAt"]) - stamp(state["StartedAt"])
+    except (KeyError, ValueError, TypeError):
+        return None
+    return seconds if seconds >= 0 else None
 
 
 def _tmp_mb(spec: ExecSpec) -> int:
