@@ -37,7 +37,7 @@ def install_mlebench(session: nox.Session) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """The test suite (fast tests; pass -m slow or '' to include slow ones)."""
-    session.install("-e", ".[dev]")
+    session.install("-e", ".[dev,ray]")
     install_mlebench(session)
     args = session.posargs or ["-m", "not slow and not api", "-q"]
     session.run("pytest", *args, env={**ENV, "PYTHONHASHSEED": "0"})
@@ -79,8 +79,8 @@ def docs(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks (not tests): each writes JSON under bench/results and prints a table."""
-    session.install("-e", ".[dev]")
+    session.install("-e", ".[dev,ray]")
     for script in ("bench/selection/run.py", "bench/search_overhead/run.py",
-                   "bench/report/run.py"):
+                   "bench/report/run.py", "bench/scale/run.py"):
         if os.path.exists(script):
             session.run("python", script, *session.posargs, env=ENV)

@@ -22,6 +22,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "importers",
     "report",
     "mlflow_cmds",
+    "clean",
 )
 
 app = typer.Typer(

@@ -114,6 +114,12 @@ def search(
     description: str | None = typer.Option(None, "--description", help="Task description "
                                            "agents get: original, or obfuscated (MLE-bench's "
                                            "contamination ablation)."),
+    executor: str | None = typer.Option(None, "--executor", help="Where nodes run: local "
+                                        "(threads here) or ray (a Ray cluster)."),
+    ray_address: str | None = typer.Option(None, "--ray-address", help="Ray cluster: auto or "
+                                           "HOST:PORT (default: start Ray on this machine)."),
+    cpus_per_node: float | None = typer.Option(None, "--cpus-per-node",
+                                               help="CPUs each node's Ray task requests."),
     config: Path | None = typer.Option(None, "--config", help="YAML file with the same keys."),
     out: Path = typer.Option(..., "--out", "-o", help="Study directory to write."),
     resume: bool = typer.Option(False, "--resume", help="Continue the study in --out."),
@@ -131,7 +137,8 @@ def search(
         "api_base": api_base, "api_key_env": api_key_env, "temperature": temperature,
         "top_p": top_p, "request_timeout_s": request_timeout, "max_cost_usd": max_cost,
         "llm_cache": str(llm_cache.expanduser().resolve()) if llm_cache else None,
-        "replay": True if replay else None, "description": description,
+        "replay": True if replay else None, "description": description, "executor": executor,
+        "ray_address": ray_address, "cpus_per_node": cpus_per_node,
     }
     from aira_eval.search.config import StudyConfig
 
@@ -147,13 +154,21 @@ def search(
         from aira_eval.cli.search_progress import StudyProgress
 
         with StudyProgress(console) as progress:
-            result = ae.run_study(cfg, out, resume=resume, events=progress.events(),
-                                  stop=stop, overrides=given)
+            events = progress.events()
+            events.on_executor = _show_executor
+            result = ae.run_study(cfg, out, resume=resume, events=events, stop=stop,
+                                  overrides=given)
     finally:
         signal.signal(signal.SIGINT, previous)
     _report(result, out, bool(result.config and result.config.mlflow))
     if result.interrupted:
         raise typer.Exit(130)
+
+
+def _show_executor(name: str, dashboard_url: str | None) -> None:
+    if name != "local":
+        where = f": dashboard {dashboard_url}" if dashboard_url else ""
+        console.print(f"[bold]executor[/] {name}{where}")
 
 
 def _report(result: Any, out: Path, mlflow: bool) -> None:

@@ -19,6 +19,7 @@ from aira_eval.search.sandbox import SANDBOX_NAMES
 
 FITNESS_SIGNALS = ("val", "search", "test")
 SANDBOXES = SANDBOX_NAMES  # one closed set, defined by the sandbox package
+EXECUTORS = ("local", "ray")
 
 
 def parse_seeds(spec: str | int | list[int]) -> list[int]:
@@ -85,6 +86,11 @@ class StudyConfig:
         max_cost_usd: LLM spend limit of each search; when spent, the search stops ("cost").
         description: ``original`` or ``obfuscated`` (MLE-bench's ``description_obfuscated.md``,
             its contamination ablation) — what agents are given as the task description.
+        executor: where nodes run: ``local`` (threads of this process) or ``ray`` (tasks on
+            a Ray cluster; see ``docs/scale.md``). ray_address: ``auto``, ``HOST:PORT`` or
+            None (start Ray on this machine). cpus_per_node: CPUs each node task requests;
+            ray_resources: custom Ray resources each node task requests
+            (``{"sandbox": 1}``). None of them changes results: all may change on resume.
     """
 
     tasks: list[str] = field(default_factory=lambda: ["builtin:breast-cancer"])
@@ -119,6 +125,10 @@ class StudyConfig:
     replay: bool = False
     max_cost_usd: float | None = None
     description: str = "original"
+    executor: str = "local"
+    ray_address: str | None = None
+    cpus_per_node: float = 1.0
+    ray_resources: dict[str, float] = field(default_factory=dict)
 
     def validate(self) -> StudyConfig:
         if not self.tasks:
@@ -135,6 +145,10 @@ class StudyConfig:
             raise unknown_name("fitness signal", self.fitness, FITNESS_SIGNALS)
         if self.sandbox not in SANDBOXES:
             raise unknown_name("sandbox", self.sandbox, SANDBOXES)
+        if self.executor not in EXECUTORS:
+            raise unknown_name("executor", self.executor, EXECUTORS)
+        if not self.cpus_per_node > 0:
+            raise UsageError(f"--cpus-per-node must be positive, got {self.cpus_per_node}")
         if self.memory_scope not in MEMORY_SCOPES:
             raise unknown_name("memory scope", self.memory_scope, MEMORY_SCOPES)
         if self.description not in ("original", "obfuscated"):

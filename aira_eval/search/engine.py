@@ -12,16 +12,20 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from aira_eval.search.journal import JournalView
 from aira_eval.search.node import Node, Usage
 from aira_eval.search.policies.base import Action, Policy
-from aira_eval.search.runner import NodeCancelled, SearchContext, execute_action
+from aira_eval.search.runner import NodeCancelled, SearchContext
 from aira_eval.study.journal import JournalFile
+
+if TYPE_CHECKING:
+    from aira_eval.search.executors import SearchExecutor
 
 NodeCallback = Callable[[Node], None]
 
@@ -75,9 +79,13 @@ class SearchEngine:
         on_node: NodeCallback | None = None,
         stop: threading.Event | None = None,
         slots: threading.Semaphore | None = None,
+        executor: SearchExecutor | None = None,
     ) -> None:
+        """``executor`` runs the nodes (default: ``workers`` local threads, each holding one
+        of the shared ``slots`` while it runs); the engine alone journals them."""
         self.ctx = ctx
         self.slots = slots
+        self.executor = executor
         self.policy = policy
         self.budget = budget
         self.workers = max(1, workers)
@@ -92,7 +100,12 @@ class SearchEngine:
         prior = max((float(n.meta.get("search_elapsed", 0.0)) for n in nodes), default=0.0)
         t0 = time.monotonic() - prior
         closed: set[int] = set()  # batches re-proposed on resume with nothing left to run
-        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="node") as pool:
+        if self.executor is None:
+            from aira_eval.search.executors.local import LocalSearchExecutor
+
+            self.executor = LocalSearchExecutor(self.ctx, self.workers, self.slots)
+        pool = self.executor
+        try:
             while True:
                 reason = self._stop_reason(nodes, time.monotonic() - t0)
                 if reason:
@@ -114,15 +127,10 @@ class SearchEngine:
                     closed.add(batch)
                     continue
                 nodes.extend(self._run_batch(pool, todo, view, batch, len(actions), t0))
+        finally:
+            pool.close()
         outcome.nodes = sorted(nodes, key=lambda n: n.step)
         return outcome
-
-    def _execute(self, action: Action, view: JournalView, step: int, batch: int) -> Node:
-        """Run one node, holding one of the study's shared worker slots while it runs."""
-        if self.slots is None:
-            return execute_action(self.ctx, action, view, step, batch)
-        with self.slots:
-            return execute_action(self.ctx, action, view, step, batch)
 
     def _stop_reason(self, nodes: list[Node], elapsed: float) -> str | None:
         if self.stop.is_set():
@@ -138,7 +146,7 @@ class SearchEngine:
 
     def _run_batch(
         self,
-        pool: ThreadPoolExecutor,
+        pool: SearchExecutor,
         todo: list[tuple[int, Action]],
         view: JournalView,
         batch: int,
@@ -148,7 +156,7 @@ class SearchEngine:
         """Run ``todo`` in parallel; journal each node as it finishes (``size`` is the whole
         batch's action count, recorded so a resume knows whether the batch completed)."""
         pending: set[Future[Node]] = {
-            pool.submit(self._execute, action, view, step, batch) for step, action in todo
+            pool.submit(action, view, step, batch) for step, action in todo
         }
         finished: list[Node] = []
         cancelled = False
@@ -156,9 +164,7 @@ class SearchEngine:
             done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             if self.stop.is_set() and not cancelled:
                 cancelled = True
-                cancel = getattr(self.ctx.sandbox, "cancel", None)
-                if callable(cancel):
-                    cancel()  # running scripts are killed; their nodes re-run on resume
+                pool.cancel()  # running scripts are killed; their nodes re-run on resume
             for fut in done:
                 try:
                     node = fut.result()

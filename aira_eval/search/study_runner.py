@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aira_eval.errors import UsageError
 from aira_eval.search.config import StudyConfig
 from aira_eval.search.engine import Budget, SearchEngine, SearchOutcome
+from aira_eval.search.executors import ContextSpec, StudyExecutor
 from aira_eval.search.node import Node
 from aira_eval.search.operators.base import TaskBrief
 from aira_eval.search.recorders import MlflowRecorder, StudyLogger
@@ -50,6 +51,7 @@ class StudyEvents:
     on_node: Callable[[SearchPlan, Node], None] | None = None
     on_search_end: Callable[[SearchPlan, SearchOutcome], None] | None = None
     on_study_start: Callable[[StudyConfig, int], None] | None = None
+    on_executor: Callable[[str, str | None], None] | None = None  # name, dashboard URL
 
 
 @dataclass
@@ -89,7 +91,8 @@ def default_tracking_uri(study_dir: Path) -> str:
 
 
 RESUME_OVERRIDABLE = ("workers", "steps", "time_budget_s", "mlflow", "mlflow_uri", "data_dir",
-                      "max_cost_usd", "request_timeout_s", "max_concurrent_calls")
+                      "max_cost_usd", "request_timeout_s", "max_concurrent_calls",
+                      "executor", "ray_address", "cpus_per_node", "ray_resources")
 
 
 def prepare_study(
@@ -164,7 +167,9 @@ def _context(config: StudyConfig, out: Path, plan: SearchPlan, task: Task,
         brief=TaskBrief.from_task(task, config.node_timeout_s),
         operators=make_operators(config.operators, config.operator_params, study=config,
                                  search_id=plan.search_id, seed=plan.seed),
-        sandbox=make_sandbox(config.sandbox, image=config.docker_image),
+        sandbox=make_sandbox(config.sandbox, image=config.docker_image,
+                             labels=sandbox_labels(out, plan.search_id),
+                             cpus=config.cpus_per_node),
         seed=plan.seed,
         signal=config.fitness,  # type: ignore[arg-type]
         memory_scope=config.memory_scope,  # type: ignore[arg-type]
@@ -172,6 +177,14 @@ def _context(config: StudyConfig, out: Path, plan: SearchPlan, task: Task,
         memory_mb=config.memory_mb,
         heldout_sizes=info.heldout_sizes,
     )
+
+
+def sandbox_labels(out: Path, search_id: str) -> dict[str, str]:
+    """The labels on a search's containers (``aira-eval clean`` finds them by study dir)."""
+    from aira_eval.search.sandbox.docker import LABEL_SEARCH, LABEL_STUDY, LABEL_STUDY_DIR
+
+    study = out.resolve()
+    return {LABEL_STUDY_DIR: str(study), LABEL_STUDY: study.name, LABEL_SEARCH: search_id}
 
 
 def _search_params(config: StudyConfig, plan: SearchPlan, policy_desc: dict[str, Any]) -> dict:
@@ -221,18 +234,25 @@ def run_study(
     for plan in plans:  # fail fast on bad policy names/params before any search runs
         make_policy(plan.policy, config.policy_params.get(plan.policy, {}))
     _check_sandbox(config)  # e.g. a missing docker image: fail before study.json exists
+    if resume and config.sandbox == "docker":  # containers a killed run left behind
+        from aira_eval.search.sandbox.docker import reap
+
+        reap(out)
     _check_llm_credentials(config)
     infos = {t: task_info(task) for t, task in tasks.items()}  # once per task: grades, md5s
+    executor = _executor(config)  # e.g. Ray unreachable: fail before study.json exists
     if not resume:
         _manifest(config, out, infos).write(out)
     if events.on_study_start is not None:
         events.on_study_start(config, len(plans))
+    if events.on_executor is not None:
+        events.on_executor(executor.name, executor.dashboard_url)
     recorder = _recorder(config, out)
     result = StudyResult(out, config=config)
-    shared = _Shared(recorder, events, stop, threading.BoundedSemaphore(config.workers),
-                     NodeTableBuilder(out))
+    shared = _Shared(recorder, events, stop, executor, NodeTableBuilder(out))
+    threads = executor.search_threads(len(plans), config.workers)
     try:
-        with ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="search") as pool:
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="search") as pool:
             futures = [
                 pool.submit(_run_one, config, out, plan, tasks[plan.task_id],
                             infos[plan.task_id], shared)
@@ -240,12 +260,31 @@ def run_study(
             ]
             result.outcomes = [f.result() for f in futures]
     finally:
+        executor.close()
         shared.table.rebuild()
         if recorder is not None:
             recorder.finish()
             result.mlflow_errors = list(recorder.errors)
     result.interrupted = stop.is_set()
     return result
+
+
+def _executor(config: StudyConfig) -> StudyExecutor:
+    from aira_eval.search.executors import ExecutorOptions, make_executor
+
+    return make_executor(ExecutorOptions(
+        name=config.executor, workers=config.workers, ray_address=config.ray_address,
+        cpus_per_node=config.cpus_per_node, memory_mb=config.memory_mb,
+        resources=dict(config.ray_resources)))
+
+
+def _portable(config: StudyConfig) -> dict[str, Any]:
+    """The config as a remote worker reads it: local paths made absolute."""
+    raw = config.to_dict()
+    for key in ("data_dir", "llm_cache"):
+        if raw.get(key):
+            raw[key] = str(Path(raw[key]).expanduser().resolve())
+    return raw
 
 
 def _check_llm_credentials(config: StudyConfig) -> None:
@@ -281,7 +320,7 @@ class _Shared:
     recorder: MlflowRecorder | None
     events: StudyEvents
     stop: threading.Event
-    slots: threading.Semaphore  # the study's workers
+    executor: StudyExecutor  # runs the nodes (local threads sharing the workers, or Ray)
     table: NodeTableBuilder
 
 
@@ -315,9 +354,11 @@ def _run_one(
         if events.on_node is not None:
             events.on_node(plan, node)
 
+    spec = ContextSpec(_portable(config), str(out.resolve()), plan.search_id, plan.task_id,
+                       plan.policy, plan.seed, info)
     engine = SearchEngine(ctx, policy, Budget(config.steps, config.time_budget_s),
                           workers=config.workers, on_node=on_node, stop=shared.stop,
-                          slots=shared.slots)
+                          executor=shared.executor.for_search(ctx, spec, config.workers))
     if events.on_search_start is not None:
         events.on_search_start(plan, journaled, bool(task.lower_is_better))
     outcome = engine.run()

@@ -1,7 +1,8 @@
-"""The docker sandbox backend; skipped unless a daemon answers and the image exists.
+"""The docker sandbox: the local sandbox's containment suite on both backends, plus what is
+docker's own (labels, removal on every exit path, reaping by ``aira-eval clean``).
 
-Build the image offline with the recipe in ``aira_eval.search.sandbox.docker.IMAGE_RECIPE``
-(``AIRA_EVAL_DOCKER_IMAGE`` picks another image name).
+Docker cases skip without a daemon and the image, unless ``AIRA_EVAL_REQUIRE_DOCKER=1``
+(CI) turns that into a failure. ``AIRA_EVAL_DOCKER_IMAGE`` picks another image.
 """
 
 from __future__ import annotations
@@ -9,28 +10,48 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import textwrap
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from aira_eval.errors import UsageError
 from aira_eval.search.sandbox import ExecResult, ExecSpec, Sandbox, make_sandbox
-from aira_eval.search.sandbox.docker import DockerSandbox
+from aira_eval.search.sandbox.docker import LABEL_STUDY_DIR, DockerSandbox
+from aira_eval.search.sandbox.local import LocalSandbox
+from aira_eval.search.sandbox.watchdog import CANCELLED_REASON
+from tests.test_search.test_sandbox_local import survivors
 
 IMAGE = os.environ.get("AIRA_EVAL_DOCKER_IMAGE", "aira-eval-sandbox")
 ANSWERS = "id,target\n1,SECRET-ANSWER-d0c4\n"
 
 
+def _docker() -> DockerSandbox:
+    try:
+        return DockerSandbox(image=IMAGE, labels={"aira-eval.test": "1"})
+    except UsageError as err:
+        if os.environ.get("AIRA_EVAL_REQUIRE_DOCKER") == "1":
+            pytest.fail(f"docker sandbox required but unavailable: {err.message}")
+        pytest.skip(f"docker sandbox unavailable: {err.message}")
+
+
 @pytest.fixture(scope="module")
 def docker_sb() -> DockerSandbox:
-    try:
-        return DockerSandbox(image=IMAGE)
-    except UsageError as err:
-        pytest.skip(f"docker sandbox unavailable: {err.message}")
+    return _docker()
+
+
+@pytest.fixture(scope="module", params=["local", pytest.param("docker", marks=pytest.mark.docker)])
+def backend(request: pytest.FixtureRequest) -> Sandbox:
+    return LocalSandbox() if request.param == "local" else _docker()
 
 
 @pytest.fixture
@@ -50,16 +71,165 @@ def scratch() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def run(sb: DockerSandbox, task: Path, scratch: Path, code: str, **kw: object) -> ExecResult:
+def run(sb: Sandbox, task: Path, scratch: Path, code: str, **kw: object) -> ExecResult:
     spec = ExecSpec(code=textwrap.dedent(code), public_dir=task / "public",
                     **{"timeout_s": 30.0, "memory_mb": 512, **kw})  # type: ignore[arg-type]
     return sb.run(spec, scratch / "work", scratch / "keep")
 
 
-def no_containers_left() -> bool:
-    out = subprocess.run(["docker", "ps", "-aq", "--filter", "name=aira-eval-"],
+def containers(label: str = "aira-eval.test=1") -> list[str]:
+    out = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={label}"],
                          capture_output=True, text=True, check=False)
-    return out.stdout.strip() == ""
+    return out.stdout.split()
+
+
+def full_containment(sb: Sandbox) -> bool:
+    """Host paths unreachable and /tmp bounded: docker always, local only in its jail."""
+    return isinstance(sb, DockerSandbox) or (
+        isinstance(sb, LocalSandbox) and sb.mode_for(sys.executable).name == "jail")
+
+
+@dataclass
+class Case:
+    """One hostile script and what containment must make of it."""
+
+    code: str
+    check: Callable[[ExecResult, str], None]  # (result, full stdout)
+    options: dict[str, Any] = field(default_factory=dict)
+    needs_full: bool = False
+
+
+def _network(res: ExecResult, out: str) -> None:
+    assert "CONNECT_FAILED" in out and "CONNECTED\n" not in out
+    assert "DNS_FAILED" in out and "RESOLVED" not in out
+
+
+def _answers(res: ExecResult, out: str) -> None:
+    assert out.count("BLOCKED") == 2 and "SECRET-ANSWER-d0c4" not in out, out
+    assert res.submission_path is None  # a symlink to the answers is never followed
+
+
+def _time(res: ExecResult, out: str) -> None:
+    assert res.timed_out and res.exit_code is None and not res.oom
+    assert res.killed_reason and "time limit" in res.killed_reason
+    assert 2.0 <= res.wall_time < 8.0 and "spinning" in out
+
+
+def _memory(res: ExecResult, out: str) -> None:
+    assert res.oom and not res.timed_out and res.exit_code != 0
+    assert res.killed_reason and "memory" in res.killed_reason
+
+
+def _fork_bomb(res: ExecResult, out: str) -> None:
+    assert res.killed_reason and "processes" in res.killed_reason, res.killed_reason
+    assert res.wall_time < 15
+
+
+def _flood(res: ExecResult, out: str) -> None:
+    assert res.exit_code == 0 and res.stdout_truncated
+    assert len(out.encode()) < 110_000 and out.rstrip().endswith("last line")
+    assert res.report.score == 0.4242  # reported in the dropped middle, still found
+
+
+def _disk(res: ExecResult, out: str) -> None:
+    assert "TMP_FULL" in out and "ROOT_READ_ONLY" in out and "INPUT_READ_ONLY" in out, out
+
+
+def _daemon(res: ExecResult, out: str) -> None:
+    assert res.exit_code == 0 and "parent done" in out and res.wall_time < 8
+
+
+CASES = {
+    "network": Case("""
+        import socket
+        try:
+            socket.create_connection(("1.1.1.1", 53), timeout=3)
+            print("CONNECTED")
+        except OSError:
+            print("CONNECT_FAILED")
+        try:
+            socket.getaddrinfo("example.com", 443)
+            print("RESOLVED")
+        except OSError:
+            print("DNS_FAILED")
+    """, _network),
+    "private-answers": Case("""
+        import os
+        for path in ("{answers}", "/proc/1/root{answers}"):
+            try:
+                print("READ", open(path).read())
+            except OSError as err:
+                print("BLOCKED", err.errno)
+        os.symlink("{answers}", "submission/submission.csv")
+    """, _answers, needs_full=True),
+    "time": Case("print('spinning', flush=True)\nwhile True:\n    pass\n", _time,
+                 {"timeout_s": 2}),
+    "memory": Case("chunks = []\nwhile True:\n    chunks.append(b'x' * (50 * 1024**2))\n",
+                   _memory, {"memory_mb": 256}),
+    "fork-bomb": Case("""
+        import os, time
+        for _ in range(5000):
+            try:
+                pid = os.fork()
+            except OSError:
+                break
+            if pid == 0:
+                time.sleep(120)
+                os._exit(0)
+        time.sleep(120)
+    """, _fork_bomb, {"timeout_s": 15, "max_procs": 64}),
+    "output-flood": Case("""
+        import sys
+        block = ("y" * 1023 + "\\n") * 1024
+        for i in range(200):
+            sys.stdout.write(block)
+            if i == 100:
+                print("VALIDATION_SCORE: 0.4242")
+        print("last line")
+    """, _flood, {"max_output_bytes": 100_000, "timeout_s": 60}),
+    "disk": Case("""
+        import os
+        try:
+            with open("/tmp/big", "wb") as fh:
+                for _ in range(400):
+                    fh.write(b"x" * 2**20)
+            print("TMP_WROTE")
+        except OSError:
+            print("TMP_FULL")
+        for path, tag in (("/evil", "ROOT"), ("input/train.csv", "INPUT")):
+            try:
+                open(path, "a").write("x")
+                print(tag + "_WROTE")
+            except OSError:
+                print(tag + "_READ_ONLY")
+    """, _disk, {"memory_mb": 256}, needs_full=True),
+    "daemons": Case("""
+        import os, time
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                os.closerange(0, 3)
+                time.sleep(300)
+            os._exit(0)
+        os.wait()
+        print("parent done")
+    """, _daemon),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_containment(backend: Sandbox, task: Path, scratch: Path, name: str) -> None:
+    case = CASES[name]
+    if case.needs_full and not full_containment(backend):
+        pytest.skip("host paths and /tmp are bounded only by the jail or docker")
+    token = uuid.uuid4().hex
+    code = textwrap.dedent(case.code).replace("{answers}", str(task / "private" / "answers.csv"))
+    res = run(backend, task, scratch, code, env={"MARK": token}, **case.options)
+    case.check(res, (scratch / "keep" / "stdout.txt").read_text(errors="replace"))
+    time.sleep(0.2)
+    assert survivors(token) == []  # nothing of the script outlives its run
+    if isinstance(backend, DockerSandbox):
+        assert containers() == []
 
 
 def test_unknown_image_is_a_usage_error_with_the_recipe() -> None:
@@ -69,7 +239,8 @@ def test_unknown_image_is_a_usage_error_with_the_recipe() -> None:
 
 
 @pytest.mark.docker
-def test_normal_run(docker_sb: DockerSandbox, task: Path, scratch: Path) -> None:
+def test_normal_run_labels_and_removal(docker_sb: DockerSandbox, task: Path,
+                                       scratch: Path) -> None:
     code = """
         import os, pandas as pd
         df = pd.read_csv("input/train.csv")
@@ -79,101 +250,49 @@ def test_normal_run(docker_sb: DockerSandbox, task: Path, scratch: Path) -> None
         print("FOLD_SCORES: 0.5, 0.75")
     """
     res = run(docker_sb, task, scratch, code)
-    assert isinstance(docker_sb, Sandbox)
     assert res.exit_code == 0, res.stderr_tail
-    assert res.isolation == "docker"
+    assert res.isolation == "docker" and "pids-limit" in res.mechanisms
+    assert res.script_time is not None and 0 < res.script_time <= res.wall_time
     assert res.report.score == 0.625 and res.report.folds == [0.5, 0.75]
-    assert res.submission_path is not None
-    assert res.submission_path.read_text() == "id\n1\n2\n"
-    assert (scratch / "keep" / "stdout.txt").exists()
-    assert not (scratch / "work").exists()
-    assert no_containers_left()
+    assert res.submission_path is not None and res.submission_path.read_text() == "id\n1\n2\n"
+    assert "OPENAI_API_KEY" not in res.stdout_tail
+    assert not (scratch / "work").exists() and containers() == []
 
 
 @pytest.mark.docker
-def test_failure_traceback(docker_sb: DockerSandbox, task: Path, scratch: Path) -> None:
-    res = run(docker_sb, task, scratch, "raise ValueError('boom')\n")
-    assert res.exit_code == 1 and "ValueError: boom" in res.stderr_tail
-    assert res.submission_path is None
+def test_cancel_kills_and_removes_the_container(docker_sb: DockerSandbox, task: Path,
+                                                scratch: Path) -> None:
+    sb = DockerSandbox(image=IMAGE, labels={"aira-eval.test": "1"})
+    seen: list[list[str]] = []
+
+    def cancel_when_running() -> None:
+        while not seen or not seen[-1]:
+            time.sleep(0.2)
+            seen.append(containers())
+        sb.cancel()
+
+    watcher = threading.Thread(target=cancel_when_running)
+    watcher.start()
+    res = run(sb, task, scratch, "import time\ntime.sleep(300)\n")
+    watcher.join()
+    assert res.killed_reason == CANCELLED_REASON and res.wall_time < 30
+    assert containers() == []
 
 
 @pytest.mark.docker
-def test_no_network_and_no_host_paths(docker_sb: DockerSandbox, task: Path,
-                                      scratch: Path) -> None:
-    answers = task / "private" / "answers.csv"
-    code = f"""
-        import os, socket
-        try:
-            socket.create_connection(("1.1.1.1", 53), timeout=3)
-            print("CONNECTED")
-        except OSError:
-            print("CONNECT_FAILED")
-        try:
-            print(open({str(answers)!r}).read())
-        except OSError:
-            print("BLOCKED")
-        try:
-            open("input/train.csv", "a").write("x")
-            print("WROTE_INPUT")
-        except OSError:
-            print("INPUT_READ_ONLY")
-        print(dict(os.environ), os.getcwd())
-    """
-    before = (task / "public" / "train.csv").read_text()
-    res = run(docker_sb, task, scratch, code)
-    out = res.stdout_tail
-    assert "CONNECT_FAILED" in out and "BLOCKED" in out and "INPUT_READ_ONLY" in out
-    assert "SECRET-ANSWER-d0c4" not in out
-    assert (task / "public" / "train.csv").read_text() == before
+def test_clean_reaps_the_containers_a_killed_harness_left(docker_sb: DockerSandbox,
+                                                          tmp_path: Path) -> None:
+    from aira_eval.cli.main import app
+    from aira_eval.search.config import StudyConfig
+    from aira_eval.study.manifest import StudyManifest
 
-
-@pytest.mark.docker
-def test_timeout_kills_the_container(docker_sb: DockerSandbox, task: Path,
-                                     scratch: Path) -> None:
-    code = """
-        import subprocess, time
-        subprocess.Popen(["sleep", "300"], start_new_session=True)
-        while True:
-            pass
-    """
-    res = run(docker_sb, task, scratch, code, timeout_s=3)
-    assert res.timed_out and res.exit_code is None
-    assert res.wall_time < 15
-    assert no_containers_left()
-
-
-@pytest.mark.docker
-def test_memory_limit(docker_sb: DockerSandbox, task: Path, scratch: Path) -> None:
-    code = "chunks = []\nwhile True:\n    chunks.append(b'x' * (50 * 1024**2))\n"
-    res = run(docker_sb, task, scratch, code, memory_mb=256)
-    assert res.oom and not res.timed_out
-    assert res.killed_reason and "memory" in res.killed_reason
-
-
-@pytest.mark.docker
-def test_fork_bomb_and_output_flood(docker_sb: DockerSandbox, task: Path,
-                                    scratch: Path) -> None:
-    code = """
-        import os, sys, time
-        made = 0
-        for _ in range(2000):
-            try:
-                if os.fork() == 0:
-                    time.sleep(60)
-                    os._exit(0)
-                made += 1
-            except OSError:
-                break
-        print("made", made)
-        block = "z" * (1 << 20)
-        for _ in range(200):
-            sys.stdout.write(block)
-        print("\\nVALIDATION_SCORE: 0.5")
-    """
-    res = run(docker_sb, task, scratch, code, max_procs=64, max_output_bytes=100_000)
-    assert res.exit_code == 0, res.stderr_tail
-    made = int((scratch / "keep" / "stdout.txt").read_text().split("made ")[1].split()[0])
-    assert made < 64
-    assert res.stdout_truncated and (scratch / "keep" / "stdout.txt").stat().st_size < 110_000
-    assert res.report.score == 0.5
-    assert no_containers_left()
+    study = tmp_path / "study"
+    StudyManifest(study_id="study", seed=0, config=StudyConfig(sandbox="docker").to_dict(),
+                  tasks={}, versions={}, created_at="now").write(study)
+    label = f"{LABEL_STUDY_DIR}={study.resolve()}"
+    subprocess.run(["docker", "run", "-d", "--network", "none", "--label", label, IMAGE,
+                    "sleep", "300"], check=True, capture_output=True)
+    assert len(containers(label)) == 1  # what `kill -9` of the CLI leaves running
+    result = CliRunner().invoke(app, ["clean", str(study)])
+    assert result.exit_code == 0, result.output
+    assert "removed 1" in result.output and containers(label) == []

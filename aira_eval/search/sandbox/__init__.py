@@ -31,10 +31,12 @@ __all__ = [
 ]
 
 
-def make_sandbox(name: str, *, image: str = DEFAULT_IMAGE, **options: Any) -> Sandbox:
+def make_sandbox(name: str, *, image: str = DEFAULT_IMAGE, labels: dict[str, str] | None = None,
+                 cpus: float | None = None, **options: Any) -> Sandbox:
     """The sandbox backend called ``name`` (``local`` or ``docker``).
 
-    ``image`` is the docker image (ignored by ``local``); other keyword options go to the
+    ``image``, ``labels`` (on every container) and ``cpus`` (each container's CPU cap) are
+    docker's (ignored by ``local``); other keyword options go to the
     backend's constructor. Raises :class:`UsageError` for an unknown name, or when docker is
     not reachable or the image is missing.
     """
@@ -45,5 +47,5 @@ def make_sandbox(name: str, *, image: str = DEFAULT_IMAGE, **options: Any) -> Sa
     if name == "docker":
         from aira_eval.search.sandbox.docker import DockerSandbox
 
-        return DockerSandbox(image=image, **options)
+        return DockerSandbox(image=image, labels=labels, cpus=cpus, **options)
     raise unknown_name("sandbox", name, SANDBOX_NAMES)

@@ -1,33 +1,35 @@
-"""The docker backend: one container per script, through the ``docker`` CLI.
+"""The docker backend: one container per script, through the ``docker`` Python SDK.
 
-``docker run --init --network none --memory M --memory-swap M --pids-limit N --read-only
---tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges --user UID:UID -w /work
--v WORKDIR:/work -v WORKDIR/input:/work/input:ro IMAGE [timeout -s KILL T] python code.py``
+Each run creates a container of ``image`` with no network (``network_disabled``), cgroup
+memory (no swap), CPU and process-count limits, a read-only root filesystem with a bounded
+``/tmp``, every capability dropped, ``no-new-privileges``, an unprivileged uid, and exactly
+two mounts: the fresh working dir at ``/work`` and the task's public files read-only at
+``/work/input`` (the private answers are never mounted). Containers carry the labels
+:data:`LABEL_STUDY_DIR`, :data:`LABEL_SEARCH` ... so :func:`reap` can remove what a killed
+harness left behind (``aira-eval clean STUDY``, ``--resume``).
 
-The container sees only its image and the working dir (no host path is reachable, whatever
-the script knows); memory and process count are cgroup limits of the whole container, so a
-memory kill is reported by docker (``OOMKilled``). The harness streams the output through the
-same bounded capture as the local backend and kills the container at the time limit;
-coreutils ``timeout`` in the image (when present) ends it even if the harness dies. No image
-is pulled: build one offline (see :data:`IMAGE_RECIPE`). ``spec.python`` and
-``spec.ro_binds`` are local-only; the image's ``python`` (or ``python3``) runs the script.
+The harness streams the output through the same bounded capture as the local backend,
+kills the container at the time limit, on cancel, or when its process count reaches the
+limit (a fork bomb, recognised as by the local backend), and removes it on every exit path;
+coreutils ``timeout`` in the image (when present) ends the script even if the harness dies.
+No image is pulled: build one (``docker/Dockerfile``, or offline with :data:`IMAGE_RECIPE`).
+``spec.python`` and ``spec.ro_binds`` are local-only; the image's python runs the script.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import random
-import shutil
-import subprocess
 import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from aira_eval.errors import UsageError
 from aira_eval.search.report import ValidationReport
-from aira_eval.search.sandbox import watchdog
 from aira_eval.search.sandbox.base import (
     DEFAULT_IMAGE,
     ExecResult,
@@ -44,18 +46,60 @@ from aira_eval.search.sandbox.base import (
     read_only_entry,
     remove_tree,
 )
+from aira_eval.search.sandbox.watchdog import CANCELLED_REASON, SCAN_INTERVAL_S
 
 IMAGE_RECIPE = (
-    "Build the image offline (as root): apt-get install -y debootstrap docker.io && "
-    "debootstrap --variant=minbase --include=python3,python3-numpy,python3-pandas,"
-    "python3-sklearn bookworm /tmp/aira-rootfs && "
-    "tar -C /tmp/aira-rootfs -c . | docker import - {image}"
+    "Build it with internet: docker build -t {image} docker/ ; or offline (as root): "
+    "apt-get install -y debootstrap docker.io && debootstrap --variant=minbase "
+    "--include=python3,python3-numpy,python3-pandas,python3-sklearn bookworm /tmp/aira-rootfs "
+    "&& tar -C /tmp/aira-rootfs -c . | docker import - {image}"
 )
 UID_RANGE = (200_000, 260_000)
-_CHECKED: dict[tuple[str, str], tuple[str, str | None]] = {}  # -> (python, timeout)
 BACKSTOP_S = 60  # the container kills the script this long after the limit on its own
+FILE_SIZE_LIMIT = 16 * 1024**3
+LABEL_PREFIX = "aira-eval"
+LABEL_STUDY_DIR = "aira-eval.study-dir"
+LABEL_STUDY = "aira-eval.study"
+LABEL_SEARCH = "aira-eval.search"
 MECHANISMS = ("docker", "netns", "pidns", "mountns", "memory-cgroup", "pids-limit",
-              "read-only-rootfs", "cap-drop-all", "no-new-privs", "uid-drop")
+              "cpu-limit", "read-only-rootfs", "cap-drop-all", "no-new-privs", "uid-drop")
+_CHECKED: dict[str, tuple[str, str | None]] = {}  # image -> (python, timeout)
+
+
+def client() -> Any:
+    """A docker SDK client; :class:`UsageError` when the package or the daemon is missing."""
+    try:
+        docker = _sdk()
+    except ImportError as err:
+        raise UsageError("--sandbox docker needs the `docker` package",
+                         hint="pip install docker") from err
+    try:
+        cli = docker.from_env(timeout=120)
+        cli.ping()
+    except Exception as err:
+        raise UsageError(
+            f"the docker daemon is not reachable: {str(err)[:300]}",
+            hint="Start it (dockerd --iptables=false --bridge=none &) or use --sandbox local.",
+        ) from err
+    return cli
+
+
+def _sdk() -> Any:
+    """The docker SDK package (imported lazily; this module's own name shadows it for mypy)."""
+    import importlib
+
+    return importlib.import_module("docker")
+
+
+def reap(study_dir: Path) -> int:
+    """Remove every container labelled with ``study_dir`` (left by a killed harness)."""
+    cli = client()
+    found = cli.containers.list(all=True, filters={
+        "label": f"{LABEL_STUDY_DIR}={Path(study_dir).resolve()}"})
+    for container in found:
+        with contextlib.suppress(Exception):  # already gone
+            container.remove(force=True)
+    return len(found)
 
 
 class DockerSandbox:
@@ -63,24 +107,25 @@ class DockerSandbox:
 
     name = "docker"
 
-    def __init__(self, image: str = DEFAULT_IMAGE, docker: str = "docker",
-                 check: bool = True) -> None:
-        """``check`` verifies at once that the daemon answers and the image exists."""
+    def __init__(self, image: str = DEFAULT_IMAGE, check: bool = True,
+                 labels: dict[str, str] | None = None, cpus: float | None = None) -> None:
+        """``check`` verifies at once that the daemon answers and the image has a python;
+        ``labels`` go on every container; ``cpus`` caps each container's CPU time."""
         self.image = image
-        self.docker = shutil.which(docker) or docker
+        self.labels = {f"{LABEL_PREFIX}.sandbox": "1", **(labels or {})}
+        self.cpus = cpus
         self.python: str = "python"
         self.timeout_bin: str | None = None
         self.cancel_event = threading.Event()
+        self._client: Any = None
         if check:
             self.check()
 
-    def _cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        try:
-            return subprocess.run([self.docker, *args], capture_output=True, text=True,
-                                  timeout=timeout, check=False)
-        except (OSError, subprocess.TimeoutExpired) as err:
-            raise UsageError(f"cannot run the docker CLI ({self.docker}): {err}",
-                             hint="Install it: apt-get install -y docker.io") from err
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = client()
+        return self._client
 
     def cancel(self) -> None:
         """Kill every container in progress (``killed_reason == CANCELLED_REASON``)."""
@@ -89,28 +134,29 @@ class DockerSandbox:
     def check(self) -> None:
         """Raise :class:`UsageError` unless the daemon is reachable and the image exists
         (and has a python); a success is remembered for the process."""
-        if (self.docker, self.image) in _CHECKED:
-            self.python, self.timeout_bin = _CHECKED[self.docker, self.image]
+        docker = _sdk()
+        if self.image in _CHECKED:
+            self.python, self.timeout_bin = _CHECKED[self.image]
             return
-        ver = self._cli("version", "--format", "{{.Server.Version}}", timeout=20)
-        if ver.returncode != 0:
-            raise UsageError(
-                f"the docker daemon is not reachable: {ver.stderr.strip()[:300]}",
-                hint="Start it (dockerd --iptables=false --bridge=none &) or use --sandbox local.",
-            )
-        if self._cli("image", "inspect", self.image).returncode != 0:
+        try:
+            self.client.images.get(self.image)
+        except docker.errors.ImageNotFound as err:
             raise UsageError(f"docker image {self.image!r} not found",
-                             hint=IMAGE_RECIPE.format(image=self.image))
-        probe = self._cli("run", "--rm", "--network", "none", self.image, "sh", "-c",
-                          "(command -v python || command -v python3) && "
-                          "(command -v timeout || echo)")
-        found = probe.stdout.strip().splitlines()
-        if probe.returncode != 0 or not found or not found[0].startswith("/"):
+                             hint=IMAGE_RECIPE.format(image=self.image)) from err
+        probe = "(command -v python || command -v python3) && (command -v timeout || echo)"
+        try:
+            raw = self.client.containers.run(self.image, ["sh", "-c", probe], remove=True,
+                                             network_disabled=True, labels=self.labels)
+        except docker.errors.DockerException as err:
+            raise UsageError(f"docker image {self.image!r} cannot run: {str(err)[:300]}",
+                             hint=IMAGE_RECIPE.format(image=self.image)) from err
+        found = raw.decode().strip().splitlines()
+        if not found or not found[0].startswith("/"):
             raise UsageError(f"docker image {self.image!r} has no python",
                              hint=IMAGE_RECIPE.format(image=self.image))
         self.python = found[0]
-        self.timeout_bin = found[1] if len(found) > 1 else None
-        _CHECKED[self.docker, self.image] = (self.python, self.timeout_bin)
+        self.timeout_bin = found[1] if len(found) > 1 and found[1].startswith("/") else None
+        _CHECKED[self.image] = (self.python, self.timeout_bin)
 
     def run(self, spec: ExecSpec, workdir: Path, keep_dir: Path) -> ExecResult:
         """Run ``spec`` in a container (see :class:`~aira_eval.search.sandbox.base.Sandbox`)."""
@@ -118,10 +164,11 @@ class DockerSandbox:
         clear_kept(keep_dir)
         (keep_dir / "code.py").write_text(spec.code)
         fresh_workdir(workdir)
-        container = f"aira-eval-{uuid.uuid4().hex[:16]}"
+        container = None
         try:
-            argv, notes = self._prepare(spec, workdir, container)
-            result = self._execute(spec, argv, container, workdir, keep_dir)
+            options, notes = self._prepare(spec, workdir)
+            container = self.client.containers.create(self.image, **options)
+            result = self._execute(spec, container, workdir, keep_dir)
             result.notes[:0] = notes
             submission, note = copy_submission(workdir, keep_dir / "submission.csv",
                                                spec.submission_path)
@@ -129,18 +176,21 @@ class DockerSandbox:
             result.notes += [note] if note else []
             return result
         finally:
-            self._cli("rm", "-f", container)
+            if container is not None:
+                with contextlib.suppress(Exception):
+                    container.remove(force=True)
             remove_tree(workdir)
 
-    def _prepare(self, spec: ExecSpec, workdir: Path,
-                 container: str) -> tuple[list[str], list[str]]:
-        """Populate ``workdir`` and build the ``docker run`` command line."""
+    def _prepare(self, spec: ExecSpec, workdir: Path) -> tuple[dict[str, Any], list[str]]:
+        """Populate ``workdir``; the ``containers.create`` options."""
+        docker = _sdk()
+
         notes: list[str] = []
         for sub in ("submission", "working"):
             (workdir / sub).mkdir()
         (workdir / "code.py").write_text(spec.code)
         input_src = workdir / "input"
-        try:  # hard links, made read-only by the :ro mount and the unprivileged uid
+        try:  # hard links, made read-only by the ro mount and the unprivileged uid
             populate_input(spec.public_dir, input_src, hardlink=True)
         except OSError as err:
             if err.errno != errno.EXDEV:
@@ -151,75 +201,167 @@ class DockerSandbox:
         uid = random.randint(*UID_RANGE)
         for path in (workdir, workdir / "submission", workdir / "working", *created):
             os.chown(path, uid, uid)
-        argv = [
-            self.docker, "run", "--name", container, "--init",
-            "--network", "bridge" if spec.network else "none",
-            "--pids-limit", str(spec.max_procs), "--read-only",
-            "--tmpfs", f"/tmp:size={min(spec.memory_mb or 2048, 4096)}m",
-            "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-            "--user", f"{uid}:{uid}", "-w", "/work",
-            "-v", f"{workdir.resolve()}:/work", "-v", f"{input_src}:/work/input:ro",
-        ]
-        for target, entry in spec.path_maps:  # e.g. /home/data -> the input, read-only
-            ro = read_only_entry(spec, entry)
-            src = input_src if ro else workdir.resolve() / entry
-            argv += ["-v", f"{src}:{target}" + (":ro" if ro else "")]
-        if spec.memory_mb is not None:
-            argv += ["--memory", f"{spec.memory_mb}m", "--memory-swap", f"{spec.memory_mb}m"]
-        env = {"TMPDIR": "/tmp", **base_env(spec, "/work")}
-        for key, value in env.items():
-            argv += ["-e", f"{key}={value}"]
         backstop: list[str] = []  # if the harness dies, the container still ends
         if self.timeout_bin:
             backstop = [self.timeout_bin, "-s", "KILL", str(int(spec.timeout_s) + BACKSTOP_S)]
-        return [*argv, self.image, *backstop, self.python, "code.py"], notes
+        options: dict[str, Any] = {
+            "command": [*backstop, self.python, "code.py"],
+            "name": f"aira-eval-{uuid.uuid4().hex[:16]}", "labels": self.labels,
+            "init": True, "network_disabled": not spec.network,
+            "network_mode": "bridge" if spec.network else "none",
+            "pids_limit": spec.max_procs + self._overhead(), "read_only": True,
+            "tmpfs": {"/tmp": f"size={_tmp_mb(spec)}m"},
+            "cap_drop": ["ALL"], "security_opt": ["no-new-privileges"],
+            "user": f"{uid}:{uid}", "working_dir": "/work",
+            "environment": {"TMPDIR": "/tmp", **base_env(spec, "/work")},
+            "volumes": {str(workdir.resolve()): {"bind": "/work", "mode": "rw"},
+                        str(input_src): {"bind": "/work/input", "mode": "ro"}},
+            "ulimits": [docker.types.Ulimit(name="fsize", soft=FILE_SIZE_LIMIT,
+                                            hard=FILE_SIZE_LIMIT),
+                        docker.types.Ulimit(name="core", soft=0, hard=0)],
+        }
+        for target, entry in spec.path_maps:  # e.g. /home/data -> the input, read-only
+            ro = read_only_entry(spec, entry)
+            src = input_src if ro else workdir.resolve() / entry
+            options["volumes"][str(src)] = {"bind": target, "mode": "ro" if ro else "rw"}
+        if spec.memory_mb is not None:
+            options["mem_limit"] = options["memswap_limit"] = f"{spec.memory_mb}m"
+        if self.cpus:
+            options["nano_cpus"] = int(self.cpus * 1e9)
+        return options, notes
 
-    def _execute(self, spec: ExecSpec, argv: list[str], container: str, workdir: Path,
+    def _overhead(self) -> int:
+        """Processes of the container that are not the script's: docker-init, timeout."""
+        return 1 + (1 if self.timeout_bin else 0)
+
+    def _execute(self, spec: ExecSpec, container: Any, workdir: Path,
                  keep_dir: Path) -> ExecResult:
-        """Run the container, stream its output, ``docker kill`` it at the time limit."""
+        """Start the container, stream its output, kill it at a limit; the result."""
         out = OutputCapture(keep_dir / "stdout.txt", spec.max_output_bytes, scan_report=True)
         err = OutputCapture(keep_dir / "stderr.txt", spec.max_output_bytes)
+        stream = container.attach(stdout=True, stderr=True, stream=True, logs=True, demux=True)
+        pump = threading.Thread(target=_pump, args=(stream, out, err), daemon=True)
+        pump.start()
         start = time.monotonic()
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True)
-        watch = watchdog.Watchdog(proc, timeout_s=spec.timeout_s, max_procs=1 << 30,
-                                memory_mb=None, overhead=0, token=None,
-                                on_kill=lambda: self._cli("kill", container, timeout=30),
-                                cancel=self.cancel_event)
-        killed = None
         try:
-            killed = watch.supervise(out, err, start)
+            container.start()
+            killed = self._supervise(spec, container, pump, start)
         finally:
-            if proc.poll() is None:  # interrupted: do not leave the container running
-                self._cli("kill", container, timeout=30)
-            if not watch.cleaned:
-                watch.kill_all()
-            proc.wait()
+            if pump.is_alive():  # interrupted or limit hit: do not leave it running
+                with contextlib.suppress(Exception):
+                    container.kill()
+            pump.join(5)
+            with contextlib.suppress(Exception):
+                stream.close()
             out.close()
             err.close()
         wall = time.monotonic() - start
         return self._result(spec, container, killed, wall, out, err, workdir)
 
-    def _result(self, spec: ExecSpec, container: str, killed: str | None, wall: float,
+    def _supervise(self, spec: ExecSpec, container: Any, pump: threading.Thread,
+                   start: float) -> str | None:
+        """Wait for the output stream to end; the kill reason if a limit came first."""
+        counter = _pids_counter(container)
+        deadline = start + spec.timeout_s
+        while pump.is_alive():
+            pump.join(min(SCAN_INTERVAL_S, max(0.0, deadline - time.monotonic())))
+            if not pump.is_alive():
+                return None
+            reason = None
+            if self.cancel_event.is_set():
+                reason = CANCELLED_REASON
+            elif time.monotonic() >= deadline:
+                reason = f"killed at the time limit of {spec.timeout_s:g} s"
+            elif counter is not None and counter() - self._overhead() >= spec.max_procs:
+                reason = f"killed: {spec.max_procs} processes at once (fork bomb?)"
+            if reason:
+                with contextlib.suppress(Exception):
+                    container.kill()
+                return reason
+        return None
+
+    def _result(self, spec: ExecSpec, container: Any, killed: str | None, wall: float,
                 out: OutputCapture, err: OutputCapture, workdir: Path) -> ExecResult:
-        state = self._cli("inspect", "-f", "{{.State.OOMKilled}} {{.State.ExitCode}}", container)
-        fields = state.stdout.split()
-        if state.returncode != 0 or len(fields) != 2:
-            raise SandboxError(f"docker could not run the container: {err.tail_text()[-400:]}")
-        oom = fields[0] == "true" or (fields[1] != "0" and err.memory_error)
+        try:
+            status = container.wait(timeout=60)
+            container.reload()
+        except Exception as exc:
+            raise SandboxError(f"docker could not run the container: {exc}") from exc
+        state = container.attrs.get("State", {})
+        code = int(status.get("StatusCode", -1))
+        oom = bool(state.get("OOMKilled")) or (code != 0 and err.memory_error)
         if oom and killed is None:
             killed = f"the script ran out of memory (memory limit {spec.memory_mb} MB)"
-        exit_code = None if killed and not oom else _signed(int(fields[1]))
+        exit_code = None if killed and not oom else _signed(code)
         return ExecResult(
             exit_code=exit_code, timed_out=killed is not None and not oom,
             oom=oom, killed_reason=killed, wall_time=wall, stdout_tail=out.tail_text(),
             stderr_tail=err.tail_text(), stdout_truncated=out.truncated,
             stderr_truncated=err.truncated, submission_path=None, isolation="docker",
             isolation_note="network access allowed by the spec." if spec.network else None,
-            workdir=workdir, report=out.scanner.report() if out.scanner else ValidationReport(
-                score=None),
-            mechanisms=tuple(m for m in MECHANISMS if not (spec.network and m == "netns")),
+            workdir=workdir, script_time=_runtime(state),
+            report=out.scanner.report() if out.scanner else ValidationReport(score=None),
+            mechanisms=tuple(m for m in MECHANISMS if (m != "netns" or not spec.network)
+                             and (m != "cpu-limit" or self.cpus)),
         )
+
+
+def _runtime(state: dict[str, Any]) -> float | None:
+    """Seconds the container's process ran, from docker's StartedAt/FinishedAt stamps."""
+    from datetime import UTC, datetime
+
+    def stamp(text: str) -> float:
+        base, _, frac = text.rstrip("Z").partition(".")
+        return datetime.fromisoformat(base).replace(tzinfo=UTC).timestamp() + float(
+            f"0.{frac[:9] or 0}")
+
+    try:
+        seconds = stamp(state["FinishedAt"]) - stamp(state["StartedAt"])
+    except (KeyError, ValueError, TypeError):
+        return None
+    return seconds if seconds >= 0 else None
+
+
+def _tmp_mb(spec: ExecSpec) -> int:
+    """``/tmp`` size: its pages count against the container's memory limit, so half of it
+    (a full /tmp is then a clear ENOSPC, not a memory kill)."""
+    return max(16, min((spec.memory_mb or 4096) // 2, 4096))
+
+
+def _pump(stream: Any, out: OutputCapture, err: OutputCapture) -> None:
+    """Feed the demultiplexed container output into the two captures until it ends."""
+    with contextlib.suppress(Exception):  # the stream closes when the container is removed
+        for chunk_out, chunk_err in stream:
+            if chunk_out:
+                out.feed(chunk_out)
+            if chunk_err:
+                err.feed(chunk_err)
+
+
+def _pids_counter(container: Any) -> Any:
+    """A function returning the container's current process count, read from its pids
+    cgroup on this host (None when the daemon is remote or the file is not visible)."""
+    try:
+        container.reload()
+        pid = int(container.attrs["State"]["Pid"])
+        lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    except (OSError, KeyError, ValueError, TypeError):
+        return None
+    for line in lines:
+        _id, controllers, path = line.split(":", 2)
+        for base in (("/sys/fs/cgroup/pids" if "pids" in controllers.split(",") else None),
+                     ("/sys/fs/cgroup" if controllers == "" else None)):
+            if base and Path(f"{base}{path}/pids.current").is_file():
+                target = Path(f"{base}{path}/pids.current")
+                return lambda target=target: _read_int(target)
+    return None
+
+
+def _read_int(path: Path) -> int:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return 0
 
 
 def _signed(code: int) -> int:

@@ -1,0 +1,172 @@
+"""Benchmark: study throughput on the local executor, on Ray, and with the docker sandbox.
+
+One study (procedural operators, ``builtin:breast-cancer``, greedy, 4 seeds x 16 steps = 64
+nodes, no MLflow) is run five ways: the local executor with 1 and with 2 workers, Ray on this
+machine (``ray.init()``, 2 workers), the two-node loopback Ray cluster (``ray start``, one CPU
+per node, 2 workers), and the docker sandbox (local executor, 2 workers). For each: nodes per
+hour (over the span from the first node's start to the last node's end, and over the whole
+call including Ray start-up), the harness overhead per node (node wall time minus the
+script's own run time, median) and the dispatch overhead per node (executor capacity not
+spent inside nodes: ``(span x workers - sum of node wall times) / nodes``).
+
+A node's time on the builtin task is then split into: sandbox setup/teardown, interpreter
+start (a ``pass`` script), imports (numpy, pandas, scikit-learn), the fit itself, and the
+harness's own work (operator, grading on every held-out set, journaling).
+
+Targets (issue 10): Ray on one machine >= 0.9x the local executor's throughput (2 workers
+each); docker per-node overhead <= 2x the local sandbox's. Writes
+bench/results/scale.json and prints a table.
+
+    python bench/scale/run.py [--seeds 4] [--steps 16] [--skip docker,cluster]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+from aira_eval.search.config import StudyConfig
+from aira_eval.search.executors.loopback import LoopbackCluster
+from aira_eval.search.node import Node
+from aira_eval.search.sandbox import ExecSpec, make_sandbox
+from aira_eval.search.study_runner import run_study
+
+TASK = "builtin:breast-cancer"
+IMPORTS = "import numpy, pandas, sklearn.ensemble, sklearn.linear_model, sklearn.model_selection\n"
+
+
+def _config(seeds: int, steps: int, workers: int, **extra: Any) -> StudyConfig:
+    return StudyConfig.from_dict({
+        "tasks": [TASK], "policies": ["greedy"], "seeds": list(range(seeds)), "steps": steps,
+        "workers": workers, "node_timeout_s": 300.0, "mlflow": False, **extra,
+    }).validate()
+
+
+def _stats(nodes: list[Node], call_s: float, workers: int) -> dict[str, Any]:
+    span = max(n.finished_at for n in nodes) - min(n.started_at for n in nodes)
+    node_wall = [n.finished_at - n.started_at for n in nodes]
+    harness = [w - float(n.meta.get("script_time", n.exec_time))
+               for w, n in zip(node_wall, nodes, strict=True)]
+    return {
+        "nodes": len(nodes), "workers": workers, "call_s": call_s, "span_s": span,
+        "nodes_per_hour": 3600 * len(nodes) / span,
+        "nodes_per_hour_with_startup": 3600 * len(nodes) / call_s,
+        "median_node_s": statistics.median(node_wall),
+        "median_script_s": statistics.median(float(n.meta.get("script_time", 0.0))
+                                             for n in nodes),
+        "median_harness_overhead_ms": 1000 * statistics.median(harness),
+        "dispatch_overhead_ms": 1000 * (span * workers - sum(node_wall)) / len(nodes),
+        "statuses": {s: sum(n.status == s for n in nodes) for s in sorted({n.status
+                                                                          for n in nodes})},
+    }
+
+
+def _study(root: Path, name: str, config: StudyConfig) -> tuple[dict[str, Any], list[Node]]:
+    t0 = time.perf_counter()
+    result = run_study(config, root / name)
+    call = time.perf_counter() - t0
+    nodes = [n for o in result.outcomes for n in o.nodes]
+    return _stats(nodes, call, config.workers), nodes
+
+
+def _script_time(sandbox: str, code: str, public: Path, repeats: int = 5) -> float:
+    sb = make_sandbox(sandbox)
+    times = []
+    for i in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            res = sb.run(ExecSpec(code=code, public_dir=public, timeout_s=120, memory_mb=4096),
+                         Path(tmp) / "w", Path(tmp) / f"k{i}")
+            times.append(res.script_time if res.script_time is not None else res.wall_time)
+    return statistics.median(times)
+
+
+def _breakdown(nodes: list[Node]) -> dict[str, float]:
+    """Median seconds per part of a node's time (local sandbox, 1 worker)."""
+    from aira_eval.datasets.registry import resolve_task
+
+    public = resolve_task(TASK).public_dir
+    start = _script_time("local", "pass\n", public)
+    imports = _script_time("local", IMPORTS, public) - start
+    script = statistics.median(float(n.meta.get("script_time", n.exec_time)) for n in nodes)
+    return {
+        "sandbox_setup_teardown_s": statistics.median(
+            n.exec_time - float(n.meta.get("script_time", n.exec_time)) for n in nodes),
+        "interpreter_start_s": start, "imports_s": imports,
+        "fit_predict_s": script - start - imports,
+        "operator_grading_journal_s": statistics.median(
+            (n.finished_at - n.started_at) - n.exec_time for n in nodes),
+        "node_wall_s": statistics.median(n.finished_at - n.started_at for n in nodes),
+    }
+
+
+def _runs(args: argparse.Namespace, root: Path) -> tuple[dict[str, Any], list[Node]]:
+    runs: dict[str, Any] = {}
+    runs["local_1_worker"], local1 = _study(root, "local1", _config(args.seeds, args.steps, 1))
+    runs["local_2_workers"], _ = _study(root, "local2", _config(args.seeds, args.steps, 2))
+    runs["ray_this_machine"], _ = _study(root, "ray1", _config(args.seeds, args.steps, 2,
+                                                               executor="ray"))
+    if "cluster" not in args.skip:
+        try:
+            with LoopbackCluster(nodes=2, cpus=1) as cluster:
+                runs["ray_2_node_cluster"], _ = _study(root, "ray2", _config(
+                    args.seeds, args.steps, 2, executor="ray", ray_address=cluster.address))
+        except RuntimeError as err:  # a raylet too slow to start on a loaded machine
+            print(f"two-node cluster skipped: {str(err)[:300]}")
+    if "docker" not in args.skip:
+        runs["docker_sandbox"], _ = _study(root, "docker", _config(args.seeds, args.steps, 2,
+                                                                   sandbox="docker"))
+    return runs, local1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=16)
+    parser.add_argument("--skip", default="", help="comma list: cluster, docker")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="aira-bench-scale-") as tmp:
+        runs, local1 = _runs(args, Path(tmp))
+        breakdown = _breakdown(local1)
+    ratios = {"ray_vs_local_throughput": runs["ray_this_machine"]["nodes_per_hour"]
+              / runs["local_2_workers"]["nodes_per_hour"]}
+    if "docker_sandbox" in runs:
+        ratios["docker_vs_local_overhead"] = (
+            runs["docker_sandbox"]["median_harness_overhead_ms"]
+            / runs["local_2_workers"]["median_harness_overhead_ms"])
+    result = {"task": TASK, "runs": runs, "ratios": ratios, "breakdown": breakdown,
+              "cpus": os.cpu_count(), "load_avg_1min": os.getloadavg()[0],
+              "targets": {"ray_vs_local_throughput": ">= 0.9", "docker_vs_local_overhead": "<= 2"}}
+    out = Path(__file__).resolve().parents[1] / "results" / "scale.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    _print(runs, ratios, breakdown, out)
+
+
+def _print(runs: dict[str, Any], ratios: dict[str, float], breakdown: dict[str, float],
+           out: Path) -> None:
+    print(f"{'run':<20}{'nodes':>6}{'nodes/h':>9}{'+startup':>10}{'node s':>8}"
+          f"{'harness ms':>12}{'dispatch ms':>13}  statuses")
+    for name, r in runs.items():
+        print(f"{name:<20}{r['nodes']:>6}{r['nodes_per_hour']:>9.0f}"
+              f"{r['nodes_per_hour_with_startup']:>10.0f}{r['median_node_s']:>8.2f}"
+              f"{r['median_harness_overhead_ms']:>12.0f}{r['dispatch_overhead_ms']:>13.0f}"
+              f"  {r['statuses']}")
+    print("\nwhere a node's time goes (local sandbox, 1 worker, medians):")
+    for part, seconds in breakdown.items():
+        print(f"  {part:<28}{seconds:>8.3f} s")
+    for name, value in ratios.items():
+        print(f"{name}: {value:.2f}x")
+    print(f"results in {out}")
+
+
+if __name__ == "__main__":
+    main()
