@@ -15,6 +15,7 @@ from aira_eval.search.node import Node
 from aira_eval.search.operators.base import TaskBrief
 from aira_eval.search.runner import SearchContext, rerun_node
 from aira_eval.study.journal import JournalFile
+from aira_eval.study.lock import study_lock
 from aira_eval.study.manifest import task_info
 from aira_eval.study.records import read_search_meta, rebuild_node_table, search_meta_path
 
@@ -58,6 +59,14 @@ def regrade_study(
     search_dir = study_dir / "searches" / search_id
     if not search_meta_path(search_dir).exists():
         raise UsageError(f"no search {search_id!r} in {study_dir}")
+    with study_lock(study_dir, "regrade"):
+        return _regrade(study_dir, search_dir, data_dir, timeout_s, memory_mb, sandbox, on_node)
+
+
+def _regrade(study_dir: Path, search_dir: Path, data_dir: Path | None, timeout_s: float,
+             memory_mb: int | None, sandbox: str,
+             on_node: Callable[[Node], None] | None) -> RegradeResult:
+    search_id = search_dir.name
     meta = read_search_meta(search_dir)
     ctx = _context(study_dir, search_dir, meta.task, data_dir, timeout_s, memory_mb, sandbox)
     journal = JournalFile(search_dir / "journal.jsonl")

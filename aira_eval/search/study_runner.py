@@ -21,6 +21,7 @@ from aira_eval.search.operators.base import TaskBrief
 from aira_eval.search.recorders import MlflowRecorder, catch_up_nodes
 from aira_eval.search.runner import SearchContext
 from aira_eval.study.journal import JournalFile
+from aira_eval.study.lock import study_lock
 from aira_eval.study.manifest import StudyManifest, TaskInfo, mlflow_experiment, task_info
 from aira_eval.study.records import NodeTableBuilder, SearchMeta, write_search_meta
 
@@ -205,8 +206,17 @@ def run_study(
     """Run (or resume) every search of ``config`` into study dir ``out``.
 
     On ``resume`` the study's stored config is used, with ``overrides`` (the options the user
-    gave again) applied where :data:`RESUME_OVERRIDABLE` allows.
+    gave again) applied where :data:`RESUME_OVERRIDABLE` allows. The study dir's write lock
+    (:func:`~aira_eval.study.lock.study_lock`) is held for the whole run.
     """
+    with study_lock(out, "search --resume" if resume else "search"):
+        return _run_study(config, out, resume, events, stop, overrides)
+
+
+def _run_study(
+    config: StudyConfig, out: Path, resume: bool, events: StudyEvents | None,
+    stop: threading.Event | None, overrides: dict[str, Any] | None,
+) -> StudyResult:
     from aira_eval.search.policies.registry import make_policy
 
     config = prepare_study(config, out, resume, overrides)
