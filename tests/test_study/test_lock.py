@@ -85,9 +85,8 @@ def test_lock_dies_with_a_kill_9_holder(tmp_path: Path) -> None:
 
 def test_lock_is_reentrant_only_after_release_and_leaves_no_empty_dir(tmp_path: Path) -> None:
     study = tmp_path / "fresh"
-    with study_lock(study):
-        with pytest.raises(UsageError), study_lock(study):
-            pass
+    with study_lock(study), pytest.raises(UsageError), study_lock(study):
+        pass
     assert not study.exists()  # the failed run left nothing behind
     kept = tmp_path / "kept"
     with study_lock(kept):
