@@ -88,7 +88,7 @@ def default_tracking_uri(study_dir: Path) -> str:
 
 
 RESUME_OVERRIDABLE = ("workers", "steps", "time_budget_s", "mlflow", "mlflow_uri", "data_dir",
-                      "max_cost_usd", "request_timeout_s", "max_concurrent_calls")
+                      "max_cost_usd", "request_timeout_s", "max_concurrent_calls", "disk_mb")
 
 
 def prepare_study(
@@ -169,6 +169,8 @@ def _context(config: StudyConfig, out: Path, plan: SearchPlan, task: Task,
         node_timeout_s=config.node_timeout_s,
         memory_mb=config.memory_mb,
         heldout_sizes=info.heldout_sizes,
+        disk_mb=config.disk_mb,
+        max_submission_mb=config.max_submission_mb,
     )
 
 

@@ -37,7 +37,7 @@ from aira_eval.search.sandbox.base import (
     base_env,
     check_spec,
     clear_kept,
-    copy_submission,
+    collect_submission,
     fresh_workdir,
     populate_input,
     remove_tree,
@@ -121,9 +121,7 @@ class DockerSandbox:
             argv, notes = self._prepare(spec, workdir, container)
             result = self._execute(spec, argv, container, workdir, keep_dir)
             result.notes[:0] = notes
-            submission, note = copy_submission(workdir, keep_dir / "submission.csv")
-            result.submission_path = submission
-            result.notes += [note] if note else []
+            collect_submission(result, spec, workdir, keep_dir)
             return result
         finally:
             self._cli("rm", "-f", container)

@@ -21,7 +21,9 @@ result's ``isolation_note`` says why a stronger one failed):
 In every mode: a new session (process group), a clean minimal environment, ``RLIMIT_AS`` (the
 memory limit, per process), ``RLIMIT_NPROC`` (enforced for non-root uids), ``RLIMIT_FSIZE``,
 no core dumps, and a watchdog that kills the whole tree at the time limit, when it holds
-``max_procs`` processes, or when its total memory (PSS) exceeds the limit. When the PID
+``max_procs`` processes, when its total memory (PSS) exceeds the limit, or when the working
+dir holds more than ``disk_mb`` (``RLIMIT_FSIZE`` caps each file at that size too). A
+submission larger than ``max_submission_mb`` (or sparse) is never copied out. When the PID
 namespace's init exits, the kernel kills every process left in it (daemons included). The
 stage also arms its own deadline (time limit + :data:`BACKSTOP_S`), so a script orphaned by a
 killed harness cannot run forever.
@@ -57,7 +59,7 @@ from aira_eval.search.sandbox.base import (
     base_env,
     check_spec,
     clear_kept,
-    copy_submission,
+    collect_submission,
     fresh_workdir,
     populate_input,
     remove_tree,
@@ -212,9 +214,7 @@ class LocalSandbox:
             cfg, notes = _prepare(spec, workdir, mode, uid, jail_root)
             result = _execute(spec, mode, cfg, workdir, keep_dir, self.cancel_event)
             result.notes[:0] = notes
-            submission, note = copy_submission(workdir, keep_dir / "submission.csv")
-            result.submission_path = submission
-            result.notes += [note] if note else []
+            collect_submission(result, spec, workdir, keep_dir)
             return result
         finally:
             if not self.keep_workdir:
@@ -313,7 +313,8 @@ def _jail(spec: ExecSpec, workdir: Path, jail_root: Path, uid: int | None,
 
 
 def _rlimits(spec: ExecSpec, uid: int | None) -> dict[str, int]:
-    out = {"RLIMIT_FSIZE": FILE_SIZE_LIMIT, "RLIMIT_CORE": 0}
+    fsize = FILE_SIZE_LIMIT if spec.disk_mb is None else (spec.disk_mb + 1) * 1024**2
+    out = {"RLIMIT_FSIZE": min(FILE_SIZE_LIMIT, fsize), "RLIMIT_CORE": 0}
     if spec.memory_mb is not None:
         out["RLIMIT_AS"] = spec.memory_mb * 1024 * 1024
     if uid is not None or os.geteuid() != 0:
@@ -358,6 +359,7 @@ def _execute(spec: ExecSpec, mode: Mode, cfg: dict[str, Any], workdir: Path,
     watch = watchdog.Watchdog(
         proc, timeout_s=spec.timeout_s, max_procs=spec.max_procs, memory_mb=spec.memory_mb,
         overhead=2 if mode.pidns else 1, token=cfg.get("token"), cancel=cancel,
+        disk=None if spec.disk_mb is None else (str(workdir), spec.disk_mb),
     )
     try:
         _send_config(proc, cfg)
