@@ -210,14 +210,20 @@ class Task:
         part graded against its set's answers (medal thresholds apply to ``test`` only).
         Missing, duplicate or unknown ids make every report invalid with a reason.
         """
-        from aira_eval.datasets.grading import grade_frame, invalid_report, read_submission
+        from aira_eval.datasets.grading import (
+            SubmissionLimits,
+            grade_frame,
+            invalid_report,
+            read_submission,
+        )
 
         if set(self.heldouts) == {TEST}:
             return {TEST: self.grade(submission_path, heldouts=False)}
         thresholds = self.thresholds()
         path = Path(submission_path)
         try:
-            submission = read_submission(path)
+            limits = SubmissionLimits.for_answers([self.answers(n) for n in self.heldout_names])
+            submission = read_submission(path, limits)
             parts = self._split_submission(submission)
         except InvalidSubmission as err:
             exists = path.is_file() and path.suffix.lower() == ".csv"
