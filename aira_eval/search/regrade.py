@@ -14,6 +14,7 @@ from aira_eval.errors import UsageError
 from aira_eval.search.node import Node
 from aira_eval.search.operators.base import TaskBrief
 from aira_eval.search.runner import SearchContext, rerun_node
+from aira_eval.search.sandbox.leftovers import reap, scratch_root
 from aira_eval.study.journal import JournalFile
 from aira_eval.study.lock import study_lock
 from aira_eval.study.manifest import task_info
@@ -60,6 +61,7 @@ def regrade_study(
     if not search_meta_path(search_dir).exists():
         raise UsageError(f"no search {search_id!r} in {study_dir}")
     with study_lock(study_dir, "regrade"):
+        reap(scratch_root(study_dir))
         return _regrade(study_dir, search_dir, data_dir, timeout_s, memory_mb, sandbox, on_node)
 
 

@@ -33,6 +33,7 @@ from aira_eval.search.operators.base import (
 )
 from aira_eval.search.policies.base import Action
 from aira_eval.search.sandbox.base import DISK_MB, MAX_SUBMISSION_MB, ExecResult, ExecSpec, Sandbox
+from aira_eval.search.sandbox.leftovers import scratch_root
 from aira_eval.search.sandbox.watchdog import CANCELLED_REASON
 from aira_eval.study.status import NO_SCORE, Status, final_status
 
@@ -190,7 +191,9 @@ def _execute(ctx: SearchContext, code: str, node_dir: Path) -> ExecResult:
         disk_mb=ctx.disk_mb,
         max_submission_mb=ctx.max_submission_mb,
     )
-    workdir = Path(tempfile.mkdtemp(prefix="aira-eval-node-"))
+    scratch = scratch_root(ctx.study_dir)
+    scratch.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="node-", dir=scratch))
     try:
         result = ctx.sandbox.run(spec, workdir, node_dir)
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import re
 import threading
@@ -20,6 +21,7 @@ from aira_eval.search.node import Node
 from aira_eval.search.operators.base import TaskBrief
 from aira_eval.search.recorders import MlflowRecorder, catch_up_nodes
 from aira_eval.search.runner import SearchContext
+from aira_eval.search.sandbox.leftovers import reap, scratch_root
 from aira_eval.study.journal import JournalFile
 from aira_eval.study.lock import study_lock
 from aira_eval.study.manifest import StudyManifest, TaskInfo, mlflow_experiment, task_info
@@ -212,7 +214,12 @@ def run_study(
     (:func:`~aira_eval.study.lock.study_lock`) is held for the whole run.
     """
     with study_lock(out, "search --resume" if resume else "search"):
-        return _run_study(config, out, resume, events, stop, overrides)
+        reap(scratch_root(out))  # what a killed run of this study left behind
+        try:
+            return _run_study(config, out, resume, events, stop, overrides)
+        finally:
+            with contextlib.suppress(OSError):
+                scratch_root(out).rmdir()
 
 
 def _run_study(

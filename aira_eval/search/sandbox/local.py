@@ -50,7 +50,7 @@ from typing import Any
 
 from aira_eval.errors import AiraEvalError, UsageError
 from aira_eval.search.report import ValidationReport
-from aira_eval.search.sandbox import limits, watchdog
+from aira_eval.search.sandbox import leftovers, limits, watchdog
 from aira_eval.search.sandbox.base import (
     ExecResult,
     ExecSpec,
@@ -221,6 +221,7 @@ class LocalSandbox:
                 remove_tree(workdir)
             if jail_root is not None:
                 remove_tree(jail_root)
+            leftovers.forget_run(workdir)
 
 
 def sweep_stale_jail_dirs(max_age_s: float = 3600.0) -> None:
@@ -350,12 +351,15 @@ def _execute(spec: ExecSpec, mode: Mode, cfg: dict[str, Any], workdir: Path,
         proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             pass_fds=(status_w,), start_new_session=True, env={"PATH": "/usr/bin:/bin"},
+            preexec_fn=_die_with_harness(),
         )
-    except OSError as exc:
+    except (OSError, subprocess.SubprocessError) as exc:
         os.close(status_r)
         raise SandboxError(f"cannot launch the sandbox: {exc}") from exc
     finally:
         os.close(status_w)
+    jail = cfg.get("jail")
+    leftovers.record_run(workdir, proc.pid, Path(jail["root"]) if jail else None)
     watch = watchdog.Watchdog(
         proc, timeout_s=spec.timeout_s, max_procs=spec.max_procs, memory_mb=spec.memory_mb,
         overhead=2 if mode.pidns else 1, token=cfg.get("token"), cancel=cancel,
@@ -373,6 +377,31 @@ def _execute(spec: ExecSpec, mode: Mode, cfg: dict[str, Any], workdir: Path,
     wall = time.monotonic() - start
     status = _read_status(status_r)
     return _result(spec, mode, status, (watch.kind, killed), wall, out, err, workdir)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+@functools.lru_cache(maxsize=1)
+def _libc_prctl() -> Any:
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True).prctl
+
+
+def _die_with_harness() -> Any:
+    """A ``preexec_fn`` tying the launched stage to the harness: ``PR_SET_PDEATHSIG`` makes
+    the kernel SIGKILL it when the harness (thread) dies, even by ``kill -9``; ``unshare
+    --kill-child`` passes that on to the namespace's init, whose death ends the namespace.
+    Only async-signal-safe work happens in the child (the libc function is resolved here)."""
+    prctl, parent = _libc_prctl(), os.getpid()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
+        if os.getppid() != parent:  # the harness died before the signal was armed
+            os._exit(1)
+
+    return preexec
 
 
 def _send_config(proc: subprocess.Popen[bytes], cfg: dict[str, Any]) -> None:
