@@ -144,3 +144,18 @@ def test_data_dir_without_competition(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "mlebench prepare -c spaceship-titanic" in flat(
         result.stderr)
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("make", "kind"), [
+    (lambda p: p.mkdir(), "is a directory"),
+    (lambda p: __import__("os").mkfifo(p), "is a FIFO (named pipe)"),
+    (None, "is a character device"),
+])
+def test_special_files_are_named_for_what_they_are(tmp_path: Path, make: object,
+                                                   kind: str) -> None:
+    path = Path("/dev/zero") if make is None else tmp_path / "s.csv"
+    if make is not None:
+        make(path)  # type: ignore[operator]
+    result = runner.invoke(app, ["grade", str(path), "--task", "builtin:wine"])
+    err = flat(result.stderr)
+    assert result.exit_code == 2 and kind in err and "does not exist" not in err
