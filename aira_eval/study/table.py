@@ -188,12 +188,13 @@ def validate_nodes(frame: pd.DataFrame, where: str) -> None:
     missing = [c for c in NODE_COLUMNS if c not in frame.columns]
     if missing:
         raise DataError(f"{where} lacks node-table column(s) {missing}", hint=REBUILD_HINT)
-    dup = frame["node_id"][frame["node_id"].duplicated()]
+    dup = frame["node_id"][frame.duplicated(["search_id", "node_id"])]
     if len(dup):
         raise DataError(
             f"{where} has {len(dup)} duplicated node id(s), e.g. {list(dup.astype(str)[:3])}: "
-            "each node must be one row", hint=REBUILD_HINT + " A journal with repeated nodes "
-            "was written by two runs at once: keep one line per node id.")
+            "each node of a search must be one row",
+            hint=REBUILD_HINT + " A journal with repeated nodes was written by two runs at "
+            "once: keep one line per node id.")
     for column in _SCORES:
         values = frame[column].to_numpy(dtype=float)
         bad = int(np.isinf(values).sum())
