@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
+
+import pytest
 
 from aira_eval.search.sandbox.leftovers import reap, record_run, scratch_root
 from aira_eval.study.journal import JournalFile
@@ -105,3 +109,26 @@ def test_a_study_run_reaps_what_a_killed_run_left(tmp_path: Path) -> None:
         assert len(nodes) == 1
     finally:
         proc.kill()
+
+
+def test_jail_init_cmdline_shows_no_harness_path(tmp_path: Path) -> None:
+    import aira_eval
+    from aira_eval.search.sandbox import ExecSpec
+    from aira_eval.search.sandbox.local import LocalSandbox
+
+    sandbox = LocalSandbox()
+    public = tmp_path / "task" / "public"
+    public.mkdir(parents=True)
+    code = "print(open('/proc/1/cmdline','rb').read().replace(b'\\0', b' ').decode())\n"
+    work = Path(tempfile.mkdtemp(prefix="aira-test-work-"))
+    try:
+        res = sandbox.run(ExecSpec(code=code, public_dir=public, timeout_s=30), work / "w",
+                          work / "k")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    assert res.exit_code == 0, res.stderr_tail
+    if "pidns" not in res.mechanisms:
+        pytest.skip("no PID namespace here: PID 1 is the host's init")
+    package_dir = str(Path(aira_eval.__file__).parent)
+    assert "python" in res.stdout_tail  # it is the stage
+    assert package_dir not in res.stdout_tail and "limits.py" not in res.stdout_tail

@@ -1,6 +1,8 @@
 """Limits enforced inside the local sandbox: the stage program and process-tree helpers.
 
-This module is **stdlib-only** and runs as a standalone program (``python -I -S limits.py``)
+This module is **stdlib-only** and runs as a standalone program (``python -I -S /dev/fd/N``:
+the harness passes this file as an open descriptor, so ``/proc/1/cmdline`` in the jail names no
+host path of the harness)
 launched by :mod:`aira_eval.search.sandbox.local`, usually under ``unshare`` (new mount, network
 and PID namespaces). It reads its configuration (``marshal``: no import cost) on stdin, never
 on the command line, which the script could read from ``/proc/1/cmdline``; then

@@ -343,14 +343,15 @@ def _execute(spec: ExecSpec, mode: Mode, cfg: dict[str, Any], workdir: Path,
     """Launch the stage, supervise it, and turn what happened into an :class:`ExecResult`."""
     status_r, status_w = os.pipe()
     cfg["status_fd"] = status_w
-    argv = [*mode.argv_prefix(spec.network), sys.executable, "-I", "-S", limits.__file__]
+    stage = os.open(limits.__file__, os.O_RDONLY | os.O_CLOEXEC)  # named by fd, not by path
+    argv = [*mode.argv_prefix(spec.network), sys.executable, "-I", "-S", f"/dev/fd/{stage}"]
     out = OutputCapture(keep_dir / "stdout.txt", spec.max_output_bytes, scan_report=True)
     err = OutputCapture(keep_dir / "stderr.txt", spec.max_output_bytes)
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            pass_fds=(status_w,), start_new_session=True, env={"PATH": "/usr/bin:/bin"},
+            pass_fds=(status_w, stage), start_new_session=True, env={"PATH": "/usr/bin:/bin"},
             preexec_fn=_die_with_harness(),
         )
     except (OSError, subprocess.SubprocessError) as exc:
@@ -358,6 +359,7 @@ def _execute(spec: ExecSpec, mode: Mode, cfg: dict[str, Any], workdir: Path,
         raise SandboxError(f"cannot launch the sandbox: {exc}") from exc
     finally:
         os.close(status_w)
+        os.close(stage)
     jail = cfg.get("jail")
     leftovers.record_run(workdir, proc.pid, Path(jail["root"]) if jail else None)
     watch = watchdog.Watchdog(
