@@ -23,7 +23,7 @@ from aira_eval.search.recorders import MlflowRecorder, catch_up_nodes
 from aira_eval.search.runner import SearchContext
 from aira_eval.search.sandbox.leftovers import reap, scratch_root
 from aira_eval.study.journal import JournalFile
-from aira_eval.study.lock import study_lock
+from aira_eval.study.lock import LOCK_NAME, study_lock
 from aira_eval.study.manifest import StudyManifest, TaskInfo, mlflow_experiment, task_info
 from aira_eval.study.records import NodeTableBuilder, SearchMeta, write_search_meta
 
@@ -213,13 +213,22 @@ def run_study(
     gave again) applied where :data:`RESUME_OVERRIDABLE` allows. The study dir's write lock
     (:func:`~aira_eval.study.lock.study_lock`) is held for the whole run.
     """
+    existed = out.is_dir()
     with study_lock(out, "search --resume" if resume else "search"):
         reap(scratch_root(out))  # what a killed run of this study left behind
+        resume = resume and not (existed and _killed_before_manifest(out))
         try:
             return _run_study(config, out, resume, events, stop, overrides)
         finally:
             with contextlib.suppress(OSError):
                 scratch_root(out).rmdir()
+
+
+def _killed_before_manifest(out: Path) -> bool:
+    """``out`` holds nothing but the lock: a run killed before it wrote its manifest, which
+    ``--resume`` starts afresh."""
+    return not (out / "study.json").exists() and all(
+        p.name == LOCK_NAME for p in out.iterdir())
 
 
 def _run_study(

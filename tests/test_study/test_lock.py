@@ -106,3 +106,14 @@ def test_readers_never_wait_for_the_lock(tmp_path: Path) -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_resume_of_a_run_killed_before_its_manifest_starts_afresh(tmp_path: Path) -> None:
+    study = tmp_path / "study"
+    proc = _holder(study)  # a run that got the lock, then was killed before study.json
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    result = run_study(_config(), study, resume=True)
+    assert (study / "study.json").exists() and len(result.outcomes) == 1
+    with pytest.raises(UsageError, match="nothing to resume"):
+        run_study(_config(), tmp_path / "typo", resume=True)
