@@ -132,3 +132,24 @@ def test_jail_init_cmdline_shows_no_harness_path(tmp_path: Path) -> None:
     package_dir = str(Path(aira_eval.__file__).parent)
     assert "python" in res.stdout_tail  # it is the stage
     assert package_dir not in res.stdout_tail and "limits.py" not in res.stdout_tail
+
+
+@pytest.mark.slow
+def test_fault_campaign_meets_its_targets(tmp_path: Path) -> None:
+    """bench/faults/run.py's kill and concurrency scenarios: 0 lost, 0 duplicated, 0 left
+    behind, 0 tracebacks, and the same table as an uninterrupted run."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "faults_run", Path(__file__).resolve().parents[2] / "bench" / "faults" / "run.py")
+    assert spec is not None and spec.loader is not None
+    campaign = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(campaign)
+    kills = campaign.kills(tmp_path, n_kills=6, steps=12, seed=7)
+    assert kills["exit_code"] == 0 and kills["lost"] == 0 and kills["duplicated"] == 0
+    assert kills["processes_left_behind"] == 0 and not kills["scratch_left_behind"]
+    assert kills["tracebacks"] == 0 and kills["table_equals_uninterrupted"]
+    together = campaign.concurrent(tmp_path, steps=4)
+    assert together["exit_codes"] == [0, 2] and together["second_refused_naming_pid"]
+    assert together["resume_during_run_refused"] and together["duplicated"] == 0
+    assert together["tracebacks"] == 0

@@ -208,7 +208,9 @@ class LocalSandbox:
         clear_kept(keep_dir)
         (keep_dir / "code.py").write_text(spec.code)
         fresh_workdir(workdir)
-        jail_root = Path(tempfile.mkdtemp(prefix=JAIL_PREFIX)) if mode.jail else None
+        # beside the working dir: whatever reaps a killed run's scratch dir reaps it too
+        jail_root = Path(tempfile.mkdtemp(prefix=JAIL_PREFIX, dir=workdir.parent)) \
+            if mode.jail else None
         try:
             uid = random.randint(*UID_RANGE) if mode.drop_uid else None
             cfg, notes = _prepare(spec, workdir, mode, uid, jail_root)
