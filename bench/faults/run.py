@@ -140,20 +140,20 @@ def _mount_tmpfs(path: Path, size_mb: int) -> bool:
 
 def _fill(path: Path) -> Path:
     filler = path / "filler"
-    with filler.open("wb") as fh:
-        try:
+    try:
+        with filler.open("wb") as fh:
             while True:
                 fh.write(b"\0" * (1 << 20))
                 fh.flush()
-        except OSError:
-            pass
+    except OSError:  # full (perhaps already: then there is nothing to free but the study)
+        pass
     return filler
 
 
 def fullfs(work: Path, steps: int) -> dict[str, Any]:
     """The study dir on a small filesystem that fills up mid-run; resume after freeing it."""
     mnt = work / "small"
-    if not _mount_tmpfs(mnt, 48):
+    if not _mount_tmpfs(mnt, 256):
         return {"skipped": "needs root to mount a tmpfs"}
     try:
         out = mnt / "study"
@@ -167,7 +167,7 @@ def fullfs(work: Path, steps: int) -> dict[str, Any]:
             before = journal_steps(out)
         except Exception:  # the point: a journal must stay readable
             journal_ok, before = False, []
-        filler.unlink()
+        filler.unlink(missing_ok=True)
         rc2, err2 = finish(start(args_for(out, steps, "--resume")))
         after = journal_steps(out)
         return {
@@ -196,7 +196,7 @@ def mlflow(work: Path, steps: int) -> dict[str, Any]:
         filler = _fill(mnt)
         rc, err = finish(proc)
         journaled = journal_steps(out)
-        filler.unlink()
+        filler.unlink(missing_ok=True)
         rc2, err2 = finish(start(args_for(out, steps, "--resume", "--mlflow", "--mlflow-uri",
                                           uri)))
         runs = _mlflow_node_runs(uri, out)
@@ -229,10 +229,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--only", default="kills,concurrent,fullfs,mlflow")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "faults.json"))
     opts = parser.parse_args()
     chosen = opts.only.split(",")
     result: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="aira-faults-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="aira-faults-", ignore_cleanup_errors=True) as tmp:
         work = Path(tmp)
         if "kills" in chosen:
             result["kills"] = kills(work, opts.kills, opts.steps, opts.seed)
@@ -242,7 +243,7 @@ def main() -> None:
             result["fullfs"] = fullfs(work, opts.steps)
         if "mlflow" in chosen:
             result["mlflow"] = mlflow(work, 6)
-    out = ROOT / "bench" / "results" / "faults.json"
+    out = Path(opts.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=str))
     print(f"{'scenario':<12} {'figure':<34} value")
