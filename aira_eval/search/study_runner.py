@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import platform
 import re
 import threading
@@ -219,6 +220,14 @@ def run_study(
         resume = resume and not (existed and _killed_before_manifest(out))
         try:
             return _run_study(config, out, resume, events, stop, overrides)
+        except OSError as err:
+            if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise UsageError(
+                f"no space left on the filesystem of study {out} ({err.strerror})",
+                hint="Every finished node is journaled before anything else is written, so "
+                "the journals are intact: free some space, then run again with --resume.",
+            ) from err
         finally:
             with contextlib.suppress(OSError):
                 scratch_root(out).rmdir()

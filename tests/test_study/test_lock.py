@@ -117,3 +117,26 @@ def test_resume_of_a_run_killed_before_its_manifest_starts_afresh(tmp_path: Path
     assert (study / "study.json").exists() and len(result.outcomes) == 1
     with pytest.raises(UsageError, match="nothing to resume"):
         run_study(_config(), tmp_path / "typo", resume=True)
+
+
+def test_a_full_disk_is_a_clear_error_and_resume_completes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from aira_eval.study import records
+    from aira_eval.study.journal import JournalFile
+
+    study = tmp_path / "study"
+
+    def full(*_args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(records, "write_nodes", full)
+    with pytest.raises(UsageError, match="no space left") as err:
+        run_study(_config(), study)
+    assert err.value.hint and "--resume" in err.value.hint
+    monkeypatch.undo()
+    journal = JournalFile(study / "searches" / "builtin-iris__greedy__s0" / "journal.jsonl")
+    assert len(journal.read()) == 1  # journaled before the table write failed
+    run_study(_config(), study, resume=True)
+    assert (study / "nodes.parquet").exists() and len(journal.read()) == 1
