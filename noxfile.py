@@ -77,6 +77,23 @@ def docs(session: nox.Session) -> None:
 
 
 @nox.session
+def faults(session: nox.Session) -> None:
+    """The fault campaign: the fast fault tests, the LLM-fault tests (scripted litellm
+    handler), the slow ones, then bench/faults/run.py (kill -9 + resume, concurrent writers,
+    a full disk, an unwritable MLflow store; root mounts a tmpfs for the last two)."""
+    session.install("-e", ".[dev]")
+    tests = ["tests/test_search/test_faults.py", "tests/test_study/test_lock.py",
+             "tests/test_study/test_load_validation.py",
+             "tests/test_search/test_sandbox_bounds.py", "tests/test_datasets/test_grade_bounds.py"]
+    llm = ["tests/test_search/test_llm_search.py", "-k",
+           "prose or malformed or rate_limit or exhausted"]
+    session.run("pytest", "-q", *tests, env=ENV)
+    session.run("pytest", "-q", *llm, env=ENV)
+    session.run("pytest", "-q", "-m", "slow", "tests/test_search/test_faults.py", env=ENV)
+    session.run("python", "bench/faults/run.py", *session.posargs, env=ENV)
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks (not tests): each writes JSON under bench/results and prints a table."""
     session.install("-e", ".[dev,ray]")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -99,7 +100,23 @@ def resolve_data_dir(data_dir: Path | None) -> Path:
     return Path(env).expanduser() if env else DEFAULT_DATA_DIR.expanduser()
 
 
-def require_file(path: Path, what: str) -> Path:
-    if not path.exists():
-        raise UsageError(f"{what} {path} does not exist", hint="Check the path and try again.")
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISSOCK, "a socket"))
+
+
+def require_file(path: Path, what: str, regular: bool = False) -> Path:
+    """``path``, which must exist (and with ``regular``, be a regular file: a FIFO or a
+    device such as /dev/zero would block or never end)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise UsageError(f"{what} {path} does not exist",
+                         hint="Check the path and try again.") from None
+    except OSError as err:
+        raise UsageError(f"{what} {path} cannot be read: {err.strerror}") from None
+    if regular and not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+        raise UsageError(f"{what} {path} is {kind}, not a regular file",
+                         hint="Pass the path of a CSV file.")
     return path

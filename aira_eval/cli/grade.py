@@ -7,8 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from aira_eval.cli._common import console, print_json, resolve_data_dir, user_errors
-from aira_eval.errors import UsageError
+from aira_eval.cli._common import (
+    console,
+    print_json,
+    require_file,
+    resolve_data_dir,
+    user_errors,
+)
 
 if TYPE_CHECKING:
     from aira_eval.datasets.grading import GradeReport
@@ -43,9 +48,7 @@ def grade(
     """
     from aira_eval.datasets.registry import resolve_task
 
-    if not submission.is_file():
-        raise UsageError(f"submission file {submission} does not exist",
-                         hint="Pass the path of a CSV file written by a solution.")
+    require_file(submission, "submission file", regular=True)
     resolved = resolve_task(task, data_dir=resolve_data_dir(data_dir), heldouts=heldouts)
     reports = resolved.grade_heldouts(submission)
     test = reports["test"]

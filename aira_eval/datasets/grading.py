@@ -41,6 +41,7 @@ from aira_eval.errors import DataError
 
 __all__ = [
     "GradeReport",
+    "SubmissionLimits",
     "TableGrader",
     "align_to_answers",
     "check_probability_rows",
@@ -73,18 +74,69 @@ def read_csv_like_mlebench(path: str | Path) -> pd.DataFrame:
     return pd.read_csv(path, **kwargs)
 
 
-def read_submission(path: str | Path) -> pd.DataFrame:
-    """Read a submission CSV.
+@dataclass(frozen=True)
+class SubmissionLimits:
+    """What a submission for a task can be at most, checked before pandas reads it (a bad
+    file must not cost gigabytes of memory): its byte size and its header's column count."""
+
+    max_bytes: int
+    max_columns: int
+
+    @classmethod
+    def for_answers(cls, answers: list[pd.DataFrame]) -> SubmissionLimits:
+        """Generous bounds for a submission graded against ``answers`` (all its parts):
+        :data:`BYTES_FLOOR` plus :data:`BYTES_PER_ROW` per answer row (room for a wide
+        one-hot row per id), and 100 columns per answer column (at least 10,000)."""
+        rows = sum(len(a) for a in answers)
+        cols = max((len(a.columns) for a in answers), default=1)
+        return cls(max_bytes=BYTES_FLOOR + rows * BYTES_PER_ROW,
+                   max_columns=max(COLUMNS_FLOOR, 100 * cols))
+
+
+BYTES_FLOOR = 64 * 1024**2
+BYTES_PER_ROW = 4096
+COLUMNS_FLOOR = 10_000
+HEADER_MAX_BYTES = 16 * 1024**2
+
+
+def check_submission_shape(path: Path, limits: SubmissionLimits) -> None:
+    """Reject, before reading it, a file too large or too wide to be a valid submission."""
+    size = path.stat().st_size
+    if size > limits.max_bytes:
+        raise InvalidSubmission(
+            f"submission {path.name} is larger than {limits.max_bytes // 1024**2} MB "
+            f"({size / 1024**2:.0f} MB): too large for this task's answers")
+    with path.open("rb") as fh:
+        header = fh.readline(HEADER_MAX_BYTES + 1)
+    if len(header) > HEADER_MAX_BYTES:
+        raise InvalidSubmission(f"submission {path.name} has a header line longer than "
+                                f"{HEADER_MAX_BYTES // 1024**2} MB")
+    columns = header.count(b",") + 1  # an upper bound: quoted commas are rare in headers
+    if columns > limits.max_columns:
+        raise InvalidSubmission(
+            f"submission {path.name} has {columns} columns in its header; a submission for "
+            f"this task has at most {limits.max_columns}")
+
+
+def read_submission(path: str | Path, limits: SubmissionLimits | None = None) -> pd.DataFrame:
+    """Read a submission CSV; with ``limits``, a file that cannot be valid (too large, too
+    many columns) is rejected before pandas reads it.
 
     Raises:
-        InvalidSubmission: no such file, not a ``.csv`` file, an empty file, or a file pandas
-            cannot parse as CSV (binary data, broken quoting, wrong encoding).
+        InvalidSubmission: no such file, not a regular ``.csv`` file, an empty file, a file
+            beyond ``limits``, or a file pandas cannot parse as CSV (binary data, broken
+            quoting, wrong encoding).
     """
     path = Path(path)
     if not path.is_file():
         raise InvalidSubmission(f"no submission file at {path}")
     if path.suffix.lower() != ".csv":
         raise InvalidSubmission(f"submission {path.name} is not a .csv file")
+    try:
+        if limits is not None:
+            check_submission_shape(path, limits)
+    except OSError as err:
+        raise InvalidSubmission(f"submission {path.name} cannot be read: {err}") from err
     try:
         frame = read_csv_like_mlebench(path)
     except pd.errors.EmptyDataError as err:
@@ -291,7 +343,7 @@ def grade_csv(
     name = competition_id or grader.name
     exists = path.is_file() and path.suffix.lower() == ".csv"
     try:
-        submission = read_submission(path)
+        submission = read_submission(path, SubmissionLimits.for_answers([answers_df]))
     except InvalidSubmission as err:
         return invalid_report(name, grader, thresholds, reason=err.reason, path=path,
                               exists=exists)

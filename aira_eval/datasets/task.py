@@ -18,6 +18,7 @@ import pandas as pd
 from aira_eval.datasets.grader import Grader, InvalidSubmission
 from aira_eval.datasets.grading import (
     GradeReport,
+    SubmissionLimits,
     grade_csv,
     grade_frame,
     invalid_report,
@@ -213,7 +214,8 @@ class Task:
         thresholds = self.thresholds()
         path = Path(submission_path)
         try:
-            submission = read_submission(path)
+            limits = SubmissionLimits.for_answers([self.answers(n) for n in self.heldout_names])
+            submission = read_submission(path, limits)
             parts = self._split_submission(submission)
         except InvalidSubmission as err:
             exists = path.is_file() and path.suffix.lower() == ".csv"

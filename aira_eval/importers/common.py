@@ -205,18 +205,28 @@ def write_imported_study(
 ) -> StudyManifest:
     """Write (or extend) study ``out`` with ``search``; returns the manifest written.
 
-    ``rebuild=False`` leaves the node table to the caller (a batch rebuilds it once)."""
+    ``rebuild=False`` leaves the node table to the caller (a batch rebuilds it once). The study
+    is locked while it is written (:func:`aira_eval.study.lock.study_lock`)."""
+    from aira_eval.study.lock import LOCK_NAME, study_lock
+
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} exists and is not a directory")
+    if out.is_dir() and any(p.name != LOCK_NAME for p in out.iterdir()) \
+            and not (out / "study.json").exists():
+        raise UsageError(f"--out {out} is a non-empty directory that holds no study",
+                         hint="Choose a new directory for the study.")
+    with study_lock(out, "import"):
+        return _write_imported(search, out, data_dir, rebuild)
+
+
+def _write_imported(search: ImportedSearch, out: Path, data_dir: Path | None,
+                    rebuild: bool) -> StudyManifest:
     from aira_eval.study.records import SearchMeta, rebuild_node_table, write_search_meta
 
     search_dir = out / "searches" / search.search_id
     if search_dir.exists():
         raise UsageError(f"{out} already holds search {search.search_id}",
                          hint="Import into another --out, or delete that search directory.")
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not (out / "study.json").exists():
-        raise UsageError(f"--out {out} is a non-empty directory that holds no study",
-                         hint="Choose a new directory for the study.")
     info = task_info(search, data_dir)
     meta = SearchMeta(out.resolve().name, search.search_id, search.task, search.policy,
                       search.operators, search.seed, search.fitness, info.lower_is_better)

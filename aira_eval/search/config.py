@@ -64,6 +64,8 @@ class StudyConfig:
         steps: nodes per search.
         time_budget_s: wall-clock budget per search (None: unlimited).
         node_timeout_s: per-node time limit; memory_mb: per-node memory limit.
+        disk_mb: disk a node's working dir may use (killed beyond it; None: unbounded);
+            max_submission_mb: a larger submission is invalid, never read by the harness.
         workers: nodes run at once across the study (shared slots; several searches run
             concurrently), and the largest batch a policy is offered. Results depend on it:
             resume with the same value to reproduce a run.
@@ -103,6 +105,8 @@ class StudyConfig:
     time_budget_s: float | None = None
     node_timeout_s: float = 300.0
     memory_mb: int | None = 4096
+    disk_mb: int | None = 8192
+    max_submission_mb: int = 512
     workers: int = 1
     fitness: str = "val"
     heldouts: bool | None = None
@@ -141,6 +145,11 @@ class StudyConfig:
             raise UsageError(f"--workers must be at least 1, got {self.workers}")
         if self.node_timeout_s <= 0:
             raise UsageError(f"--node-timeout must be positive, got {self.node_timeout_s}")
+        if self.disk_mb is not None and self.disk_mb < 16:
+            raise UsageError(f"disk_mb must be at least 16 (or null), got {self.disk_mb}")
+        if self.max_submission_mb < 1:
+            raise UsageError(f"max_submission_mb must be at least 1, got "
+                             f"{self.max_submission_mb}")
         if self.fitness not in FITNESS_SIGNALS:
             raise unknown_name("fitness signal", self.fitness, FITNESS_SIGNALS)
         if self.sandbox not in SANDBOXES:

@@ -32,7 +32,9 @@ from aira_eval.errors import UsageError
 from aira_eval.search.node import Node
 from aira_eval.search.operators.base import TaskBrief
 from aira_eval.search.runner import NodeCancelled, SearchContext, rerun_node
+from aira_eval.search.sandbox.leftovers import reap, scratch_root
 from aira_eval.study.journal import JournalFile
+from aira_eval.study.lock import study_lock
 from aira_eval.study.manifest import task_info
 from aira_eval.study.records import (
     SearchMeta,
@@ -223,6 +225,16 @@ def regrade_searches(
     node)`` after each; ``environment`` is a probe result to reuse (else the sandbox is probed).
     Ctrl-C cancels the running nodes: every node finished before it stays journaled.
     """
+    with study_lock(study_dir, "regrade"):
+        reap(scratch_root(study_dir))
+        return _regrade_locked(study_dir, search_ids, options, on_node, on_plan, environment,
+                               rebuild)
+
+
+def _regrade_locked(study_dir: Path, search_ids: list[str], options: RegradeOptions,
+                    on_node: Callable[[str, Node], None] | None,
+                    on_plan: Callable[[int, int], None] | None,
+                    environment: dict[str, Any] | None, rebuild: bool) -> list[RegradeResult]:
     from aira_eval.search.environment import check_python, probe_environment
 
     python = check_python(options.python)

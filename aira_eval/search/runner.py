@@ -33,7 +33,15 @@ from aira_eval.search.operators.base import (
 )
 from aira_eval.search.policies.base import Action
 from aira_eval.search.printed import printed_score, scores_agree
-from aira_eval.search.sandbox.base import DEFAULT_SUBMISSION, ExecResult, ExecSpec, Sandbox
+from aira_eval.search.sandbox.base import (
+    DEFAULT_SUBMISSION,
+    DISK_MB,
+    MAX_SUBMISSION_MB,
+    ExecResult,
+    ExecSpec,
+    Sandbox,
+)
+from aira_eval.search.sandbox.leftovers import scratch_root
 from aira_eval.search.sandbox.watchdog import CANCELLED_REASON
 from aira_eval.study.status import NO_SCORE, Status, final_status
 
@@ -67,6 +75,8 @@ class SearchContext:
     heldout_sizes: dict[str, int] = field(default_factory=dict)
     spec_fields: dict[str, Any] = field(default_factory=dict)
     """Extra :class:`ExecSpec` fields for every run (a peer's working-dir layout, python)."""
+    disk_mb: int | None = DISK_MB
+    max_submission_mb: int = MAX_SUBMISSION_MB
 
     @property
     def lower_is_better(self) -> bool:
@@ -212,9 +222,13 @@ def _execute(ctx: SearchContext, code: str, node_dir: Path) -> ExecResult:
         public_dir=ctx.task.public_dir,
         timeout_s=ctx.node_timeout_s,
         memory_mb=ctx.memory_mb,
+        disk_mb=ctx.disk_mb,
+        max_submission_mb=ctx.max_submission_mb,
         **ctx.spec_fields,
     )
-    workdir = Path(tempfile.mkdtemp(prefix="aira-eval-node-"))
+    scratch = scratch_root(ctx.study_dir)
+    scratch.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="node-", dir=scratch))
     try:
         result = ctx.sandbox.run(spec, workdir, node_dir)
     finally:
@@ -257,6 +271,8 @@ def _settle(ctx: SearchContext, node: Node, result: ExecResult
     test: _Grade = (None, None)
     if run[0] == "ok" and result.submission_path is not None:
         test = _grade(ctx, node, result.submission_path)
+    elif run[0] == "ok" and result.submission_rejected:  # never read by the harness
+        test = (False, result.submission_rejected)
     node.status, node.reason = final_status(*run, test_valid=test[0], test_reason=test[1],
                                             has_val=True)
     return run, test
@@ -280,7 +296,7 @@ def _run_status(result: ExecResult, submission: Path | None,
         last = [ln for ln in result.stderr_tail.strip().splitlines() if ln.strip()]
         why = last[-1] if last else f"exit code {result.exit_code}"
         return "buggy", f"the script failed: {why}"[:500]
-    if submission is None:
+    if submission is None and not result.submission_rejected:
         return "buggy", f"the script wrote no ./{expected}"
     return "ok", None  # a missing score is decided in _analyze
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import platform
 import re
@@ -22,7 +24,9 @@ from aira_eval.search.node import Node
 from aira_eval.search.operators.base import TaskBrief
 from aira_eval.search.recorders import MlflowRecorder, StudyLogger
 from aira_eval.search.runner import SearchContext
+from aira_eval.search.sandbox.leftovers import reap, scratch_root
 from aira_eval.study.journal import JournalFile
+from aira_eval.study.lock import LOCK_NAME, study_lock
 from aira_eval.study.manifest import StudyManifest, TaskInfo, task_info
 from aira_eval.study.records import NodeTableBuilder, SearchMeta, write_search_meta
 
@@ -92,7 +96,7 @@ def default_tracking_uri(study_dir: Path) -> str:
 
 RESUME_OVERRIDABLE = ("workers", "steps", "time_budget_s", "mlflow", "mlflow_uri", "data_dir",
                       "max_cost_usd", "request_timeout_s", "max_concurrent_calls",
-                      "executor", "ray_address", "cpus_per_node", "ray_resources")
+                      "executor", "ray_address", "cpus_per_node", "ray_resources", "disk_mb")
 
 
 def prepare_study(
@@ -176,6 +180,8 @@ def _context(config: StudyConfig, out: Path, plan: SearchPlan, task: Task,
         node_timeout_s=config.node_timeout_s,
         memory_mb=config.memory_mb,
         heldout_sizes=info.heldout_sizes,
+        disk_mb=config.disk_mb,
+        max_submission_mb=config.max_submission_mb,
     )
 
 
@@ -222,8 +228,39 @@ def run_study(
     """Run (or resume) every search of ``config`` into study dir ``out``.
 
     On ``resume`` the study's stored config is used, with ``overrides`` (the options the user
-    gave again) applied where :data:`RESUME_OVERRIDABLE` allows.
+    gave again) applied where :data:`RESUME_OVERRIDABLE` allows. The study dir's write lock
+    (:func:`~aira_eval.study.lock.study_lock`) is held for the whole run.
     """
+    existed = out.is_dir()
+    with study_lock(out, "search --resume" if resume else "search"):
+        reap(scratch_root(out))  # what a killed run of this study left behind
+        resume = resume and not (existed and _killed_before_manifest(out))
+        try:
+            return _run_study(config, out, resume, events, stop, overrides)
+        except OSError as err:
+            if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise UsageError(
+                f"no space left on the filesystem of study {out} ({err.strerror})",
+                hint="Every finished node is journaled before anything else is written, so "
+                "the journals are intact: free some space, then run again with --resume.",
+            ) from err
+        finally:
+            with contextlib.suppress(OSError):
+                scratch_root(out).rmdir()
+
+
+def _killed_before_manifest(out: Path) -> bool:
+    """``out`` holds nothing but the lock: a run killed before it wrote its manifest, which
+    ``--resume`` starts afresh."""
+    return not (out / "study.json").exists() and all(
+        p.name == LOCK_NAME for p in out.iterdir())
+
+
+def _run_study(
+    config: StudyConfig, out: Path, resume: bool, events: StudyEvents | None,
+    stop: threading.Event | None, overrides: dict[str, Any] | None,
+) -> StudyResult:
     from aira_eval.search.policies.registry import make_policy
 
     config = prepare_study(config, out, resume, overrides)

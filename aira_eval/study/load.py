@@ -20,7 +20,7 @@ import pandas as pd
 from aira_eval.errors import UsageError
 from aira_eval.study.manifest import StudyManifest, TaskInfo
 from aira_eval.study.searches import search_table
-from aira_eval.study.table import read_nodes
+from aira_eval.study.table import read_nodes, validate_nodes
 
 
 @dataclass
@@ -137,7 +137,9 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, Path, Path]:
     if any((path / "searches").glob("*/journal.jsonl")):
         from aira_eval.study.records import NodeTableBuilder
 
-        return NodeTableBuilder(path).table().to_pandas(), nodes, path
+        frame = NodeTableBuilder(path).table().to_pandas()
+        validate_nodes(frame, f"the journals of {path}")
+        return frame, nodes, path
     raise UsageError(f"{path} has no nodes.parquet and no journals",
                      hint="Run `aira-eval search` (or `aira-eval import`) into it first.")
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -166,5 +167,46 @@ def read_nodes(path: Path) -> pd.DataFrame:
             "this aira-eval reads",
             hint="Upgrade aira-eval (pip install -U aira-eval) to read it.",
         )
-    frame = pq.read_table(path).to_pandas()
+    try:
+        frame = pq.read_table(path).to_pandas()
+    except (OSError, pa.ArrowException) as err:
+        raise DataError(f"{path} is corrupt (its data cannot be read): {err}",
+                        hint=REBUILD_HINT) from err
+    validate_nodes(frame, str(path))
     return frame
+
+
+REBUILD_HINT = ("The journals (searches/*/journal.jsonl) are the source of truth: delete "
+                "nodes.parquet and it is rebuilt from them (in memory by readers, on disk by "
+                "the next `aira-eval search --resume`).")
+_SCORES = ("score_val", "score_search", "score_select", "score_test")
+
+
+def validate_nodes(frame: pd.DataFrame, where: str) -> None:
+    """Reject a node table no reader can trust: missing columns, a node id on two rows,
+    infinite scores, or a valid node without a test score (``valid`` means graded on test).
+
+    Raises:
+        DataError: naming what is wrong, with :data:`REBUILD_HINT`.
+    """
+    missing = [c for c in NODE_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError(f"{where} lacks node-table column(s) {missing}", hint=REBUILD_HINT)
+    dup = frame["node_id"][frame.duplicated(["search_id", "node_id"])]
+    if len(dup):
+        raise DataError(
+            f"{where} has {len(dup)} duplicated node id(s), e.g. {list(dup.astype(str)[:3])}: "
+            "each node of a search must be one row",
+            hint=REBUILD_HINT + " A journal with repeated nodes was written by two runs at "
+            "once: keep one line per node id.")
+    for column in _SCORES:
+        values = frame[column].to_numpy(dtype=float)
+        bad = int(np.isinf(values).sum())
+        if bad:
+            raise DataError(f"{where} has {bad} infinite value(s) in {column}: a score must be "
+                            "finite (or missing)", hint=REBUILD_HINT)
+    orphan = frame["valid"].to_numpy(dtype=bool) & np.isnan(frame["score_test"].to_numpy(float))
+    if orphan.any():
+        ids = list(frame.loc[orphan, "node_id"].astype(str)[:3])
+        raise DataError(f"{where} has {int(orphan.sum())} node(s) marked valid without a test "
+                        f"score, e.g. {ids}", hint=REBUILD_HINT)

@@ -157,3 +157,18 @@ def test_wrong_task_gets_no_heldouts_hint_and_builtins_show_no_medal_rows() -> N
     assert "valid submission no" in out
     assert "--no-heldouts" not in out  # the submission is for another task: no bogus hint
     assert "threshold" not in out and "medals" not in out  # no leaderboard, no medal rows
+
+
+@pytest.mark.parametrize(("make", "kind"), [
+    (lambda p: p.mkdir(), "is a directory"),
+    (lambda p: __import__("os").mkfifo(p), "is a FIFO (named pipe)"),
+    (None, "is a character device"),
+])
+def test_special_files_are_named_for_what_they_are(tmp_path: Path, make: object,
+                                                   kind: str) -> None:
+    path = Path("/dev/zero") if make is None else tmp_path / "s.csv"
+    if make is not None:
+        make(path)  # type: ignore[operator]
+    result = runner.invoke(app, ["grade", str(path), "--task", "builtin:wine"])
+    err = flat(result.stderr)
+    assert result.exit_code == 2 and kind in err and "does not exist" not in err

@@ -388,8 +388,8 @@ def test_stray_child_holding_the_pipes_killed_at_timeout(sandbox: LocalSandbox, 
 
 
 def test_killed_harness_leaves_no_runaway_script(task: Path, scratch: Path) -> None:
-    """If the harness dies (SIGKILL), the stage's own deadline (time limit + backstop) still
-    ends the script."""
+    """If the harness dies (SIGKILL), the script dies with it (PR_SET_PDEATHSIG on the
+    launcher; the stage's own deadline, time limit + backstop, stays as a second line)."""
     token = uuid.uuid4().hex
     harness = f"""
 import sys, tempfile
@@ -412,8 +412,6 @@ local.LocalSandbox().run(spec, Path({str(scratch / "w")!r}), Path({str(scratch /
     assert survivors(token), "the script never started"
     proc.kill()  # the harness dies without cleaning up
     proc.wait()
-    time.sleep(1.0)
-    assert survivors(token), "orphaned: nothing but the stage's deadline can end it now"
     deadline = time.monotonic() + 8
     while survivors(token) and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -31,7 +31,11 @@ from aira_eval.search.report import ReportScanner, ValidationReport
 
 TAIL_BYTES = 8 * 1024
 DEFAULT_IMAGE = "aira-eval-sandbox"
-MAX_SUBMISSION_BYTES = 4 * 1024**3
+MAX_SUBMISSION_MB = 512
+"""Default bound on a submission copied out of the sandbox (and graded by the harness)."""
+DISK_MB = 8192
+"""Default bound on the disk a run's working dir may use."""
+MAX_SUBMISSION_BYTES = MAX_SUBMISSION_MB * 1024**2
 MEMORY_ERROR_TOKENS = (
     b"MemoryError",
     b"std::bad_alloc",
@@ -72,6 +76,9 @@ class ExecSpec:
             ``submission``, ``working`` or an alias) is also seen at that absolute path, e.g.
             ``("/home/data", "input")`` for MLE-bench's agents. Needs a mount namespace (the
             local jail mode) or docker.
+        max_submission_mb: a larger (or sparse) ``submission.csv`` is not copied out; the run's
+            ``submission_rejected`` says why.
+        disk_mb: disk the working dir may use (the run is killed beyond it); None: no bound.
     """
 
     code: str
@@ -87,6 +94,8 @@ class ExecSpec:
     input_aliases: tuple[str, ...] = ()
     submission_path: str = DEFAULT_SUBMISSION
     path_maps: tuple[tuple[str, str], ...] = ()
+    max_submission_mb: int = MAX_SUBMISSION_MB
+    disk_mb: int | None = DISK_MB
 
 
 @dataclass
@@ -111,6 +120,8 @@ class ExecResult:
         report: the validation report found in the full stdout stream.
         mechanisms: every containment mechanism in force (``netns``, ``pidns``, ``jail`` ...).
         notes: anything else the caller should know (ignored symlinked submission ...).
+        submission_rejected: why a regular ``submission.csv`` the script wrote was not copied
+            out (too large, sparse): an invalid submission rather than a missing one.
     """
 
     exit_code: int | None
@@ -130,6 +141,7 @@ class ExecResult:
     report: ValidationReport = field(default_factory=lambda: ValidationReport(score=None))
     mechanisms: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)
+    submission_rejected: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -252,52 +264,90 @@ def _open_nofollow(name: str, dir_fd: int, flags: int) -> int:
     return os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
 
 
-def copy_submission(workdir: Path, dest: Path, rel: str = DEFAULT_SUBMISSION
-                    ) -> tuple[Path | None, str | None]:
+def copy_submission(workdir: Path, dest: Path, rel: str = DEFAULT_SUBMISSION,
+                    max_bytes: int = MAX_SUBMISSION_BYTES) -> tuple[Path | None, str | None]:
     """Copy ``workdir/<rel>`` (``submission/submission.csv`` by default) to ``dest`` without
     following symlinks.
 
     The script controls the working dir, so a symlink (to the private answers, say), a FIFO,
-    or a file larger than :data:`MAX_SUBMISSION_BYTES` is refused with a note.
+    a sparse file or a file larger than ``max_bytes`` is refused with a note.
     """
+    path, note, _rejected = take_submission(workdir, dest, rel, max_bytes)
+    return path, note
+
+
+def collect_submission(result: ExecResult, spec: ExecSpec, workdir: Path,
+                       keep_dir: Path) -> None:
+    """Copy the run's submission into ``keep_dir`` and record the outcome on ``result``."""
+    path, note, rejected = take_submission(workdir, keep_dir / "submission.csv",
+                                           spec.submission_path,
+                                           spec.max_submission_mb * 1024**2)
+    result.submission_path = path
+    result.submission_rejected = rejected
+    result.notes += [note] if note else []
+
+
+def take_submission(workdir: Path, dest: Path, rel: str, max_bytes: int
+                    ) -> tuple[Path | None, str | None, str | None]:
+    """:func:`copy_submission`, plus the reason a regular file was rejected (too large,
+    sparse), which makes the submission invalid rather than missing."""
     *dirs, name = rel.split("/")
     try:
         fd = os.open(workdir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
-        return None, None
+        return None, None, None
     for part in dirs:
         try:
             sub = _open_nofollow(part, fd, os.O_RDONLY | os.O_DIRECTORY)
         except OSError as err:
             os.close(fd)
             if err.errno == errno.ENOENT:
-                return None, None
-            return None, f"./{part} is not a usable directory ({err.strerror})"
+                return None, None, None
+            return None, f"./{part} is not a usable directory ({err.strerror})", None
         os.close(fd)
         fd = sub
     try:
         file_fd = _open_nofollow(name, fd, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
-        return None, None
+        return None, None, None
     except OSError as err:
-        return None, f"{name} ignored: cannot open it safely ({err.strerror})"
+        return None, f"{name} ignored: cannot open it safely ({err.strerror})", None
     finally:
         os.close(fd)
-    return _copy_fd(file_fd, dest)
+    return _copy_fd(file_fd, dest, max_bytes)
 
 
-def _copy_fd(fd: int, dest: Path) -> tuple[Path | None, str | None]:
+def oversize(info: os.stat_result, max_bytes: int) -> str | None:
+    """Why a file of this ``stat`` is no submission to read: too large, or mostly holes."""
+    if info.st_size > max_bytes:
+        return f"larger than {max_bytes // 1024**2} MB ({info.st_size / 1024**2:.0f} MB)"
+    allocated = info.st_blocks * 512
+    if info.st_size > 1024**2 and allocated < info.st_size // 2:
+        return (f"a sparse file ({info.st_size / 1024**2:.0f} MB long, "
+                f"{allocated / 1024**2:.0f} MB written)")
+    return None
+
+
+def _copy_fd(fd: int, dest: Path, max_bytes: int
+             ) -> tuple[Path | None, str | None, str | None]:
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            return None, "submission.csv ignored: not a regular file"
-        if info.st_size > MAX_SUBMISSION_BYTES:
-            return None, f"submission.csv ignored: {info.st_size} bytes is too large"
+            return None, "submission.csv ignored: not a regular file", None
+        rejected = oversize(info, max_bytes)
+        if rejected:
+            return None, f"submission.csv not copied: {rejected}", rejected
         dest.parent.mkdir(parents=True, exist_ok=True)
+        left = max_bytes  # a leftover writer cannot grow the copy past the bound
         with os.fdopen(os.dup(fd), "rb") as src, dest.open("wb") as out:
-            while block := src.read(1 << 20):
+            while left > 0 and (block := src.read(min(1 << 20, left))):
                 out.write(block)
-        return dest, None
+                left -= len(block)
+        if left <= 0 and os.fstat(fd).st_size > max_bytes:
+            dest.unlink(missing_ok=True)
+            why = f"larger than {max_bytes // 1024**2} MB (it grew while being copied)"
+            return None, f"submission.csv not copied: {why}", why
+        return dest, None, None
     finally:
         os.close(fd)
 
@@ -343,6 +393,10 @@ def check_spec(spec: ExecSpec) -> None:
         raise UsageError(f"max_output_bytes must be at least {2 * TAIL_BYTES}")
     if spec.max_procs < 8:
         raise UsageError(f"max_procs must be at least 8, got {spec.max_procs}")
+    if spec.max_submission_mb < 1:
+        raise UsageError(f"max_submission_mb must be at least 1, got {spec.max_submission_mb}")
+    if spec.disk_mb is not None and spec.disk_mb < 16:
+        raise UsageError(f"disk_mb must be at least 16 (or None), got {spec.disk_mb}")
     check_layout(spec)
 
 

@@ -39,7 +39,7 @@ from aira_eval.search.sandbox.base import (
     base_env,
     check_spec,
     clear_kept,
-    copy_submission,
+    collect_submission,
     fresh_workdir,
     populate_input,
     prepare_layout,
@@ -170,10 +170,7 @@ class DockerSandbox:
             container = self.client.containers.create(self.image, **options)
             result = self._execute(spec, container, workdir, keep_dir)
             result.notes[:0] = notes
-            submission, note = copy_submission(workdir, keep_dir / "submission.csv",
-                                               spec.submission_path)
-            result.submission_path = submission
-            result.notes += [note] if note else []
+            collect_submission(result, spec, workdir, keep_dir)
             return result
         finally:
             if container is not None:

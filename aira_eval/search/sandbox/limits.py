@@ -1,6 +1,8 @@
 """Limits enforced inside the local sandbox: the stage program and process-tree helpers.
 
-This module is **stdlib-only** and runs as a standalone program (``python -I -S limits.py``)
+This module is **stdlib-only** and runs as a standalone program (``python -I -S /dev/fd/N``:
+the harness passes this file as an open descriptor, so ``/proc/1/cmdline`` in the jail names no
+host path of the harness)
 launched by :mod:`aira_eval.search.sandbox.local`, usually under ``unshare`` (new mount, network
 and PID namespaces). It reads its configuration (``marshal``: no import cost) on stdin, never
 on the command line, which the script could read from ``/proc/1/cmdline``; then
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MNT_DETACH = 2
-PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP = 38, 24
+PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP, PR_SET_PDEATHSIG = 38, 24, 1
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "ppc64le": 203, "s390x": 217}
 DEV_NODES = ("null", "zero", "full", "random", "urandom")
 JAIL_WORKDIR = "/sandbox"
@@ -166,6 +168,9 @@ def _start_script(cfg: dict[str, Any]) -> None:
             os.setgroups([])
             os.setgid(cfg["gid"])
             os.setuid(cfg["uid"])
+        _c().prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # after setuid, which clears it
+        if os.getppid() != cfg["stage_pid"]:
+            os._exit(127)  # the stage died meanwhile
         os.umask(0o022)
         os.execve(cfg["argv"][0], cfg["argv"], cfg["env"])
     except BaseException as err:
@@ -221,6 +226,7 @@ def main() -> int:
     try:
         if cfg.get("jail"):
             build_jail(cfg["jail"])
+        cfg["stage_pid"] = os.getpid()
         child = os.fork()
         if child == 0:
             _start_script(cfg)

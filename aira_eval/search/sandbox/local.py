@@ -21,7 +21,9 @@ result's ``isolation_note`` says why a stronger one failed):
 In every mode: a new session (process group), a clean minimal environment, ``RLIMIT_AS`` (the
 memory limit, per process), ``RLIMIT_NPROC`` (enforced for non-root uids), ``RLIMIT_FSIZE``,
 no core dumps, and a watchdog that kills the whole tree at the time limit, when it holds
-``max_procs`` processes, or when its total memory (PSS) exceeds the limit. When the PID
+``max_procs`` processes, when its total memory (PSS) exceeds the limit, or when the working
+dir holds more than ``disk_mb`` (``RLIMIT_FSIZE`` caps each file at that size too). A
+submission larger than ``max_submission_mb`` (or sparse) is never copied out. When the PID
 namespace's init exits, the kernel kills every process left in it (daemons included). The
 stage also arms its own deadline (time limit + :data:`BACKSTOP_S`), so a script orphaned by a
 killed harness cannot run forever.
@@ -48,7 +50,7 @@ from typing import Any
 
 from aira_eval.errors import AiraEvalError, UsageError
 from aira_eval.search.report import ValidationReport
-from aira_eval.search.sandbox import limits, watchdog
+from aira_eval.search.sandbox import leftovers, limits, watchdog
 from aira_eval.search.sandbox.base import (
     ExecResult,
     ExecSpec,
@@ -57,7 +59,7 @@ from aira_eval.search.sandbox.base import (
     base_env,
     check_spec,
     clear_kept,
-    copy_submission,
+    collect_submission,
     fresh_workdir,
     populate_input,
     prepare_layout,
@@ -215,22 +217,22 @@ class LocalSandbox:
         clear_kept(keep_dir)
         (keep_dir / "code.py").write_text(spec.code)
         fresh_workdir(workdir)
-        jail_root = Path(tempfile.mkdtemp(prefix=JAIL_PREFIX)) if mode.jail else None
+        # beside the working dir: whatever reaps a killed run's scratch dir reaps it too
+        jail_root = Path(tempfile.mkdtemp(prefix=JAIL_PREFIX, dir=workdir.parent)) \
+            if mode.jail else None
         try:
             uid = random.randint(*UID_RANGE) if mode.drop_uid else None
             cfg, notes = _prepare(spec, workdir, mode, uid, jail_root)
             result = _execute(spec, mode, cfg, workdir, keep_dir, self.cancel_event)
             result.notes[:0] = notes
-            submission, note = copy_submission(workdir, keep_dir / "submission.csv",
-                                               spec.submission_path)
-            result.submission_path = submission
-            result.notes += [note] if note else []
+            collect_submission(result, spec, workdir, keep_dir)
             return result
         finally:
             if not self.keep_workdir:
                 remove_tree(workdir)
             if jail_root is not None:
                 remove_tree(jail_root)
+            leftovers.forget_run(workdir)
 
 
 def sweep_stale_jail_dirs(max_age_s: float = 3600.0) -> None:
@@ -326,7 +328,8 @@ def _jail(spec: ExecSpec, workdir: Path, jail_root: Path, uid: int | None,
 
 
 def _rlimits(spec: ExecSpec, uid: int | None) -> dict[str, int]:
-    out = {"RLIMIT_FSIZE": FILE_SIZE_LIMIT, "RLIMIT_CORE": 0}
+    fsize = FILE_SIZE_LIMIT if spec.disk_mb is None else (spec.disk_mb + 1) * 1024**2
+    out = {"RLIMIT_FSIZE": min(FILE_SIZE_LIMIT, fsize), "RLIMIT_CORE": 0}
     if spec.memory_mb is not None:
         out["RLIMIT_AS"] = spec.memory_mb * 1024 * 1024
     if uid is not None or os.geteuid() != 0:
@@ -354,23 +357,29 @@ def _execute(spec: ExecSpec, mode: Mode, cfg: dict[str, Any], workdir: Path,
     """Launch the stage, supervise it, and turn what happened into an :class:`ExecResult`."""
     status_r, status_w = os.pipe()
     cfg["status_fd"] = status_w
-    argv = [*mode.argv_prefix(spec.network), sys.executable, "-I", "-S", limits.__file__]
+    stage = os.open(limits.__file__, os.O_RDONLY | os.O_CLOEXEC)  # named by fd, not by path
+    argv = [*mode.argv_prefix(spec.network), sys.executable, "-I", "-S", f"/dev/fd/{stage}"]
     out = OutputCapture(keep_dir / "stdout.txt", spec.max_output_bytes, scan_report=True)
     err = OutputCapture(keep_dir / "stderr.txt", spec.max_output_bytes)
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            pass_fds=(status_w,), start_new_session=True, env={"PATH": "/usr/bin:/bin"},
+            pass_fds=(status_w, stage), start_new_session=True, env={"PATH": "/usr/bin:/bin"},
+            preexec_fn=_die_with_harness(),
         )
-    except OSError as exc:
+    except (OSError, subprocess.SubprocessError) as exc:
         os.close(status_r)
         raise SandboxError(f"cannot launch the sandbox: {exc}") from exc
     finally:
         os.close(status_w)
+        os.close(stage)
+    jail = cfg.get("jail")
+    leftovers.record_run(workdir, proc.pid, Path(jail["root"]) if jail else None)
     watch = watchdog.Watchdog(
         proc, timeout_s=spec.timeout_s, max_procs=spec.max_procs, memory_mb=spec.memory_mb,
         overhead=2 if mode.pidns else 1, token=cfg.get("token"), cancel=cancel,
+        disk=None if spec.disk_mb is None else (str(workdir), spec.disk_mb),
     )
     try:
         _send_config(proc, cfg)
@@ -384,6 +393,31 @@ def _execute(spec: ExecSpec, mode: Mode, cfg: dict[str, Any], workdir: Path,
     wall = time.monotonic() - start
     status = _read_status(status_r)
     return _result(spec, mode, status, (watch.kind, killed), wall, out, err, workdir)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+@functools.lru_cache(maxsize=1)
+def _libc_prctl() -> Any:
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True).prctl
+
+
+def _die_with_harness() -> Any:
+    """A ``preexec_fn`` tying the launched stage to the harness: ``PR_SET_PDEATHSIG`` makes
+    the kernel SIGKILL it when the harness (thread) dies, even by ``kill -9``; ``unshare
+    --kill-child`` passes that on to the namespace's init, whose death ends the namespace.
+    Only async-signal-safe work happens in the child (the libc function is resolved here)."""
+    prctl, parent = _libc_prctl(), os.getpid()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
+        if os.getppid() != parent:  # the harness died before the signal was armed
+            os._exit(1)
+
+    return preexec
 
 
 def _send_config(proc: subprocess.Popen[bytes], cfg: dict[str, Any]) -> None:

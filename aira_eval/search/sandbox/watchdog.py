@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 SCAN_INTERVAL_S = 0.2
+DISK_SCAN_INTERVAL_S = 1.0
 DRAIN_GRACE_S = 2.0
 
 
@@ -151,6 +152,29 @@ def alive(pid: int) -> bool:
     return raw[raw.rfind(b")") + 2 : raw.rfind(b")") + 3] != b"Z"
 
 
+def disk_usage(root: str, skip: tuple[str, ...] = ("input",)) -> int:
+    """Bytes allocated under ``root`` (symlinks not followed; top-level ``skip`` entries —
+    the read-only inputs, hard links to the public files — not counted)."""
+    total, stack = 0, [root]
+    while stack:
+        path = stack.pop()
+        try:
+            entries = list(os.scandir(path))
+        except OSError:
+            continue
+        for entry in entries:
+            if path == root and entry.name in skip:
+                continue
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            total += info.st_blocks * 512
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
+    return total
+
+
 CANCELLED_REASON = "cancelled: the search was stopped before the script finished"
 
 
@@ -160,14 +184,17 @@ class Watchdog:
     ``overhead`` is how many processes of the tree are the harness's own (``unshare`` and the
     stage); ``token`` marks the run's environment when there is no PID namespace; ``on_kill``
     runs first when a limit is hit (``docker kill``). After :meth:`supervise`, ``kind`` says
-    which limit was hit: ``timeout``, ``processes`` or ``memory`` (None: none).
+    which limit was hit: ``timeout``, ``processes``, ``memory`` or ``disk`` (None: none).
+    ``disk`` is ``(working dir, MB)``: the run is killed when the dir holds more.
     """
 
     def __init__(self, proc: subprocess.Popen[bytes], *, timeout_s: float, max_procs: int,
                  memory_mb: int | None, overhead: int, token: str | None,
                  on_kill: Callable[[], object] | None = None,
-                 cancel: Any = None) -> None:
+                 cancel: Any = None, disk: tuple[str, int] | None = None) -> None:
         self.proc, self.token, self.on_kill = proc, token, on_kill
+        self.disk = disk
+        self._next_disk_scan = 0.0
         self.cancel = cancel  # an Event-like object: set() -> kill the run as cancelled
         self.kind: str | None = None
         self.cleaned = False  # kill_all ran after the stage ended
@@ -261,6 +288,17 @@ class Watchdog:
         if limit and len(self.tree) <= 256 and tree_memory(self.tree) > (limit + 64) * 2**20:
             self.kind = "memory"
             return f"killed: the process tree used more than {limit} MB of memory"
+        return self._scan_disk()
+
+    def _scan_disk(self) -> str | None:
+        now = time.monotonic()
+        if self.disk is None or now < self._next_disk_scan:
+            return None
+        self._next_disk_scan = now + DISK_SCAN_INTERVAL_S
+        root, limit_mb = self.disk
+        if disk_usage(root) > limit_mb * 2**20:
+            self.kind = "disk"
+            return f"killed: the working dir used more than {limit_mb} MB of disk"
         return None
 
     def kill_all(self) -> None:

@@ -1,0 +1,256 @@
+"""Fault campaign: kill -9 + resume, concurrent writers, a full disk, an unwritable MLflow store.
+
+Each scenario drives the real CLI (``python -m aira_eval search``) on builtin:iris with the
+procedural operators and counts what the issue's targets count: nodes lost or duplicated,
+tables that differ from an uninterrupted run, sandboxed processes and dirs left behind, and
+tracebacks on stderr. Targets: all zero. The ``fullfs`` and ``mlflow`` scenarios mount a
+size-limited tmpfs and need root (they are skipped otherwise).
+
+Writes bench/results/faults.json and prints a table. ``--kills N`` (default 20),
+``--only kills,concurrent,fullfs,mlflow``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from aira_eval.search.sandbox.leftovers import scratch_root  # noqa: E402
+from aira_eval.search.sandbox.watchdog import alive, descendants, process_table  # noqa: E402
+from aira_eval.study.journal import JournalFile  # noqa: E402
+from aira_eval.study.table import read_nodes  # noqa: E402
+
+SEARCH = "builtin-iris__greedy__s0"
+COLS = ["node_id", "step", "operator", "status", "score_val", "score_test"]
+
+
+def args_for(out: Path, steps: int, *extra: str) -> list[str]:
+    return ["search", "--task", "builtin:iris", "--policy", "greedy", "--seeds", "0",
+            "--steps", str(steps), "--workers", "2", "--node-timeout", "60", "--out", str(out),
+            *extra]
+
+
+def again(out: Path, steps: int) -> list[str]:
+    """Resume ``out``; a study killed before its manifest was written starts afresh."""
+    return args_for(out, steps, *(["--resume"] if (out / "study.json").exists() else []))
+
+
+def start(args: list[str]) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+           "MLFLOW_TRACKING_URI": ""}
+    return subprocess.Popen([sys.executable, "-m", "aira_eval", *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+
+
+def finish(proc: subprocess.Popen[bytes], timeout: float = 600) -> tuple[int, str]:
+    _, err = proc.communicate(timeout=timeout)
+    return proc.returncode, err.decode(errors="replace")
+
+
+def journal_steps(out: Path) -> list[int]:
+    path = out / "searches" / SEARCH / "journal.jsonl"
+    return [n.step for n in JournalFile(path).read()] if path.exists() else []
+
+
+def comparable(out: Path) -> Any:
+    frame = read_nodes(out / "nodes.parquet")
+    return frame[COLS].sort_values("node_id").reset_index(drop=True)
+
+
+def kills(work: Path, n_kills: int, steps: int, seed: int) -> dict[str, Any]:
+    """``n_kills`` random ``kill -9`` of the study's process group, each followed by --resume."""
+    rng, out = random.Random(seed), work / "killed"
+    proc = start(args_for(out, steps))
+    target, extended, left_behind, tracebacks, killed = steps, 0, 0, 0, 0
+    while killed < n_kills:
+        time.sleep(rng.uniform(0.5, 4.0))
+        if proc.poll() is not None:  # finished before the kill: extend it by two steps
+            rc, err = finish(proc)
+            tracebacks += "Traceback" in err
+            target, extended = target + 2, extended + 1
+            proc = start(again(out, target))
+            continue
+        tree = descendants(proc.pid, process_table()) - {proc.pid}
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        killed += 1
+        time.sleep(2.0)  # PDEATHSIG acts at once; give the kernel a moment under load
+        left_behind += sum(1 for pid in tree if alive(pid))
+        proc = start(again(out, target))
+    rc, err = finish(proc)
+    steps_seen = journal_steps(out)
+    reference = work / "reference"
+    ref_rc, _ = finish(start(args_for(reference, target)))
+    equal = ref_rc == 0 and comparable(out).equals(comparable(reference))
+    return {
+        "kills": killed, "extended_after_finishing": extended, "exit_code": rc,
+        "tracebacks": tracebacks + ("Traceback" in err), "nodes": len(steps_seen),
+        "lost": len(set(range(target)) - set(steps_seen)),
+        "duplicated": len(steps_seen) - len(set(steps_seen)),
+        "table_equals_uninterrupted": bool(equal),
+        "processes_left_behind": left_behind,
+        "scratch_left_behind": scratch_root(out).exists(),
+    }
+
+
+def concurrent(work: Path, steps: int) -> dict[str, Any]:
+    """Two runs on one study dir at once, then a --resume during a run."""
+    out = work / "concurrent"
+    first, second = start(args_for(out, steps)), start(args_for(out, steps))
+    results = [finish(first), finish(second)]
+    codes = sorted(rc for rc, _ in results)
+    refused = [err for rc, err in results if rc == 2]
+    running = start(args_for(work / "concurrent2", steps))
+    time.sleep(3.0)
+    resume_rc, resume_err = finish(start(args_for(work / "concurrent2", steps, "--resume")))
+    finish(running)
+    steps_seen = journal_steps(out)
+    return {
+        "exit_codes": codes, "second_refused_naming_pid": bool(refused)
+        and "in use by pid" in refused[0],
+        "resume_during_run_refused": resume_rc == 2 and "in use by pid" in resume_err,
+        "duplicated": len(steps_seen) - len(set(steps_seen)),
+        "duplicated_with_resume": len(journal_steps(work / "concurrent2"))
+        - len(set(journal_steps(work / "concurrent2"))),
+        "tracebacks": sum("Traceback" in err for _, err in results) + ("Traceback" in resume_err),
+    }
+
+
+def _mount_tmpfs(path: Path, size_mb: int) -> bool:
+    path.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        return False
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(path)],
+                         capture_output=True)
+    return res.returncode == 0
+
+
+def _fill(path: Path) -> Path:
+    filler = path / "filler"
+    try:
+        with filler.open("wb") as fh:
+            while True:
+                fh.write(b"\0" * (1 << 20))
+                fh.flush()
+    except OSError:  # full (perhaps already: then there is nothing to free but the study)
+        pass
+    return filler
+
+
+def fullfs(work: Path, steps: int) -> dict[str, Any]:
+    """The study dir on a small filesystem that fills up mid-run; resume after freeing it."""
+    mnt = work / "small"
+    if not _mount_tmpfs(mnt, 256):
+        return {"skipped": "needs root to mount a tmpfs"}
+    try:
+        out = mnt / "study"
+        proc = start(args_for(out, steps))
+        while len(journal_steps(out)) < 2 and proc.poll() is None:
+            time.sleep(0.2)
+        filler = _fill(mnt)
+        rc, err = finish(proc)
+        journal_ok = True
+        try:
+            before = journal_steps(out)
+        except Exception:  # the point: a journal must stay readable
+            journal_ok, before = False, []
+        filler.unlink(missing_ok=True)
+        rc2, err2 = finish(start(args_for(out, steps, "--resume")))
+        after = journal_steps(out)
+        return {
+            "exit_code_when_full": rc, "clear_error": rc in (0, 1, 2) and "Traceback" not in err,
+            "message": (err.strip().splitlines() or [""])[-1][:200],
+            "journal_intact": journal_ok, "nodes_before_resume": len(before),
+            "resume_exit_code": rc2, "nodes_after_resume": len(after),
+            "lost": len(set(range(steps)) - set(after)),
+            "duplicated": len(after) - len(set(after)),
+            "tracebacks": ("Traceback" in err) + ("Traceback" in err2),
+        }
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def mlflow(work: Path, steps: int) -> dict[str, Any]:
+    """The MLflow store fills up mid-study: nodes still journaled, backfilled on resume."""
+    mnt = work / "mlstore"
+    if not _mount_tmpfs(mnt, 48):
+        return {"skipped": "needs root to mount a tmpfs"}
+    try:
+        out, uri = work / "mlflow-study", f"sqlite:///{mnt / 'mlflow.db'}"
+        proc = start(args_for(out, steps, "--mlflow", "--mlflow-uri", uri))
+        while len(journal_steps(out)) < 2 and proc.poll() is None:
+            time.sleep(0.2)
+        filler = _fill(mnt)
+        rc, err = finish(proc)
+        journaled = journal_steps(out)
+        filler.unlink(missing_ok=True)
+        rc2, err2 = finish(start(args_for(out, steps, "--resume", "--mlflow", "--mlflow-uri",
+                                          uri)))
+        runs = _mlflow_node_runs(uri, out)
+        return {
+            "exit_code_while_full": rc, "nodes_journaled_while_full": len(journaled),
+            "resume_exit_code": rc2, "mlflow_node_runs_after_backfill": runs,
+            "nodes": len(journal_steps(out)),
+            "tracebacks": ("Traceback" in err) + ("Traceback" in err2),
+        }
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def _mlflow_node_runs(uri: str, out: Path) -> int:
+    import mlflow
+
+    from aira_eval.study.manifest import mlflow_experiment
+
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name(mlflow_experiment(out.resolve().name))
+    if exp is None:
+        return 0
+    runs = client.search_runs([exp.experiment_id], max_results=10_000)
+    return sum(1 for r in runs if r.data.tags.get("mlflow.parentRunId"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--only", default="kills,concurrent,fullfs,mlflow")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "faults.json"))
+    opts = parser.parse_args()
+    chosen = opts.only.split(",")
+    result: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="aira-faults-", ignore_cleanup_errors=True) as tmp:
+        work = Path(tmp)
+        if "kills" in chosen:
+            result["kills"] = kills(work, opts.kills, opts.steps, opts.seed)
+        if "concurrent" in chosen:
+            result["concurrent"] = concurrent(work, 4)
+        if "fullfs" in chosen:
+            result["fullfs"] = fullfs(work, opts.steps)
+        if "mlflow" in chosen:
+            result["mlflow"] = mlflow(work, 6)
+    out = Path(opts.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, default=str))
+    print(f"{'scenario':<12} {'figure':<34} value")
+    for scenario, figures in result.items():
+        for key, value in figures.items():
+            print(f"{scenario:<12} {key:<34} {value}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""Fault campaign, fast part: what a killed harness leaves behind, and who reaps it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from aira_eval.search.sandbox.leftovers import reap, record_run, scratch_root
+from aira_eval.study.journal import JournalFile
+from tests.test_search.conftest import cli_env, run_small
+from tests.test_search.test_sandbox_local import survivors
+
+_HARNESS = """
+import sys, tempfile
+from pathlib import Path
+from aira_eval.search.sandbox import ExecSpec
+from aira_eval.search.sandbox.local import LocalSandbox
+public = Path(tempfile.mkdtemp()) / "public"
+public.mkdir()
+work = Path(tempfile.mkdtemp())
+code = "import time\\ntime.sleep(120)\\n"
+spec = ExecSpec(code=code, public_dir=public, timeout_s=120, env={"FAULT_TOKEN": sys.argv[1]})
+LocalSandbox().run(spec, work / "w", work / "keep")
+"""
+
+
+def _wait(predicate: object, seconds: float) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_kill_9_of_the_harness_kills_its_sandboxed_script() -> None:
+    token = uuid.uuid4().hex
+    harness = subprocess.Popen([sys.executable, "-c", _HARNESS, token], env=cli_env())
+    try:
+        assert _wait(lambda: survivors(token), 60), "the script never started"
+        os.kill(harness.pid, signal.SIGKILL)  # the harness alone, as `kill -9 <cli pid>`
+        harness.wait()
+        assert _wait(lambda: not survivors(token), 30), "the script outlived its harness"
+    finally:
+        harness.kill()
+        for pid in survivors(token):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _plant_leftover(study: Path) -> tuple[subprocess.Popen[bytes], Path, Path]:
+    scratch = scratch_root(study)
+    workdir = scratch / "node-left"
+    (workdir / "working").mkdir(parents=True)
+    (workdir / "working" / "blob").write_bytes(b"x" * 1000)
+    jail = Path(scratch.parent / f"aira-jail-test-{uuid.uuid4().hex[:8]}")
+    jail.mkdir()
+    proc = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    record_run(workdir, proc.pid, jail)
+    return proc, workdir, jail
+
+
+def test_reap_kills_recorded_processes_and_removes_dirs(tmp_path: Path) -> None:
+    study = tmp_path / "study"
+    proc, workdir, jail = _plant_leftover(study)
+    stray = scratch_root(study) / "node-unrecorded"
+    stray.mkdir()
+    try:
+        reaped = reap(scratch_root(study))
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+        assert reaped.processes == 1
+        assert not workdir.exists() and not jail.exists() and not stray.exists()
+        assert list(scratch_root(study).iterdir()) == []
+    finally:
+        proc.kill()
+
+
+def test_reap_spares_a_recycled_pid(tmp_path: Path) -> None:
+    study = tmp_path / "study"
+    proc, workdir, _jail = _plant_leftover(study)
+    record = workdir.with_name(workdir.name + ".run")
+    record.write_text(record.read_text().replace('"start": ', '"start": 1'))  # another start
+    try:
+        assert reap(scratch_root(study)).processes == 0
+        assert proc.poll() is None  # not ours any more: left alone
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_study_run_reaps_what_a_killed_run_left(tmp_path: Path) -> None:
+    study = tmp_path / "study"
+    proc, workdir, jail = _plant_leftover(study)
+    try:
+        run_small(study, steps=1, workers=1)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+        assert not workdir.exists() and not jail.exists()
+        assert not scratch_root(study).exists()  # and the run leaves no scratch behind
+        nodes = JournalFile(study / "searches" / "builtin-iris__greedy__s0" /
+                            "journal.jsonl").read()
+        assert len(nodes) == 1
+    finally:
+        proc.kill()
+
+
+def test_jail_init_cmdline_shows_no_harness_path(tmp_path: Path) -> None:
+    import aira_eval
+    from aira_eval.search.sandbox import ExecSpec
+    from aira_eval.search.sandbox.local import LocalSandbox
+
+    sandbox = LocalSandbox()
+    public = tmp_path / "task" / "public"
+    public.mkdir(parents=True)
+    code = "print(open('/proc/1/cmdline','rb').read().replace(b'\\0', b' ').decode())\n"
+    work = Path(tempfile.mkdtemp(prefix="aira-test-work-"))
+    try:
+        res = sandbox.run(ExecSpec(code=code, public_dir=public, timeout_s=30), work / "w",
+                          work / "k")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    assert res.exit_code == 0, res.stderr_tail
+    if "pidns" not in res.mechanisms:
+        pytest.skip("no PID namespace here: PID 1 is the host's init")
+    package_dir = str(Path(aira_eval.__file__).parent)
+    assert "python" in res.stdout_tail  # it is the stage
+    assert package_dir not in res.stdout_tail and "limits.py" not in res.stdout_tail
+
+
+@pytest.mark.slow
+def test_fault_campaign_meets_its_targets(tmp_path: Path) -> None:
+    """bench/faults/run.py's kill and concurrency scenarios: 0 lost, 0 duplicated, 0 left
+    behind, 0 tracebacks, and the same table as an uninterrupted run."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "faults_run", Path(__file__).resolve().parents[2] / "bench" / "faults" / "run.py")
+    assert spec is not None and spec.loader is not None
+    campaign = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(campaign)
+    kills = campaign.kills(tmp_path, n_kills=6, steps=12, seed=7)
+    assert kills["exit_code"] == 0 and kills["lost"] == 0 and kills["duplicated"] == 0
+    assert kills["processes_left_behind"] == 0 and not kills["scratch_left_behind"]
+    assert kills["tracebacks"] == 0 and kills["table_equals_uninterrupted"]
+    together = campaign.concurrent(tmp_path, steps=4)
+    assert together["exit_codes"] == [0, 2] and together["second_refused_naming_pid"]
+    assert together["resume_during_run_refused"] and together["duplicated"] == 0
+    assert together["tracebacks"] == 0
