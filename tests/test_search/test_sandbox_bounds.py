@@ -117,6 +117,9 @@ def test_rejected_submission_makes_an_invalid_node_not_a_buggy_one(tmp_path: Pat
                         submission_path=None, isolation="none", isolation_note=None,
                         workdir=tmp_path, submission_rejected="larger than 512 MB (1024 MB)")
     node = Node(node_id="n", search_id="s", step=0, batch=0, operator="draft")
-    _settle(None, node, result)  # type: ignore[arg-type]  # nothing is graded
+    from types import SimpleNamespace
+
+    ctx = SimpleNamespace(spec_fields={})  # nothing is graded: the harness reads no file
+    _settle(ctx, node, result)  # type: ignore[arg-type]
     assert node.status == "invalid_submission"
     assert node.reason == "invalid submission: larger than 512 MB (1024 MB)"

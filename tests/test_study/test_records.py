@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from aira_eval.search import recorders
 from aira_eval.search.node import Node
 from aira_eval.study.journal import JournalFile
 from aira_eval.study.records import NodeTableBuilder, SearchMeta, write_search_meta
@@ -33,13 +32,13 @@ def test_rebuild_rereads_only_changed_journals(tmp_path: Path,
     b = _search(tmp_path, "b", 1)
     builder = NodeTableBuilder(tmp_path)
     reads: list[Path] = []
-    original = recorders.JournalFile.read
+    original = JournalFile.read
 
     def counting(self: JournalFile) -> list[Node]:
         reads.append(self.path)
         return original(self)
 
-    monkeypatch.setattr(recorders.JournalFile, "read", counting)
+    monkeypatch.setattr(JournalFile, "read", counting)
     assert builder.rebuild() == 3
     assert len(reads) == 2
     b.append(_node("b", 1))
