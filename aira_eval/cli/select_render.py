@@ -47,7 +47,7 @@ def _group_table(summary: dict[str, Any], label: str, block: dict[str, Any], mix
                    "over tasks of the mean over seeds")
     table.add_column("strategy", no_wrap=True)
     delta_col = "Δ " + _SHORT.get(head, head[:6])
-    for col in ("test", "val", "optim.", "medal", "norm.", delta_col, "P(imp)"):
+    for col in ("test", "val", "optim.", "medal", "norm.", delta_col, "fav."):
         table.add_column(col, justify="right", no_wrap=True)
     for name, strat in block["strategies"].items():
         m = strat["metrics"]
@@ -59,7 +59,7 @@ def _group_table(summary: dict[str, Any], label: str, block: dict[str, Any], mix
             raw or _fmt(m["optimism"]["estimate"]),
             _fmt(m["any_medal"]["estimate"]), _with_ci(m["normalized_score"]),
             "ref" if name == ref else _with_ci(m[head]["delta"]),
-            "—" if name == ref else _fmt(m[head]["p_improve"]),
+            "—" if name == ref else _fmt(m[head]["delta"]["share_resamples_favouring"]),
         )
     return table
 
@@ -120,12 +120,8 @@ def render(result: SelectionResult, mixed: bool = False) -> None:
             console.print(f"{label} has no search on: {', '.join(block['missing_tasks'])}",
                           highlight=False)
     head = summary["headline_metric"]
-    opts = summary["options"]
-    tasks_too = ", tasks too" if opts["task_bootstrap"] else ""
-    console.print(f"{int(opts['level'] * 100)}% {summary['ci_method']} intervals under each "
-                  f"value ({opts['n_resamples']} stratified resamples{tasks_too}); Δ = {head} "
-                  f"− {summary['reference']}'s, paired; P(imp) = share of resamples where Δ "
-                  "favours it. val = the pick's own validation score, optim. = val − test "
+    console.print(f"{summary['resampling']} Δ = {head} − {summary['reference']}'s. "
+                  "val = the pick's own validation score, optim. = val − test "
                   f"(oriented: > 0 over-estimated); {NORM_NOTE}.", highlight=False)
     if mixed:
         console.print("test, val, optim. and regret: — because the tasks use different "
@@ -144,3 +140,16 @@ def render(result: SelectionResult, mixed: bool = False) -> None:
                 for name, b in block["strategies"].items() if b["failures"]]
     if failures:
         console.print("failed submissions (no medal, normalized score 0): " + ", ".join(failures))
+    _duplicates_note(result)
+
+
+def _duplicates_note(result: SelectionResult) -> None:
+    """One line when topk passed over byte-identical solutions (they take one slot)."""
+    picks = result.picks
+    if "duplicates_skipped" not in picks.columns:
+        return
+    skipped = picks[picks["duplicates_skipped"] > 0]
+    for name, rows in skipped.groupby("strategy", sort=False):
+        console.print(f"{name}: skipped {int(rows['duplicates_skipped'].sum())} duplicate "
+                      f"node(s) (identical code) in {len(rows)} search(es); each solution "
+                      "takes one slot.", highlight=False)

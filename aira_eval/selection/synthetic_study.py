@@ -241,6 +241,8 @@ def _default_column(name: str, total: int) -> np.ndarray:
         return np.zeros(total, dtype=np.int64)
     if name == "isolation":
         return np.full(total, "none", dtype=object)
-    if name == "code_path":
+    if name in ("code_path", "injected_bug"):
         return np.full(total, None, dtype=object)
+    if name == "description":
+        return np.full(total, "original", dtype=object)
     raise KeyError(name)

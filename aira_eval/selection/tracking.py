@@ -2,7 +2,9 @@
 
 Metric keys are ``<strategy>.<metric>`` (the study-level estimate) with suffixes ``.ci_low``,
 ``.ci_high`` (the chosen interval), ``.delta``, ``.delta.ci_low``, ``.delta.ci_high`` (paired
-difference to the reference) and ``.p_improve``; plus ``<strategy>.failures``. With several
+difference to the reference), ``.share_favouring`` (share of paired resamples where the
+difference favours it) and ``.prob_improvement`` (rliable's, headline metric); plus
+``<strategy>.failures``. With several
 groups (agents) every key starts with the group label (``greedy.best-val.test_score``), and the
 between-group differences of the headline metric are ``compare.<A - B>.<strategy>.<metric>``
 with ``.ci_low``, ``.ci_high``, ``.p_improve``. Characters MLflow refuses in a key become ``_``.
@@ -73,7 +75,9 @@ def summary_metrics(summary: Mapping[str, Any]) -> dict[str, float]:
                 put(f"{key}.delta", stats["delta"]["estimate"])
                 put(f"{key}.delta.ci_low", stats["delta"]["ci_low"])
                 put(f"{key}.delta.ci_high", stats["delta"]["ci_high"])
-                put(f"{key}.p_improve", stats["p_improve"])
+                put(f"{key}.share_favouring", stats["delta"]["share_resamples_favouring"])
+                put(f"{key}.prob_improvement",
+                    stats.get("prob_improvement", {}).get("estimate"))
     for row in summary.get("comparison", []):
         key = metric_key("compare", f"{row['group_a']} - {row['group_b']}", row["strategy"],
                          row["metric"])

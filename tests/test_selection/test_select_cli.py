@@ -45,7 +45,7 @@ def test_compares_every_strategy_and_writes_results(build_study: Builder) -> Non
     assert on_disk["strategies"].keys() == summary["strategies"].keys()
     assert summary["outputs"]["picks"] == str(study / "selection" / "all" / "picks.parquet")
     table = pd.read_parquet(study / "selection" / "all" / "summary.parquet")
-    assert len(table) == 9 * 16  # one row per (group, strategy, metric)
+    assert len(table) == 9 * 17  # one row per (group, strategy, metric)
     assert json.loads((study / "selection" / "index.json").read_text())["latest_full"] == "all"
 
 
@@ -56,7 +56,7 @@ def test_table_output_and_chosen_strategies(build_study: Builder) -> None:
     assert result.exit_code == 0, result.output
     for name in ("best-val", "shrinkage", "lcb"):  # the reference comes along
         assert name in result.stdout
-    assert "bca" in result.stdout and "oracle" not in result.stdout
+    assert "BCa" in result.stdout and "oracle" not in result.stdout
     summary = json.loads((study / "selection" / "shrinkage-lcb.z1.5" / "summary.json")
                          .read_text())
     assert summary["options"]["task_bootstrap"] is True
@@ -98,11 +98,13 @@ def test_mlflow_run_has_one_metric_per_strategy_and_metric(build_study: Builder)
     assert client.get_experiment(run.info.experiment_id).name == "aira-eval/study"
     metrics = run.data.metrics
     for key in ("best-val.test_score", "best-val.test_score.ci_low", "oracle.regret",
-                "oracle.normalized_score.delta", "oracle.normalized_score.p_improve"):
+                "oracle.normalized_score.delta", "oracle.normalized_score.share_favouring",
+                "oracle.normalized_score.prob_improvement"):
         assert key in metrics, key
     assert metrics["oracle.regret"] == 0.0
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "selection")}
     assert artifacts == {"selection/picks.parquet", "selection/summary.json",
+                         "selection/per_task.parquet",
                          "selection/summary.parquet"}
 
 
