@@ -29,14 +29,16 @@ def select(
     k: int = typer.Option(3, "--k", help="Submissions per search for topk."),
     z: float = typer.Option(1.0, "--z", help="Standard errors below the mean for lcb."),
     reference: str = typer.Option("best-val", "--reference", help="Strategy the others are "
-                                  "compared with (paired differences, P(improve))."),
+                                  "compared with (paired per-search differences)."),
     resamples: int = typer.Option(10_000, "--resamples", help="Bootstrap resamples."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resamples."),
     task_bootstrap: bool = typer.Option(False, "--task-bootstrap", help="Resample tasks too "
                                         "(two-level bootstrap), not only seeds within tasks."),
-    ci: str = typer.Option("percentile", "--ci", help="Interval shown: percentile or bca "
-                           "(both are written to summary.json)."),
-    metric: str = typer.Option("auto", "--metric", help="Metric of the Δ and P(improve) "
+    ci: str = typer.Option("t", "--ci", help="Interval shown: t (Welch–Satterthwaite, "
+                           "default: holds 95% from 5 seeds per task), studentized, expanded, "
+                           "percentile or bca (all but studentized are always in summary.json; "
+                           "between-group differences: percentile or bca)."),
+    metric: str = typer.Option("auto", "--metric", help="Metric of the Δ and fav. "
                                "columns (default: normalized_score when every task has a "
                                "sample score, else test_score, else win_rate)."),
     by: list[str] = typer.Option(
@@ -119,6 +121,8 @@ def _track(result: SelectionResult, files: dict[str, Path], study: Study,
 
 
 def _warnings(result: SelectionResult, tracking: dict[str, Any] | None) -> None:
+    for line in result.summary.get("warnings", []):
+        err_console.print(f"[yellow]warning:[/] {line}", highlight=False)
     for name, reason in result.skipped.items():
         err_console.print(f"[yellow]note:[/] skipped {name}: {reason}", highlight=False)
     oracle_runs = result.summary["counts"]["oracle_run_searches"]

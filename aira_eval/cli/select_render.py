@@ -60,14 +60,15 @@ def _group_table(summary: dict[str, Any], label: str, block: dict[str, Any], mix
     for col, _ in cells:
         table.add_column(col, justify="right", no_wrap=True)
     table.add_column("Δ " + _SHORT.get(head, head[:6]), justify="right", no_wrap=True)
-    table.add_column("P(imp)", justify="right", no_wrap=True)
+    table.add_column("fav.", justify="right", no_wrap=True)
     for name, strat in strategies.items():
         m = strat["metrics"]
         label_ = name + ("\n(test!)" if strat["uses_test"] else "")
         label_ += f"\n(k={opts['k']})" if name == "topk" else ""
         table.add_row(label_, *(cell(m) for _, cell in cells),
                       "ref" if name == ref else _with_ci(m[head]["delta"]),
-                      "—" if name == ref else _fmt(m[head]["p_improve"]))
+                      "—" if name == ref else
+                      _fmt(m[head]["delta"].get("share_resamples_favouring")))
     return table
 
 
@@ -131,15 +132,10 @@ def render(result: SelectionResult, mixed: bool = False) -> None:
             console.print(f"{label} has no search on: {', '.join(block['missing_tasks'])}",
                           highlight=False)
     head = summary["headline_metric"]
-    opts = summary["options"]
-    tasks_too = ", tasks too" if opts["task_bootstrap"] else ""
-    console.print("Each value: the mean over tasks of the mean over seeds; "
-                  f"{int(opts['level'] * 100)}% {summary['ci_method']} intervals under each "
-                  f"value ({opts['n_resamples']} stratified resamples{tasks_too}); Δ = {head} "
-                  f"− {summary['reference']}'s, paired; P(imp) = share of resamples where Δ "
-                  "favours it. " + ("" if mixed else "val = the pick's own validation score, "
-                                    "optim. = val − test (oriented: > 0 over-estimated); ")
-                  + f"{NORM_NOTE}.", highlight=False)
+    console.print(f"{summary['resampling']} Δ = {head} − {summary['reference']}'s; fav. = share "
+                  "of paired resamples where Δ favours the strategy. "
+                  + ("" if mixed else "val = the pick's own validation score, optim. = val − "
+                     "test (oriented: > 0 over-estimated); ") + f"{NORM_NOTE}.", highlight=False)
     if mixed:
         console.print("No test, val or optim. columns: the tasks use different metrics, so "
                       "compare normalized scores (or --json for per-task values).")
@@ -158,3 +154,16 @@ def render(result: SelectionResult, mixed: bool = False) -> None:
                 for name, b in block["strategies"].items() if b["failures"]]
     if failures:
         console.print("failed submissions (no medal, normalized score 0): " + ", ".join(failures))
+    _duplicates_note(result)
+
+
+def _duplicates_note(result: SelectionResult) -> None:
+    """One line when topk passed over byte-identical solutions (they take one slot)."""
+    picks = result.picks
+    if "duplicates_skipped" not in picks.columns:
+        return
+    skipped = picks[picks["duplicates_skipped"] > 0]
+    for name, rows in skipped.groupby("strategy", sort=False):
+        console.print(f"{name}: skipped {int(rows['duplicates_skipped'].sum())} duplicate "
+                      f"node(s) (identical code) in {len(rows)} search(es); each solution "
+                      "takes one slot.", highlight=False)

@@ -30,8 +30,13 @@ which is what strata are); with ``task_level`` the jackknife deletes whole tasks
 ``T`` units). Quantiles are then taken at ``Φ(z0 + (z0 + z_α)/(1 − a(z0 + z_α)))``. A
 degenerate bootstrap distribution (all equal) gives the interval ``[θ̂, θ̂]``.
 
-Probability of improvement: the share of resamples in which the paired difference (strategy −
-reference) favours the strategy in the metric's direction, ties counting half.
+Small-sample intervals (``t``, the default, and ``expanded``): :mod:`.tintervals`.
+
+Paired differences are means of *per-search* differences (strategy − reference on the same
+search), over the searches where both have a value — never a difference of two means over
+different sets of searches. The share of favouring resamples is the share of resamples in
+which that difference favours the strategy in the metric's direction, ties counting half (it
+is not rliable's probability of improvement: :mod:`.improvement`).
 """
 
 from __future__ import annotations
@@ -40,6 +45,13 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import ndtr, ndtri
+
+from aira_eval.selection.tintervals import (
+    expanded_levels,
+    studentized_interval,
+    t_interval,
+    t_stats,
+)
 
 
 @dataclass(frozen=True)
@@ -289,84 +301,139 @@ def bca_interval(boot: np.ndarray, theta: np.ndarray, accel: np.ndarray,
     return np.where(degenerate[:, None], theta[:, None], out)
 
 
-@dataclass
-class PairedBootstrap:
-    """Study-level estimates and intervals for every strategy × metric.
-
-    Arrays are ``(S, M)`` (strategies × metrics) or ``(S, M, 2)`` for intervals; ``delta*``
-    are paired differences strategy − reference from the same resamples; ``draws`` is the
-    bootstrap distribution ``(R, S·M)`` (strategy-major) the intervals come from.
-    """
-
-    estimate: np.ndarray
-    se: np.ndarray
-    percentile: np.ndarray
-    bca: np.ndarray
-    delta: np.ndarray
-    delta_se: np.ndarray
-    delta_percentile: np.ndarray
-    delta_bca: np.ndarray
-    p_improve: np.ndarray
-    n_resamples: int
-    draws: np.ndarray | None = None
+CI_METHODS = ("t", "studentized", "expanded", "percentile", "bca")
+DEFAULT_METHODS = ("t", "expanded", "percentile", "bca")  # studentized is ~5x the rest: opt-in
 
 
 def _intervals(boot: np.ndarray, theta: np.ndarray, jack: np.ndarray, groups: np.ndarray,
                level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(se ``(K,)``, percentile ``(K, 2)``, BCa ``(K, 2)``) for ``boot`` ``(R, K)``."""
+    """(se ``(K,)``, percentile ``(K, 2)``, BCa ``(K, 2)``) of a bootstrap distribution
+    ``boot`` ``(R, K)`` (between-group comparisons, :mod:`.compare`)."""
     finite = np.isfinite(boot)
     n = finite.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         centred = np.where(finite, boot - np.where(finite, boot, 0.0).sum(axis=0) / n, 0.0)
         se = np.where(n > 1, np.sqrt((centred**2).sum(axis=0) / (n - 1)), np.nan)
-    accel = acceleration(jack, groups)
     ordered = np.sort(boot.T, axis=1)
     return (se, percentile_interval(boot, level, ordered),
-            bca_interval(boot, theta, accel, level, ordered))
+            bca_interval(boot, theta, acceleration(jack, groups), level, ordered))
+
+
+@dataclass
+class PairedBootstrap:
+    """Study-level estimates and intervals for every strategy × metric.
+
+    Arrays are ``(S, M)`` (strategies × metrics); ``intervals`` and ``delta_intervals`` map
+    each method of :data:`CI_METHODS` to ``(S, M, 2)``. ``delta*`` describe the paired
+    difference strategy − reference, a mean of *per-search* differences over the searches
+    where both have a value (``n_pairs`` of them; ``n_differing`` of them non-zero), from the
+    same resamples.
+    ``share_favouring`` is the share of those resamples in which the difference favours the
+    strategy (ties half); NaN for the reference, for a strategy whose every per-search
+    difference is 0, and for metrics without a direction.
+    """
+
+    estimate: np.ndarray
+    se: np.ndarray
+    intervals: dict[str, np.ndarray]
+    delta: np.ndarray
+    delta_se: np.ndarray
+    delta_intervals: dict[str, np.ndarray]
+    share_favouring: np.ndarray
+    n_pairs: np.ndarray
+    n_differing: np.ndarray
+    n_resamples: int
+    draws: np.ndarray | None = None  # bootstrap distribution of the means, (R, S·M)
+
+    @property
+    def p_improve(self) -> np.ndarray:
+        """Deprecated name of :attr:`share_favouring` (it is not a probability of
+        improvement: :mod:`.improvement` has rliable's)."""
+        return self.share_favouring
+
+    @property
+    def percentile(self) -> np.ndarray:
+        return self.intervals["percentile"]
+
+    @property
+    def bca(self) -> np.ndarray:
+        return self.intervals["bca"]
+
+    @property
+    def delta_percentile(self) -> np.ndarray:
+        return self.delta_intervals["percentile"]
+
+    @property
+    def delta_bca(self) -> np.ndarray:
+        return self.delta_intervals["bca"]
+
+
+def _stratified_intervals(flat: np.ndarray, resamples: Resamples, level: float,
+               methods: tuple[str, ...] = DEFAULT_METHODS
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Bootstrap ``(R, K)``, estimate ``(K,)``, se ``(K,)`` and intervals ``{method: (K, 2)}``
+    (the ``methods`` asked for) of the stratified mean of ``flat`` ``(U, K)``."""
+    strata, by_task = resamples.strata, resamples.task_level
+    boot = stratified_means(flat, resamples)
+    theta = point_estimate(flat, strata)
+    jack = jackknife(flat, strata, by_task=by_task)
+    groups = np.zeros(jack.shape[0], dtype=np.int64) if by_task else strata
+    se, pct, bca = _intervals(boot, theta, jack, groups, level)
+    ordered = np.sort(boot.T, axis=1)
+    tstats = t_stats(flat, strata, task_level=by_task)
+    expanded = _sorted_quantiles(ordered, expanded_levels(tstats, level))
+    degenerate = tstats.se == 0
+    out = {
+        "t": t_interval(tstats, level),
+        "expanded": np.where(degenerate[:, None], theta[:, None], expanded),
+        "percentile": pct,
+        "bca": bca,
+    }
+    if "studentized" in methods:
+        out["studentized"] = (out["t"] if by_task else
+                              studentized_interval(flat, resamples.weights, strata, tstats, level))
+    out = {m: out[m] for m in CI_METHODS if m in methods}
+    return boot, theta, se, out
 
 
 def paired_bootstrap(values: np.ndarray, resamples: Resamples, reference: int,
-                     direction: np.ndarray, level: float = 0.95) -> PairedBootstrap:
-    """Estimates, intervals, paired differences and P(improvement) for every strategy.
+                     direction: np.ndarray, level: float = 0.95,
+                     methods: tuple[str, ...] = DEFAULT_METHODS) -> PairedBootstrap:
+    """Estimates, intervals, paired differences and their share of favouring resamples.
 
     Args:
         values: ``(U, S, M)`` per-search values (NaN missing).
         resamples: shared weights over the ``U`` units (``resamples.strata`` ``(U,)``).
         reference: index of the reference strategy along ``S``.
         direction: ``(M,)`` +1 higher is better, -1 lower is better, 0 undefined (its
-            probability of improvement is NaN).
+            share of favouring resamples is NaN).
         level: confidence level.
+        methods: the interval methods to compute (of :data:`CI_METHODS`).
 
     Returns:
         :class:`PairedBootstrap`.
     """
     n_units, n_strat, n_met = values.shape
-    strata = resamples.strata
     flat = values.reshape(n_units, n_strat * n_met)
-    boot = stratified_means(flat, resamples)
-    theta = point_estimate(flat, strata)
-    by_task = resamples.task_level
-    jack = jackknife(flat, strata, by_task=by_task)
-    groups = np.zeros(jack.shape[0], dtype=np.int64) if by_task else strata
-    se, pct, bca = _intervals(boot, theta, jack, groups, level)
-
-    def paired(x: np.ndarray) -> np.ndarray:
-        x3 = x.reshape(x.shape[0], n_strat, n_met)
-        return (x3 - x3[:, reference : reference + 1, :]).reshape(x.shape[0], -1)
-
-    d_boot, d_theta = paired(boot), paired(theta[None, :])[0]
-    d_se, d_pct, d_bca = _intervals(d_boot, d_theta, paired(jack), groups, level)
+    boot, theta, se, cis = _stratified_intervals(flat, resamples, level, methods)
+    diffs = values - values[:, reference : reference + 1, :]
+    d_flat = diffs.reshape(n_units, -1)
+    d_boot, d_theta, d_se, d_cis = _stratified_intervals(d_flat, resamples, level,
+                                                          methods)
     oriented = d_boot.reshape(-1, n_strat, n_met) * np.asarray(direction, float)
     finite = np.isfinite(oriented)
     with np.errstate(invalid="ignore", divide="ignore"):
-        p_imp = ((oriented > 0).sum(axis=0) + 0.5 * (oriented == 0).sum(axis=0)) / finite.sum(
+        share = ((oriented > 0).sum(axis=0) + 0.5 * (oriented == 0).sum(axis=0)) / finite.sum(
             axis=0)
-    p_imp = np.where(np.asarray(direction)[None, :] == 0, np.nan, p_imp)
+    all_zero = np.all(np.isnan(diffs) | (diffs == 0), axis=0)
+    share = np.where((np.asarray(direction)[None, :] == 0) | all_zero, np.nan, share)
     shape2, shape3 = (n_strat, n_met), (n_strat, n_met, 2)
     return PairedBootstrap(
         estimate=theta.reshape(shape2), se=se.reshape(shape2),
-        percentile=pct.reshape(shape3), bca=bca.reshape(shape3),
+        intervals={k: v.reshape(shape3) for k, v in cis.items()},
         delta=d_theta.reshape(shape2), delta_se=d_se.reshape(shape2),
-        delta_percentile=d_pct.reshape(shape3), delta_bca=d_bca.reshape(shape3),
-        p_improve=p_imp, n_resamples=resamples.n_resamples, draws=boot,
+        delta_intervals={k: v.reshape(shape3) for k, v in d_cis.items()},
+        share_favouring=share, n_pairs=np.isfinite(diffs).sum(axis=0),
+        n_differing=(np.isfinite(diffs) & (diffs != 0)).sum(axis=0),
+        n_resamples=resamples.n_resamples, draws=boot,
     )

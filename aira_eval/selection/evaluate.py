@@ -6,8 +6,16 @@ score, regret (oracle − picked on the higher-is-better scale, so ≥ 0), the p
 test, oriented so positive means the estimate was too good), medal flags (inclusive medal tests,
 strict above-median test, exclusive medals) where the task has thresholds, the percentile of
 leaderboard teams the pick beats (ties count half) where it has a leaderboard, and the normalized
-score ``(score − sample) / (best test score in the study for the task − sample)`` where the
-task has a sample-submission score.
+score ``(score − sample) / (reference − sample)`` where the task has a sample-submission
+score, with the task's fixed ``reference_score`` (:class:`~aira_eval.study.manifest.TaskInfo`:
+the leaderboard's best, else the best valid test score in the whole loaded study), so that
+evaluating a subset of the searches never changes a node's normalized score.
+
+Optimism decomposed: ``optimism`` (validation − test of the pick, oriented) mixes what
+selection adds with what every node shares (e.g. a final refit on all of train scoring better
+than its CV folds); ``selection_optimism`` is the pick's optimism minus the search's mean
+optimism over its valid nodes (the expected optimism of a random valid node), the part due
+to picking by validation (0 for ``random`` by construction).
 
 How picks count (:attr:`Strategy.combine`): ``best`` reports the pick with the best test score
 (``topk``); ``mean`` averages every metric over the picks (``random``: exact expectations, so
@@ -67,6 +75,8 @@ METRICS: dict[str, MetricSpec] = {
         MetricSpec("shrunk_estimate", None, "the pick's empirical-Bayes estimate"),
         MetricSpec("optimism", False, "validation − test, oriented (> 0: over-estimated)"),
         MetricSpec("optimism_shrunk", False, "shrunk estimate − test, oriented"),
+        MetricSpec("selection_optimism", False,
+                   "optimism − a random valid node's (the search's mean optimism)"),
     )
 }
 SEARCH_COLUMNS = ("study_id", "search_id", "task", "policy", "seed", "oracle_run")
@@ -147,11 +157,10 @@ def node_metrics(prepared: pd.DataFrame, tasks: Mapping[str, TaskInfo],
     o = test * sign
     codes = prepared["_search"].to_numpy()
     oracle_o = pd.Series(o).groupby(codes).transform("max").to_numpy()
-    best_o = pd.Series(o).groupby(task_codes).transform("max").to_numpy()
     sample = _task_array(prepared, {t: i.sample_score for t, i in tasks.items()
                                     if i.sample_score is not None})
     with np.errstate(invalid="ignore", divide="ignore"):
-        denom = best_o * sign - sample
+        denom = _reference(prepared, tasks, o, task_codes) - sample
         normalized = np.where(denom != 0, (test - sample) / denom, np.nan)
     scored = np.isfinite(o)
     columns = {
@@ -163,7 +172,21 @@ def node_metrics(prepared: pd.DataFrame, tasks: Mapping[str, TaskInfo],
     }
     columns["optimism"] = (columns["val_score"] - test) * sign
     columns["optimism_shrunk"] = (columns["shrunk_estimate"] - test) * sign
+    random_pick = pd.Series(columns["optimism"]).groupby(codes).transform("mean").to_numpy()
+    columns["selection_optimism"] = columns["optimism"] - random_pick
     return pd.DataFrame(columns)
+
+
+def _reference(prepared: pd.DataFrame, tasks: Mapping[str, TaskInfo], o: np.ndarray,
+               task_codes: np.ndarray) -> np.ndarray:
+    """Per row (nodes,): the task's fixed ``reference_score``; where a task has none (infos
+    not passed through :func:`~aira_eval.study.manifest.fix_reference_scores`), the best test
+    score of a valid node of the task in ``prepared``."""
+    fixed = _task_array(prepared, {t: i.reference_score for t, i in tasks.items()
+                                   if i.reference_score is not None})
+    sign = np.where(prepared["lower_is_better"].to_numpy(dtype=bool), -1.0, 1.0)
+    best = pd.Series(o).groupby(task_codes).transform("max").to_numpy() * sign
+    return np.where(np.isfinite(fixed), fixed, best)
 
 
 def _best_rows(rows: np.ndarray, codes: np.ndarray, o: np.ndarray) -> np.ndarray:
@@ -240,6 +263,15 @@ def _fill_failures(table: pd.DataFrame, tasks: Mapping[str, TaskInfo]) -> pd.Dat
     return table
 
 
+def _skipped(picks: pd.DataFrame, codes: np.ndarray, n_searches: int) -> np.ndarray:
+    """Per search code ``(n_searches,)``: duplicates the strategy passed over (``topk``)."""
+    out = np.zeros(n_searches, dtype=np.int64)
+    if "duplicates_skipped" in picks.columns and len(picks):
+        np.maximum.at(out, codes[picks["_row"].to_numpy()],
+                      picks["duplicates_skipped"].to_numpy(dtype=np.int64))
+    return out
+
+
 def _picked_lists(picks: pd.DataFrame, codes: np.ndarray, n_searches: int) -> list[list[str]]:
     lists: list[list[str]] = [[] for _ in range(n_searches)]
     for code, node in zip(codes[picks["_row"].to_numpy()], picks["node_id"], strict=True):
@@ -263,6 +295,7 @@ def evaluate_strategies(
 
     Returns:
         One row per (strategy, search): ``strategy``, :data:`SEARCH_COLUMNS`, ``n_picked``,
+        ``duplicates_skipped`` (identical solutions ``topk`` passed over),
         ``node_id`` (the counted pick; None for ``mean`` strategies and failures),
         ``picked_nodes`` (list; empty for ``mean`` strategies) and every metric of
         :data:`METRICS`.
@@ -283,9 +316,11 @@ def evaluate_strategies(
         per.insert(0, "node_id", np.where(best >= 0, ids, None))
         per.insert(1, "picked_nodes", _picked_lists(picks[strategy.name], codes, len(searches))
                    if strategy.combine == "best" else [[] for _ in range(len(searches))])
+        per.insert(1, "duplicates_skipped", _skipped(picks[strategy.name], codes, len(searches)))
         per["valid_submission"] = (per["n_picked"] > 0).astype(float)
         per.insert(0, "strategy", strategy.name)
         parts.append(pd.concat([searches.reset_index(drop=True), per], axis=1))
     table = _fill_failures(pd.concat(parts, ignore_index=True), tasks)
-    order = ["strategy", *SEARCH_COLUMNS, "n_picked", "node_id", "picked_nodes", *METRICS]
+    order = ["strategy", *SEARCH_COLUMNS, "n_picked", "duplicates_skipped", "node_id",
+             "picked_nodes", *METRICS]
     return table[[c for c in order if c in table.columns]]

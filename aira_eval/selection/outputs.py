@@ -27,6 +27,7 @@ from aira_eval.selection.bootstrap import PairedBootstrap
 from aira_eval.selection.evaluate import METRICS
 from aira_eval.selection.result import SelectionResult
 from aira_eval.selection.strategies import Strategy
+from aira_eval.selection.study_stats import per_task_frame
 
 if TYPE_CHECKING:
     from aira_eval.selection.summary import SelectionOptions
@@ -47,19 +48,18 @@ def _interval(arr: np.ndarray) -> list[float | None]:
 
 
 def _metric_block(boot: PairedBootstrap, s: int, m: int, ci: str) -> dict[str, Any]:
-    chosen, d_chosen = (boot.percentile, boot.delta_percentile) if ci == "percentile" else \
-        (boot.bca, boot.delta_bca)
+    chosen, d_chosen = boot.intervals[ci], boot.delta_intervals[ci]
     return {
         "estimate": _num(boot.estimate[s, m]), "se": _num(boot.se[s, m]),
         "ci_low": _num(chosen[s, m, 0]), "ci_high": _num(chosen[s, m, 1]),
-        "percentile_ci": _interval(boot.percentile[s, m]), "bca_ci": _interval(boot.bca[s, m]),
+        **{f"{k}_ci": _interval(v[s, m]) for k, v in boot.intervals.items()},
         "delta": {
             "estimate": _num(boot.delta[s, m]), "se": _num(boot.delta_se[s, m]),
+            "n_pairs": int(boot.n_pairs[s, m]), "n_differing": int(boot.n_differing[s, m]),
             "ci_low": _num(d_chosen[s, m, 0]), "ci_high": _num(d_chosen[s, m, 1]),
-            "percentile_ci": _interval(boot.delta_percentile[s, m]),
-            "bca_ci": _interval(boot.delta_bca[s, m]),
+            **{f"{k}_ci": _interval(v[s, m]) for k, v in boot.delta_intervals.items()},
+            "share_resamples_favouring": _num(boot.share_favouring[s, m]),
         },
-        "p_improve": _num(boot.p_improve[s, m]),
     }
 
 
@@ -178,6 +178,10 @@ def write_results(result: SelectionResult, out_dir: Path) -> dict[str, Path]:
     if len(result.groups) > 1:
         files["compare"] = out_dir / "compare.parquet"
         _parquet(result.compare, files["compare"])
+    per_task = per_task_frame(result.summary)
+    if len(per_task):
+        files["per_task"] = out_dir / "per_task.parquet"
+        _parquet(per_task, files["per_task"])
     files["summary"] = out_dir / "summary.json"
     text = json.dumps(result.summary, indent=2, sort_keys=False, allow_nan=False)
     _atomic_write(files["summary"], lambda p: p.write_text(text + "\n"))

@@ -99,8 +99,7 @@ def tidy_table(stats: list[GroupStats], columns: list[str], strategies: list[str
     n_s, n_m = len(strategies), len(metrics)
     for g, n_searches in zip(stats, searches, strict=True):
         b = g.boot
-        lo_hi = b.percentile if ci == "percentile" else b.bca
-        d_lo_hi = b.delta_percentile if ci == "percentile" else b.delta_bca
+        lo_hi, d_lo_hi = b.intervals[ci], b.delta_intervals[ci]
         frame = pd.DataFrame({
             "group": g.label, **{c: g.key[c] for c in columns},
             "strategy": np.repeat(np.asarray(strategies, dtype=object), n_m),

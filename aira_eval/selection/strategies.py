@@ -17,6 +17,14 @@ Only valid nodes (a graded submission) are candidates; rankings by validation ad
 a finite validation score. Ties go to the earliest step (for ``shrinkage`` and ``lcb``, first to
 the better raw validation score).
 
+Duplicates (``topk``): byte-identical solutions count once. Two candidates of a search are
+duplicates when their code has the same SHA-256 (column ``code_sha``, filled from the study's
+code files by :func:`~aira_eval.selection.duplicates.code_hashes`; without it no node is a
+duplicate). Only the best-ranked of them can take a slot; the picks carry
+``duplicates_skipped``, the number of duplicates passed over before the search's last pick.
+Predictions are not compared: the study stores no test-free prediction signature, and test
+predictions must not steer a pick.
+
 Estimates (``shrinkage``, ``lcb``; :func:`node_estimates`), per node in a search:
 
 * mean ``m``: the reported validation score (the mean of its folds when it reports none);
@@ -44,6 +52,7 @@ import numpy as np
 import pandas as pd
 
 from aira_eval.errors import UsageError
+from aira_eval.selection.duplicates import code_duplicates
 from aira_eval.selection.views import FOLD_COLUMNS, fold_stats, order_nodes, selection_view
 
 PICK_COLUMNS: tuple[str, str] = ("search_id", "node_id")
@@ -303,7 +312,21 @@ def _by_column(column: str) -> StrategyFunc:
 
 
 def _topk(view: pd.DataFrame, params: StrategyParams) -> pd.DataFrame:
-    return top_per_search(view, [_oriented(view, "score_val")], _valid(view), k=params.k)
+    """The k best *distinct* solutions by validation (module docstring: duplicates)."""
+    key = _oriented(view, "score_val")
+    candidates = _valid(view) & np.isfinite(key)
+    rank, duplicate = code_duplicates(view, key, candidates)
+    picks = top_per_search(view, [key], candidates & ~duplicate, k=params.k)
+    codes = _search_codes(view)
+    rows = view["_row"].to_numpy() if "_row" in view.columns else np.arange(len(view))
+    position = np.empty(len(view), dtype=np.int64)
+    position[rows] = np.arange(len(view))
+    picked = position[picks["_row"].to_numpy(dtype=np.int64)]
+    last = np.full(int(codes.max()) + 1 if codes.size else 0, -1)
+    np.maximum.at(last, codes[picked], rank[picked])
+    skipped = duplicate & (rank < last[codes])
+    picks["duplicates_skipped"] = np.bincount(codes[skipped], minlength=last.size)[codes[picked]]
+    return picks
 
 
 def _shrinkage(view: pd.DataFrame, params: StrategyParams) -> pd.DataFrame:
@@ -331,7 +354,8 @@ for _strategy in (
     Strategy("best-val", _by_column("score_val"), "best node by its own validation score"),
     Strategy("oracle", _by_column("score_test"), "best node by test score (upper bound)",
              uses_test=True),
-    Strategy("topk", _topk, "k best by validation; counts the best test score among them"),
+    Strategy("topk", _topk, "k best distinct solutions by validation; counts the best test "
+             "score among them"),
     Strategy("shrinkage", _shrinkage, "highest empirical-Bayes posterior mean of validation"),
     Strategy("lcb", _lcb, "highest lower confidence bound of validation (mean - z·SE)"),
     Strategy("best-search", _by_column("score_search"), "best by the hidden 'search' holdout",
@@ -400,7 +424,8 @@ def check_picks(name: str, picks: pd.DataFrame, prepared: pd.DataFrame) -> pd.Da
     if not ok.all():
         bad = picks.loc[~ok, list(PICK_COLUMNS)].head(3).to_dict(orient="records")
         raise ValueError(f"strategy {name!r} picked nodes that are not valid nodes: {bad}")
-    return picks[[*PICK_COLUMNS, "_row"]].reset_index(drop=True)
+    extra = ["duplicates_skipped"] if "duplicates_skipped" in picks.columns else []
+    return picks[[*PICK_COLUMNS, "_row", *extra]].reset_index(drop=True)
 
 
 def pick_one(name: str, search: pd.DataFrame, params: StrategyParams | None = None) -> list[str]:

@@ -27,8 +27,14 @@ import numpy as np
 import pandas as pd
 
 from aira_eval.errors import UsageError
-from aira_eval.selection.bootstrap import draw_resamples, paired_bootstrap
+from aira_eval.selection.bootstrap import (
+    CI_METHODS,
+    DEFAULT_METHODS,
+    draw_resamples,
+    paired_bootstrap,
+)
 from aira_eval.selection.compare import CompareOptions, compare_groups
+from aira_eval.selection.duplicates import code_hashes
 from aira_eval.selection.evaluate import METRICS, evaluate_strategies
 from aira_eval.selection.grouping import Grouping, resolve_grouping
 from aira_eval.selection.result import (
@@ -44,11 +50,12 @@ from aira_eval.selection.strategies import (
     get_strategy,
     not_applicable_reason,
 )
+from aira_eval.selection.study_stats import add_study_stats
 from aira_eval.study import Study
 from aira_eval.study.manifest import TaskInfo
 
 WIN_RATE = "win_rate"
-CiMethod = Literal["percentile", "bca"]
+CiMethod = Literal["t", "studentized", "expanded", "percentile", "bca"]
 
 
 @dataclass
@@ -62,7 +69,7 @@ class SelectionOptions:
     n_resamples: int = 10_000
     seed: int = 0
     task_bootstrap: bool = False
-    ci: CiMethod = "percentile"
+    ci: CiMethod = "t"
     level: float = 0.95
     metric: str = "auto"  # the headline metric for deltas and P(improve)
     by: list[str] = field(default_factory=list)  # group columns; empty: by agent if they differ
@@ -76,8 +83,8 @@ class SelectionOptions:
             list(self.strategies)
         if self.n_resamples < 1:
             raise UsageError(f"--resamples must be at least 1, got {self.n_resamples}")
-        if self.ci not in ("percentile", "bca"):
-            raise UsageError(f"--ci must be percentile or bca, got {self.ci!r}")
+        if self.ci not in CI_METHODS:
+            raise UsageError(f"--ci must be one of {', '.join(CI_METHODS)}, got {self.ci!r}")
         if not 0.0 < self.level < 1.0:
             raise UsageError(f"the confidence level must be in (0, 1), got {self.level}")
         if self.metric != "auto" and self.metric not in [*METRICS, WIN_RATE]:
@@ -178,7 +185,8 @@ def _group_stats(values: np.ndarray, searches: pd.DataFrame, grouping: Grouping,
         task_codes, task_names = pd.factorize(searches["task"].iloc[units])
         res = draw_resamples(task_codes, options.n_resamples, rng,
                              task_level=options.task_bootstrap)
-        boot = paired_bootstrap(values[units], res, reference, directions, options.level)
+        boot = paired_bootstrap(values[units], res, reference, directions, options.level,
+                                _methods(options.ci))
         stats.append(GroupStats(label, key, units, [str(t) for t in task_names], res, boot))
     return stats
 
@@ -196,7 +204,8 @@ def run_selection(study: Study, options: SelectionOptions) -> SelectionResult:
         raise UsageError(f"no group {options.baseline_group!r}",
                          hint=(f"Did you mean {', '.join(close)}? " if close else "")
                          + f"Groups: {', '.join(grouping.labels)}.")
-    table = evaluate_strategies(study.frame, study.tasks, strategies, params)
+    frame = study.frame.assign(code_sha=code_hashes(study.frame, study.codes))
+    table = evaluate_strategies(frame, study.tasks, strategies, params)
     table = grouping.annotate(add_win_rate(table, options.reference, study.tasks))
     metrics, names = [*METRICS, WIN_RATE], [s.name for s in strategies]
     n_units = len(table) // len(names)
@@ -209,7 +218,7 @@ def run_selection(study: Study, options: SelectionOptions) -> SelectionResult:
     counts = [int(g.units.size) for g in stats]
     tidy = tidy_table(stats, grouping.columns, names, metrics, options.ci, counts)
     compare_opts = CompareOptions(options.n_resamples, options.task_bootstrap, options.level,
-                                  options.ci)
+                                  options.ci if options.ci == "bca" else "percentile")
     compare = compare_groups(values, searches["task"].to_numpy(dtype=object),
                              grouping.codes(searches["search_id"]), grouping.labels, names,
                              metrics, directions, compare_opts,
@@ -226,4 +235,10 @@ def run_selection(study: Study, options: SelectionOptions) -> SelectionResult:
         strategies=names, metrics=metrics, _values=values, _stats=stats)
     headline = headline_metric(options, table, study.tasks)
     result.summary = summary_dict(study, options, strategies, result, directions, headline)
+    add_study_stats(result, options, study, directions)
     return result
+
+
+def _methods(ci: str) -> tuple[str, ...]:
+    """The interval methods a run computes: the default four and the chosen one."""
+    return tuple(m for m in CI_METHODS if m in (*DEFAULT_METHODS, ci))

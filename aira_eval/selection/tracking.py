@@ -62,8 +62,8 @@ def selection_rows(summary: Mapping[str, Any], mixed: bool) -> pd.DataFrame:
 
     ``group`` is ``all`` for a study-level estimate of an ungrouped selection, else the group
     (agent) label, with their interval; ``delta/<metric>`` rows hold the paired difference to
-    the reference, ``p_improve/<metric>`` its probability. Per-task means (no interval) have
-    group ``[<label>/]task:<task>``; between-group differences of the headline metric have
+    the reference, ``share_favouring/<metric>`` the share of resamples favouring it. Per-task
+    means (no interval) have group ``[<label>/]task:<task>``; between-group differences of the headline metric have
     group ``compare:<A - B>``. With ``mixed`` (tasks on different metrics or directions),
     rows pooling :data:`RAW_UNITS` metrics over tasks are left out.
     """
@@ -95,7 +95,8 @@ def _group_rows(group: str, block: Mapping[str, Any], mixed: bool
             delta = st["delta"]
             rows.append((group, name, f"delta/{metric}", delta["estimate"], delta["ci_low"],
                          delta["ci_high"]))
-            rows.append((group, name, f"p_improve/{metric}", st["p_improve"], None, None))
+            rows.append((group, name, f"share_favouring/{metric}",
+                         st["delta"].get("share_resamples_favouring"), None, None))
     prefix = "" if group == ALL else f"{group}/"
     for task, per_strategy in block.get("per_task", {}).items():
         for name, values in per_strategy.items():

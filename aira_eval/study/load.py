@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from aira_eval.errors import UsageError
-from aira_eval.study.manifest import StudyManifest, TaskInfo
+from aira_eval.study.manifest import StudyManifest, TaskInfo, fix_reference_scores
 from aira_eval.study.searches import search_table
 from aira_eval.study.table import read_nodes, validate_nodes
 
@@ -69,7 +69,8 @@ class Study:
         if "n_val" not in nodes.columns:
             sizes = {t: int(i.heldout_sizes.get("val", 0)) for t, i in infos.items()}
             nodes = nodes.assign(n_val=nodes["task"].map(sizes).fillna(0).astype(np.int64))
-        return cls(nodes=nodes, searches=search_table(nodes, []), tasks=infos)
+        return cls(nodes=nodes, searches=search_table(nodes, []),
+                   tasks=fix_reference_scores(infos, nodes))
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -218,7 +219,7 @@ def _tasks(sources: list[Source], frame: pd.DataFrame) -> dict[str, TaskInfo]:
         for task, info in (source.manifest.tasks if source.manifest else {}).items():
             tasks.setdefault(task, info)
     used = [str(t) for t in pd.unique(frame["task"])]
-    return {t: tasks.get(t) or _task_info(t, frame) for t in used}
+    return fix_reference_scores({t: tasks.get(t) or _task_info(t, frame) for t in used}, frame)
 
 
 def _unique_search_ids(frames: list[pd.DataFrame], sources: list[Source]

@@ -8,10 +8,13 @@ submission's test score (for normalized scores) and the held-out set sizes.
 from __future__ import annotations
 
 import json
+import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import pandas as pd
 
 from aira_eval.errors import DataError
 
@@ -40,6 +43,11 @@ class TaskInfo:
         sample_score: the sample submission's test score, or None if it is not gradable.
         heldout_sizes: rows per held-out set (``{"test": 870, "search": 782}``).
         checksums: file name -> md5 of the prepared files.
+        reference_score: the score normalized scores are relative to, ``(score − sample) /
+            (reference − sample)``, fixed once per study so that filtering or grouping never
+            changes a node's normalized score: the leaderboard's best where there is one, else
+            (filled in by :func:`fix_reference_scores` when a study is loaded) the best test
+            score of any valid node of the task in the loaded study. None in old manifests.
     """
 
     task: str
@@ -50,6 +58,35 @@ class TaskInfo:
     sample_score: float | None = None
     heldout_sizes: dict[str, int] = field(default_factory=dict)
     checksums: dict[str, str] = field(default_factory=dict)
+    reference_score: float | None = None
+
+
+def leaderboard_best(info: TaskInfo) -> float | None:
+    """The best score on the task's leaderboard, None without one."""
+    if not info.leaderboard_scores:
+        return None
+    pick = min if info.lower_is_better else max
+    return float(pick(info.leaderboard_scores))
+
+
+def fix_reference_scores(tasks: dict[str, TaskInfo], nodes: pd.DataFrame
+                         ) -> dict[str, TaskInfo]:
+    """``tasks`` with every ``reference_score`` set (:class:`TaskInfo`): kept when recorded,
+    else the leaderboard's best, else the best valid test score of the task in ``nodes`` (the
+    whole loaded study; None when it has none). Returns new infos; the inputs are unchanged."""
+    valid = nodes[nodes["valid"].to_numpy(dtype=bool)]
+    scores = valid.groupby("task")["score_test"]
+    lowest, highest = scores.min().to_dict(), scores.max().to_dict()
+    out = {}
+    for name, info in tasks.items():
+        ref = info.reference_score
+        if ref is None:
+            ref = leaderboard_best(info)
+        if ref is None:
+            value = float((lowest if info.lower_is_better else highest).get(name, math.nan))
+            ref = value if math.isfinite(value) else None
+        out[name] = replace(info, reference_score=ref)
+    return out
 
 
 def task_info(task: Task) -> TaskInfo:
@@ -57,7 +94,7 @@ def task_info(task: Task) -> TaskInfo:
     from aira_eval.datasets.task import threshold_dict
 
     board = task.leaderboard()
-    return TaskInfo(
+    info = TaskInfo(
         task=task.task_id,
         lower_is_better=task.lower_is_better,
         metric=task.metric,
@@ -67,6 +104,8 @@ def task_info(task: Task) -> TaskInfo:
         heldout_sizes=task.heldout_sizes_with_val(),
         checksums=task.checksums(),
     )
+    info.reference_score = leaderboard_best(info)
+    return info
 
 
 @dataclass

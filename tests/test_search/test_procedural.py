@@ -847,3 +847,17 @@ def test_improve_leaves_knobs_tree_models_cannot_notice(local_tasks: dict[str, L
         child = OPS.improve(ctx_of(brief, seed), node_of("p", parent.to_dict()))
         changed = diff(parent, PipelineConfig.from_dict(child.config))  # type: ignore[arg-type]
         assert changed not in (["preprocessing.scaling"], ["features.log1p_skewed"])
+
+
+def test_the_search_seed_reaches_the_script_and_the_node_config(
+        local_tasks: dict[str, LocalTask]) -> None:
+    """Seeds are replicates: the CV split and models' random_state follow the search's seed."""
+    from aira_eval.search.operators.registry import make_operators
+
+    brief = brief_of(local_tasks["digits"])
+    ops = make_operators("procedural", seed=7)
+    proposal = ops.draft(ctx_of(brief, 0))
+    assert "\nSEED = 7  #" in proposal.code and proposal.config["seed"] == 7
+    assert "random_state=SEED" in proposal.code
+    other = make_operators("procedural", seed=8).draft(ctx_of(brief, 0))
+    assert other.code.replace("SEED = 8", "SEED = 7") == proposal.code  # only the seed differs

@@ -9,6 +9,7 @@ import pytest
 from scipy import stats
 
 from aira_eval.selection.bootstrap import (
+    CI_METHODS,
     acceleration,
     bca_interval,
     draw_resamples,
@@ -18,6 +19,7 @@ from aira_eval.selection.bootstrap import (
     point_estimate,
     stratified_means,
 )
+from aira_eval.selection.tintervals import t_stats
 
 RNG = np.random.default_rng(20240501)
 SKEWED = RNG.exponential(size=25)
@@ -137,13 +139,15 @@ def test_paired_differences_share_the_resamples() -> None:
         assert result.delta[s, 0] == 0.0
         assert (result.delta_percentile[s, 0] == 0.0).all()
         assert (result.delta_bca[s, 0] == 0.0).all()
-        assert result.p_improve[s, 0] == 0.5
+        assert (result.delta_intervals["t"][s, 0] == 0.0).all()
+        assert (result.delta_intervals["expanded"][s, 0] == 0.0).all()
+        assert np.isnan(result.share_favouring[s, 0])  # no spurious 0.5 for a twin
     # paired: the shift's interval is far narrower than the unpaired intervals
     lo, hi = result.delta_percentile[2, 0]
     assert 0.45 < lo < 0.5 < hi < 0.55
     assert hi - lo < 0.3 * (result.percentile[2, 0, 1] - result.percentile[2, 0, 0])
-    assert result.p_improve[2, 0] == 1.0
-    assert result.p_improve[3, 0] == 0.0  # always 0.01 worse
+    assert result.share_favouring[2, 0] == 1.0
+    assert result.share_favouring[3, 0] == 0.0  # always 0.01 worse
     np.testing.assert_allclose(result.delta_percentile[3, 0], [-0.01, -0.01])
 
 
@@ -153,9 +157,9 @@ def test_direction_orients_probability_of_improvement() -> None:
     values = np.stack([base, base + 1.0], axis=1)[:, :, None].repeat(3, axis=2)
     result = paired_bootstrap(values, draw_resamples(strata, 500, 0), 0,
                               np.array([1.0, -1.0, 0.0]))
-    assert result.p_improve[1, 0] == 1.0
-    assert result.p_improve[1, 1] == 0.0
-    assert np.isnan(result.p_improve[1, 2])
+    assert result.share_favouring[1, 0] == 1.0
+    assert result.share_favouring[1, 1] == 0.0
+    assert np.isnan(result.share_favouring[1, 2])
 
 
 def test_degenerate_distribution_gives_a_point_interval() -> None:
@@ -164,6 +168,8 @@ def test_degenerate_distribution_gives_a_point_interval() -> None:
                               np.ones(1))
     np.testing.assert_array_equal(result.bca[0, 0], [1.0, 1.0])
     np.testing.assert_array_equal(result.percentile[0, 0], [1.0, 1.0])
+    for method in ("t", "expanded"):
+        np.testing.assert_array_equal(result.intervals[method][0, 0], [1.0, 1.0])
 
 
 def test_two_level_bootstrap_is_wider_with_spread_between_tasks() -> None:
@@ -176,3 +182,45 @@ def test_two_level_bootstrap_is_wider_with_spread_between_tasks() -> None:
     width = lambda r: np.diff(r.percentile[0, 0])[0]  # noqa: E731
     assert width(two) > 5 * width(one)
     assert np.isfinite(two.bca).all()
+
+
+def test_t_interval_is_welch_satterthwaite() -> None:
+    """One task: the one-sample t interval (scipy); two tasks: Welch's df (scipy's ttest_ind
+    with equal_var=False gives the same df for the sum of two independent means)."""
+    a, b = RNG.normal(size=5), RNG.normal(scale=3.0, size=8)
+    one = paired_bootstrap(a[:, None, None], draw_resamples(np.zeros(5, np.int64), 200, 0), 0,
+                           np.ones(1))
+    ref = stats.ttest_1samp(a, 0.0).confidence_interval(0.95)
+    np.testing.assert_allclose(one.intervals["t"][0, 0], [ref.low, ref.high])
+    stats_ab = t_stats(np.concatenate([a, b])[:, None], np.repeat([0, 1], [5, 8]))
+    welch = stats.ttest_ind(a, b, equal_var=False)
+    np.testing.assert_allclose(stats_ab.df[0], welch.df)
+    se = np.sqrt(a.var(ddof=1) / 5 + b.var(ddof=1) / 8) / 2
+    np.testing.assert_allclose(stats_ab.se[0], se)
+    np.testing.assert_allclose(stats_ab.expansion[0] ** 2, (a.var(ddof=1) / 5 + b.var(ddof=1)
+                               / 8) / (a.var(ddof=0) / 5 + b.var(ddof=0) / 8))
+
+
+def test_expanded_percentile_is_wider_than_percentile_at_few_seeds() -> None:
+    values = RNG.normal(size=(10, 1, 1))
+    strata = np.repeat(np.arange(2), 5)
+    result = paired_bootstrap(values, draw_resamples(strata, 4000, 0), 0, np.ones(1),
+                              methods=CI_METHODS)
+    width = {m: float(np.diff(result.intervals[m][0, 0])[0]) for m in result.intervals}
+    assert set(width) == set(CI_METHODS)
+    assert width["expanded"] > 1.2 * width["percentile"]
+    assert width["studentized"] > 1.2 * width["percentile"]
+    assert width["t"] > 1.2 * width["percentile"]
+    assert result.estimate[0, 0] == pytest.approx(np.mean(result.intervals["t"][0, 0]))
+
+
+def test_differences_are_paired_on_the_searches_where_both_have_a_value() -> None:
+    """Reference fails on search 0: the difference is over search 1 only (n_pairs 1), not
+    mean(strategy) − mean(reference) over different searches."""
+    values = np.array([[[np.nan], [0.68]], [[0.90], [0.90]]])  # (U=2, S=2, M=1)
+    result = paired_bootstrap(values, draw_resamples(np.zeros(2, np.int64), 500, 0), 0,
+                              np.ones(1))
+    assert result.estimate[1, 0] - result.estimate[0, 0] == pytest.approx(-0.11)
+    assert result.delta[1, 0] == 0.0
+    assert result.n_pairs[1, 0] == 1
+    assert np.isnan(result.share_favouring[1, 0])

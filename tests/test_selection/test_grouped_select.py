@@ -93,7 +93,7 @@ def test_topk_by_policy_keeps_the_full_run(better: Path) -> None:
     assert set(picks["strategy"]) == {"best-val", "topk"}
     assert set(picks["policy"]) == {"greedy", "mcts"} and "group" in picks.columns
     table = pd.read_parquet(run / "summary.parquet")
-    assert len(table) == 2 * 2 * 16  # groups × strategies × metrics
+    assert len(table) == 2 * 2 * 17  # groups × strategies × metrics
     assert (better / "selection" / "all" / "summary.json").exists()  # not overwritten
     index = json.loads((better / "selection" / "index.json").read_text())
     assert index["latest"] == "topk.by-policy" and index["latest_full"] == "all"

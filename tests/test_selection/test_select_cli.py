@@ -45,7 +45,7 @@ def test_compares_every_strategy_and_writes_results(build_study: Builder) -> Non
     assert on_disk["strategies"].keys() == summary["strategies"].keys()
     assert summary["outputs"]["picks"] == str(study / "selection" / "all" / "picks.parquet")
     table = pd.read_parquet(study / "selection" / "all" / "summary.parquet")
-    assert len(table) == 9 * 16  # one row per (group, strategy, metric)
+    assert len(table) == 9 * 17  # one row per (group, strategy, metric)
     assert json.loads((study / "selection" / "index.json").read_text())["latest_full"] == "all"
 
 
@@ -56,7 +56,7 @@ def test_table_output_and_chosen_strategies(build_study: Builder) -> None:
     assert result.exit_code == 0, result.output
     for name in ("best-val", "shrinkage", "lcb"):  # the reference comes along
         assert name in result.stdout
-    assert "bca" in result.stdout and "oracle" not in result.stdout
+    assert "BCa" in result.stdout and "oracle" not in result.stdout
     summary = json.loads((study / "selection" / "shrinkage-lcb.z1.5" / "summary.json")
                          .read_text())
     assert summary["options"]["task_bootstrap"] is True
@@ -98,7 +98,7 @@ def test_mlflow_run_has_one_metric_per_strategy_and_metric(build_study: Builder)
     assert client.get_experiment(run.info.experiment_id).name == "aira-eval/study"
     metrics = run.data.metrics
     for key in ("normalized_score/best-val", "normalized_score/best-val.lo", "any_medal/oracle",
-                "delta/normalized_score/oracle.hi", "p_improve/normalized_score/oracle"):
+                "delta/normalized_score/oracle.hi", "share_favouring/normalized_score/oracle"):
         assert key in metrics, key
     tasks = json.loads((study / "study.json").read_text())["tasks"].values()
     assert len({(t["metric"], t["lower_is_better"]) for t in tasks}) > 1  # mixed metrics:
@@ -113,6 +113,7 @@ def test_mlflow_run_has_one_metric_per_strategy_and_metric(build_study: Builder)
     assert run.data.tags["aira_eval.strategies"] == "best-val,oracle"
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "selection")}
     assert artifacts == {"selection/picks.parquet", "selection/summary.json",
+                         "selection/per_task.parquet",
                          "selection/summary.parquet"}
     top = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"picks.json", "search_runs.json"} <= top

@@ -10,8 +10,9 @@ from aira_eval.selection.tracking import RAW_UNITS, selection_rows, tidy_metrics
 
 def _summary() -> dict:
     def stats(est: float) -> dict:
-        return {"estimate": est, "ci_low": est - 0.1, "ci_high": est + 0.1, "p_improve": 0.5,
-                "delta": {"estimate": 0.0, "ci_low": -0.1, "ci_high": 0.1}}
+        return {"estimate": est, "ci_low": est - 0.1, "ci_high": est + 0.1,
+                "delta": {"estimate": 0.0, "ci_low": -0.1, "ci_high": 0.1,
+                          "share_resamples_favouring": 0.5}}
 
     metrics = {"test_score": stats(0.8), "regret": stats(0.05), "normalized_score": stats(0.6)}
     return {"strategies": {"best-val": {"failures": 0, "metrics": metrics},
@@ -37,7 +38,7 @@ def test_same_metric_tasks_keep_raw_scores_with_bounds() -> None:
     assert keys["test_score/oracle"] == 0.8
     assert keys["test_score/oracle.lo"] == 0.8 - 0.1 and keys["test_score/oracle.hi"] == 0.9
     assert keys["failures/oracle"] == 1.0
-    assert keys["p_improve/regret/best-val"] == 0.5
+    assert keys["share_favouring/regret/best-val"] == 0.5
 
 
 def test_any_group_columns() -> None:

@@ -16,13 +16,14 @@ def make_operators(name: str, params: dict[str, Any] | None = None, study: Any =
 
     The LLM sets (``aide``, ``aira``) take their model and call settings from ``study`` (a
     :class:`~aira_eval.search.config.StudyConfig`) when given, else from ``params`` alone;
-    ``search_id`` and ``seed`` identify the search (response-cache nonce, retry jitter).
+    ``search_id`` and ``seed`` identify the search (response-cache nonce, retry jitter); the
+    procedural family writes ``seed`` into its scripts (CV split, models' ``random_state``).
     """
     params = params or {}
     if name == "procedural":
         from aira_eval.search.operators.procedural.operators import ProceduralOperators
 
-        return ProceduralOperators(**params)
+        return ProceduralOperators(**{"seed": seed, **params})
     if name in ("aide", "aira"):
         from aira_eval.search.operators.llm.operators import LLMOperators
 

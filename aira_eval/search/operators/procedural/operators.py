@@ -43,6 +43,8 @@ class ProceduralOperators:
         bug_rate: share of drafts and improves given a realistic bug (see :mod:`.bugs`);
             0 gives scripts that never fail by construction.
         debug_fail_rate: share of debugs of such a bug that bring another bug instead.
+        seed: the search's seed, written into every script as ``SEED`` (CV split, models'
+            ``random_state``) and recorded in each node's config as ``seed``.
     """
 
     name = "procedural"
@@ -50,7 +52,7 @@ class ProceduralOperators:
     def __init__(self, n_folds: int = 5, sample_rows: int = SAMPLE_ROWS,
                  budget_share: float = 0.25, draft_tries: int = 40,
                  bug_rate: float = DEFAULT_BUG_RATE,
-                 debug_fail_rate: float = DEFAULT_DEBUG_FAIL_RATE) -> None:
+                 debug_fail_rate: float = DEFAULT_DEBUG_FAIL_RATE, seed: int = 0) -> None:
         if n_folds < 2:
             raise ValueError(f"n_folds must be at least 2, got {n_folds}")
         for name, rate in (("bug_rate", bug_rate), ("debug_fail_rate", debug_fail_rate)):
@@ -61,6 +63,7 @@ class ProceduralOperators:
         self.n_folds = n_folds
         self.budget_share = budget_share
         self.draft_tries = draft_tries
+        self.seed = int(seed)
         self._schemas = SchemaCache(sample_rows)
 
     # -- helpers -------------------------------------------------------------------------
@@ -89,8 +92,8 @@ class ProceduralOperators:
         cost = space.cost(config)
         plan = f"{plan} Estimated run time {cost:.0f}s."
         title = f"Procedural solution for {ctx.brief.task_id}: {family_title(config)}."
-        code = render(config, space, plan=plan, title=title)
-        record = {**config.to_dict(), "cost_estimate_s": round(cost, 2)}
+        code = render(config, space, plan=plan, title=title, seed=self.seed)
+        record = {**config.to_dict(), "cost_estimate_s": round(cost, 2), "seed": self.seed}
         if bug is not None:
             code, record["bug"] = inject(code, bug), bug
         return Proposal(code=code, plan=plan, config=record)

@@ -183,8 +183,13 @@ def _read_rows(config: PipelineConfig, space: Space) -> int:
     return limit if space.schema.n_rows > limit else 0
 
 
-def render(config: PipelineConfig, space: Space, plan: str = "", title: str = "") -> str:
-    """The complete script for ``config``; raises ``ValueError`` for an unsupported metric."""
+def render(config: PipelineConfig, space: Space, plan: str = "", title: str = "",
+           seed: int = 0) -> str:
+    """The complete script for ``config``; raises ``ValueError`` for an unsupported metric.
+
+    ``seed`` (the search's) becomes the script's ``SEED``: its CV split, row subsampling and
+    every model's ``random_state``, so the seeds of a study are replicates.
+    """
     imports: est.Imports = set(_ALWAYS)
     imports.add(("sklearn.model_selection",
                  "KFold" if space.problem.prediction == "regression" else "StratifiedKFold"))
@@ -199,6 +204,7 @@ def render(config: PipelineConfig, space: Space, plan: str = "", title: str = ""
         ],
         "score_doc": score_doc,
         "score_expr": score_expr,
+        "seed": int(seed),
         **_columns(space, config),
         **_targets(space),
         **_validation(space),

@@ -1,0 +1,189 @@
+"""Study-level extras of a selection run: rliable's probability of improvement, per-task
+intervals, small-sample warnings and the note on what the bootstrap resamples.
+
+Warnings (one line each, returned in ``summary["warnings"]``; the CLI prints them):
+
+* a task with fewer than :data:`MIN_SEEDS` searches: the default interval's coverage was
+  checked from 5 seeds per task up (docs/statistics.md); below that it is approximate;
+* a strategy that differs from the reference on fewer than :data:`MIN_SEEDS` searches
+  (:func:`sparse_difference_warnings`);
+* a task whose test set has fewer than :data:`MIN_TEST_ROWS` rows: a pick's test score is
+  itself noisy by about ``1/√rows``, and the intervals, which resample seeds on this one test
+  set, do not include that noise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from aira_eval.selection.bootstrap import Resamples, draw_resamples, paired_bootstrap
+from aira_eval.selection.improvement import probability_of_improvement
+from aira_eval.selection.tintervals import t_interval, t_stats
+
+if TYPE_CHECKING:
+    from aira_eval.selection.result import SelectionResult
+    from aira_eval.selection.summary import SelectionOptions
+    from aira_eval.study import Study
+
+MIN_SEEDS = 5
+MIN_TEST_ROWS = 100
+CI_NAMES = {"t": "t (Welch–Satterthwaite)", "expanded": "expanded percentile",
+            "percentile": "percentile", "bca": "BCa"}
+
+
+def _num(x: Any) -> float | None:
+    value = float(x)
+    return value if np.isfinite(value) else None
+
+
+def probability_block(values: np.ndarray, resamples: Resamples, reference: int,
+                      direction: np.ndarray, options: SelectionOptions
+                      ) -> Callable[[int], dict[str, Any]]:
+    """``s -> {"estimate", "ci_low", "ci_high"}`` of rliable's probability of improvement
+    (:mod:`aira_eval.selection.improvement`) of strategy ``s`` on one metric: ``values``
+    ``(U, S)``, ``direction`` its sign."""
+    other = draw_resamples(resamples.strata, resamples.n_resamples, options.seed + 1)
+    point, interval = probability_of_improvement(values[:, :, None], resamples, other,
+                                                 reference, np.atleast_1d(direction),
+                                                 options.level)
+
+    def block(s: int) -> dict[str, Any]:
+        return {"estimate": _num(point[s, 0]), "ci_low": _num(interval[s, 0, 0]),
+                "ci_high": _num(interval[s, 0, 1]),
+                "definition": "rliable (Agarwal et al. 2021): P(a search of this strategy beats "
+                              "a search of the reference), unpaired, mean over tasks"}
+
+    return block
+
+
+def per_task_intervals(values: np.ndarray, resamples: Resamples, reference: int,
+                       direction: np.ndarray, options: SelectionOptions, task_names: list[str],
+                       names: list[str], metrics: list[str]) -> dict[str, Any]:
+    """``task -> strategy -> metric ->`` estimate, interval (``options.ci``), number of
+    searches with a value and the paired difference to the reference, each in the task's own
+    metric. The t interval is analytic; the bootstrap methods use the task's columns of the
+    shared weights."""
+    out: dict[str, Any] = {}
+    _, n_strat, n_met = values.shape
+    diffs = values - values[:, reference : reference + 1, :]
+    for t, task in enumerate(task_names):
+        units = np.flatnonzero(resamples.strata == t)
+        if options.ci == "t":
+            one = np.zeros(units.size, dtype=np.int64)
+            means = t_stats(values[units].reshape(units.size, -1), one)
+            deltas = t_stats(diffs[units].reshape(units.size, -1), one)
+            est, d_est = means.theta.reshape(n_strat, n_met), deltas.theta.reshape(n_strat, n_met)
+            ci = t_interval(means, options.level).reshape(n_strat, n_met, 2)
+            d_ci = t_interval(deltas, options.level).reshape(n_strat, n_met, 2)
+        else:
+            sub = Resamples(weights=resamples.weights[:, units],
+                            task_weights=np.ones((resamples.n_resamples, 1), dtype=np.float32),
+                            strata=np.zeros(units.size, dtype=np.int64), task_level=False)
+            boot = paired_bootstrap(values[units], sub, reference, direction, options.level,
+                                    (options.ci,))
+            est, d_est = boot.estimate, boot.delta
+            ci, d_ci = boot.intervals[options.ci], boot.delta_intervals[options.ci]
+        counts = np.isfinite(values[units]).sum(axis=0)
+        pairs = np.isfinite(diffs[units]).sum(axis=0)
+        out[task] = {name: {metric: {
+            "estimate": _num(est[s, m]), "ci_low": _num(ci[s, m, 0]),
+            "ci_high": _num(ci[s, m, 1]), "n": int(counts[s, m]),
+            "delta": _num(d_est[s, m]), "delta_ci_low": _num(d_ci[s, m, 0]),
+            "delta_ci_high": _num(d_ci[s, m, 1]), "n_pairs": int(pairs[s, m]),
+        } for m, metric in enumerate(metrics)} for s, name in enumerate(names)}
+    return out
+
+
+def per_task_frame(summary: dict[str, Any]) -> pd.DataFrame:
+    """Every group's ``per_task_intervals`` as a long table: one row per (group, task,
+    strategy, metric)."""
+    rows = [{"group": label, "task": task, "strategy": name, "metric": metric, **stats}
+            for label, group in summary.get("groups", {}).items()
+            for task, by_name in group.get("per_task_intervals", {}).items()
+            for name, by_metric in by_name.items() for metric, stats in by_metric.items()]
+    return pd.DataFrame(rows)
+
+
+def small_sample_warnings(table: pd.DataFrame, study: Study) -> list[str]:
+    """One line per kind of small sample (module docstring)."""
+    out: list[str] = []
+    first = table[table["strategy"] == table["strategy"].iloc[0]]
+    seeds = first.groupby("task", sort=False).size()
+    few = seeds[seeds < MIN_SEEDS]
+    if len(few):
+        out.append(f"{len(few)} task(s) have fewer than {MIN_SEEDS} searches (fewest: "
+                   f"{int(few.min())}, {few.idxmin()}): the 95% intervals are approximate "
+                   f"there (coverage is checked from {MIN_SEEDS} seeds per task up) — read them "
+                   "as rough, and prefer more seeds to a finer method.")
+    nodes = study.frame[study.frame["valid"].to_numpy(dtype=bool)]
+    rows = nodes.groupby("task")["n_test"].median()
+    small = rows[(rows > 0) & (rows < MIN_TEST_ROWS)]
+    if len(small):
+        out.append(f"{len(small)} task(s) have test sets under {MIN_TEST_ROWS} rows (smallest: "
+                   f"{int(small.min())}, {small.idxmin()}): each test score is itself noisy "
+                   "(about ±1/√rows), which the intervals (seeds resampled, test set fixed) do "
+                   "not include.")
+    return out
+
+
+def sparse_difference_warnings(summary: dict[str, Any], reference: str,
+                               group: str | None = None) -> list[str]:
+    """One line per strategy whose headline Δ rests on 1 to :data:`MIN_SEEDS` − 1 searches
+    where it differs from the reference (a zero-inflated difference: no interval method keeps
+    its level then, docs/statistics.md); none differing means identical picks, Δ = 0 exactly."""
+    head = summary["headline_metric"]
+    out = []
+    for name, block in summary["strategies"].items():
+        delta = block["metrics"][head]["delta"]
+        if name != reference and 0 < delta["n_differing"] < MIN_SEEDS:
+            where = f"{group}: " if group else ""
+            out.append(f"{where}{name} differs from {reference} on only {delta['n_differing']} of "
+                       f"{delta['n_pairs']} searches ({head}): its Δ interval cannot be trusted "
+                       "(mostly the same pick); read the count, not the interval.")
+    return out
+
+
+def resampling_note(options: SelectionOptions) -> str:
+    """What the intervals resample and what they hold fixed (the table's caption)."""
+    what = ("tasks resampled, then seeds (searches) within each drawn task"
+            if options.task_bootstrap else
+            "seeds (searches) resampled within each task; the tasks are fixed (--task-bootstrap "
+            "to resample them too)")
+    return (f"{round(options.level * 100)}% {CI_NAMES[options.ci]} intervals; {what}; "
+            "each task's test set and leaderboard fixed. Δ: mean per-search difference to the "
+            "reference over searches where both have a value; fav.: share of "
+            f"{options.n_resamples} paired resamples in which Δ favours the strategy.")
+
+
+def add_study_stats(result: SelectionResult, options: SelectionOptions, study: Study,
+                    directions: np.ndarray) -> None:
+    """Per group: rliable's probability of improvement (headline metric) into each strategy's
+    headline block and ``per_task_intervals``; the run's ``warnings`` and ``resampling`` note
+    (all into ``result.summary``)."""
+    summary, values = result.summary, result._values
+    assert values is not None
+    names, metrics = result.strategies, result.metrics
+    reference, head = names.index(options.reference), metrics.index(summary["headline_metric"])
+    for stats in result._stats:
+        group = summary["groups"][stats.label]
+        sub = values[stats.units]
+        poi = probability_block(sub[:, :, head], stats.resamples, reference, directions[head],
+                                options)
+        for s, name in enumerate(names):
+            group["strategies"][name]["metrics"][metrics[head]]["prob_improvement"] = poi(s)
+        group["per_task_intervals"] = per_task_intervals(
+            sub, stats.resamples, reference, directions, options, stats.tasks, names, metrics)
+    if len(result._stats) == 1:
+        summary["per_task_intervals"] = next(iter(summary["groups"].values()))[
+            "per_task_intervals"]
+    summary["warnings"] = [*small_sample_warnings(result.picks, study),
+                           *(w for label, g in summary["groups"].items()
+                             for w in sparse_difference_warnings(
+                                 {"headline_metric": summary["headline_metric"], **g},
+                                 options.reference, label if len(summary["groups"]) > 1
+                                 else None))]
+    summary["resampling"] = resampling_note(options)
