@@ -31,7 +31,7 @@ def _render(report: CheckReport, path: Path) -> None:
 
 @user_errors
 def check(
-    studies: list[Path] = typer.Argument(..., help="Study directories to check."),
+    studies: list[Path] = typer.Argument(..., metavar="STUDY", help="Study directories to check."),
     references: Path | None = typer.Option(
         None, "--references", help="Folder of reference solutions (.py, .ipynb) for the "
         "similarity check; skipped without it."),

@@ -11,6 +11,7 @@ import os
 import typer
 
 from aira_eval import __version__
+from aira_eval.cli._help import PlainHelpGroup
 
 # One entry per command module in aira_eval.cli; each exposes ``register(app)``.
 _COMMAND_MODULES: tuple[str, ...] = (
@@ -35,6 +36,7 @@ app = typer.Typer(
     # Plain click help and usage errors: one line per error, never boxed or hard-wrapped
     # (logs and redirected output stay greppable), `--seeds TEXT`-style option types.
     rich_markup_mode=None,
+    cls=PlainHelpGroup,  # click-style metavars and defaults in every command's --help
 )
 
 
@@ -68,4 +70,4 @@ for _name in _COMMAND_MODULES:
 
 
 def main() -> None:
-    app()
+    app(prog_name="aira-eval")

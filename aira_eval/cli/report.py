@@ -27,8 +27,8 @@ def _formats(value: str) -> list[str]:
 @user_errors
 def report(
     studies: list[Path] = typer.Argument(
-        ..., help="Study directories (nodes.parquet + study.json) or nodes.parquet files; "
-        "several are pooled."),
+        ..., metavar="STUDY", help="Study directories (nodes.parquet + study.json) or "
+        "nodes.parquet files; several are pooled."),
     out: Path = typer.Option(..., "--out", "-o", help="Directory for the report."),
     by: list[str] = typer.Option(
         [], "--by", help="Group searches by this attribute (repeatable): agent, policy, "

@@ -67,25 +67,36 @@ def _install_interrupt(stop: threading.Event) -> Any:
 
 
 def search(
-    task: list[str] = typer.Option([], "--task", "-t", help="Task id (repeatable): "
+    task: list[str] = typer.Option([], "--task", "-t", show_default="builtin:breast-cancer",
+                                   help="Task id (repeatable): "
                                    "builtin:NAME, synthetic:NAME, mlebench:ID or a task YAML."),
-    policy: list[str] = typer.Option([], "--policy", "-p", help="Policy (repeatable): greedy, "
+    policy: list[str] = typer.Option([], "--policy", "-p", show_default="greedy",
+                                     help="Policy (repeatable): greedy, "
                                      "greedy-mlebench, mcts, evolutionary, random."),
-    operators: str | None = typer.Option(None, "--operators", help="Operator family: "
+    operators: str | None = typer.Option(None, "--operators", show_default="procedural",
+                                         help="Operator family: "
                                          "procedural, aide or aira (LLM; needs --model)."),
-    seeds: str | None = typer.Option(None, "--seeds", help="Seeds, e.g. 0-4 or 0,3,7."),
-    steps: int | None = typer.Option(None, "--steps", help="Nodes per search."),
-    workers: int | None = typer.Option(None, "--workers", help="Nodes run at once."),
+    seeds: str | None = typer.Option(None, "--seeds", show_default="0",
+                                     help="Seeds, e.g. 0-4 or 0,3,7."),
+    steps: int | None = typer.Option(None, "--steps", show_default="20", help="Nodes per search."),
+    workers: int | None = typer.Option(None, "--workers", show_default="1",
+                                       help="Nodes run at once."),
     time_budget: float | None = typer.Option(None, "--time-budget", help="Seconds per search."),
-    node_timeout: float | None = typer.Option(None, "--node-timeout", help="Seconds per node."),
-    memory_mb: int | None = typer.Option(None, "--memory-mb", help="Memory limit per node."),
-    fitness: str | None = typer.Option(None, "--fitness", help="Steering signal: val, search, "
+    node_timeout: float | None = typer.Option(None, "--node-timeout", show_default="300",
+                                              help="Seconds per node."),
+    memory_mb: int | None = typer.Option(None, "--memory-mb", show_default="4096",
+                                         help="Memory limit per node."),
+    fitness: str | None = typer.Option(None, "--fitness", show_default="val",
+                                       help="Steering signal: val, search, "
                                        "or test (an oracle run)."),
     heldouts: bool | None = typer.Option(None, "--heldouts/--no-heldouts",
+                                         show_default="on; off for mlebench tasks",
                                          help="Build the hidden search/select sets."),
-    sandbox: str | None = typer.Option(None, "--sandbox", help="local or docker."),
+    sandbox: str | None = typer.Option(None, "--sandbox", show_default="local",
+                                       help="local or docker."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="MLE-bench data dir."),
-    mlflow: bool | None = typer.Option(None, "--mlflow/--no-mlflow", help="Record to MLflow."),
+    mlflow: bool | None = typer.Option(None, "--mlflow/--no-mlflow", show_default="mlflow",
+                                       help="Record to MLflow."),
     mlflow_uri: str | None = typer.Option(None, "--mlflow-uri", "--tracking-uri",
                                           help="MLflow tracking URI, e.g. a server's "
                                           "http://HOST:PORT (default: MLFLOW_TRACKING_URI, "
@@ -100,7 +111,7 @@ def search(
                                            "variable holding the API key."),
     temperature: float | None = typer.Option(None, "--temperature", help="LLM temperature."),
     top_p: float | None = typer.Option(None, "--top-p", help="LLM nucleus sampling."),
-    request_timeout: float | None = typer.Option(None, "--request-timeout",
+    request_timeout: float | None = typer.Option(None, "--request-timeout", show_default="600",
                                                  help="Seconds per LLM request."),
     max_cost: float | None = typer.Option(None, "--max-cost", help="LLM spend limit in USD "
                                           "per search; the search stops when it is spent."),
@@ -108,10 +119,12 @@ def search(
                                           "every LLM response (read-through cache)."),
     replay: bool = typer.Option(False, "--replay", help="Serve LLM calls from --llm-cache "
                                 "alone; a miss is an error node."),
-    bug_rate: float | None = typer.Option(None, "--bug-rate", help="Procedural operators: "
+    bug_rate: float | None = typer.Option(None, "--bug-rate", show_default="0.3",
+                                          help="Procedural operators: "
                                           "share of drafts/improves given a realistic bug "
-                                          "(default 0.3; 0: scripts never fail by design)."),
-    description: str | None = typer.Option(None, "--description", help="Task description "
+                                          "(0: scripts never fail by design)."),
+    description: str | None = typer.Option(None, "--description", show_default="original",
+                                           help="Task description "
                                            "agents get: original, or obfuscated (MLE-bench's "
                                            "contamination ablation)."),
     executor: str | None = typer.Option(None, "--executor", help="Where nodes run: local "

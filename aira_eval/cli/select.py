@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 @user_errors
 def select(
     studies: list[Path] = typer.Argument(
-        ..., help="Study directories (nodes.parquet + study.json) or nodes.parquet files; "
-        "several are pooled."),
+        ..., metavar="STUDY", help="Study directories (nodes.parquet + study.json) or "
+        "nodes.parquet files; several are pooled."),
     strategy: list[str] = typer.Option(
         [], "--strategy", "-s", help="Strategy to compare (repeatable). Default: every "
         "applicable one: best-val, oracle, topk, shrinkage, lcb, best-search, best-select, "
