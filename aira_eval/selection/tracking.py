@@ -63,9 +63,9 @@ def selection_rows(summary: Mapping[str, Any], mixed: bool) -> pd.DataFrame:
     ``group`` is ``all`` for a study-level estimate of an ungrouped selection, else the group
     (agent) label, with their interval; ``delta/<metric>`` rows hold the paired difference to
     the reference, ``share_favouring/<metric>`` the share of resamples favouring it. Per-task
-    means (no interval) have group ``[<label>/]task:<task>``; between-group differences of the headline metric have
-    group ``compare:<A - B>``. With ``mixed`` (tasks on different metrics or directions),
-    rows pooling :data:`RAW_UNITS` metrics over tasks are left out.
+    means (no interval) have group ``[<label>/]task:<task>``; between-group differences of the
+    headline metric have group ``compare:<A - B>``. With ``mixed`` (tasks on different metrics
+    or directions), rows pooling :data:`RAW_UNITS` metrics over tasks are left out.
     """
     groups = summary.get("groups") or {ALL: summary}
     rows: list[tuple[str, str, str, Any, Any, Any]] = []
