@@ -39,7 +39,7 @@ def tests(session: nox.Session) -> None:
     """The test suite (fast tests; pass -m slow or '' to include slow ones)."""
     session.install("-e", ".[dev,ray]")
     install_mlebench(session)
-    args = session.posargs or ["-m", "not slow and not api", "-q"]
+    args = session.posargs or ["-m", "not slow and not api", "-q", "--durations=25"]
     session.run("pytest", *args, env={**ENV, "PYTHONHASHSEED": "0"})
 
 
