@@ -4,8 +4,9 @@ Every scale is linear in the *oriented* score ``o`` (``+score`` for higher-is-be
 ``−score`` otherwise): ``display = (o − offset_t) · slope_t`` per task ``t``.
 
 * ``normalized`` (every task has a sample-submission score): selection's normalized score,
-  ``(score − sample) / (best test score in the study − sample)``; 0 = the sample submission,
-  1 = the study's best node;
+  ``(score − sample) / (reference − sample)`` with the task's fixed ``reference_score``
+  (:class:`~aira_eval.study.manifest.TaskInfo`; the best test score in the study where none is
+  recorded); 0 = the sample submission, 1 = the reference;
 * ``raw`` (every task shares one metric and direction): the score itself;
 * ``relative`` (otherwise): ``(o − worst) / (best − worst)`` over the task's valid nodes' test
   scores; 0 = the worst node of the task, 1 = the best.
@@ -73,11 +74,12 @@ def study_scale(study: Study) -> Scale:
         off, slope = {}, {}
         for t in tasks:
             s = float(infos[t].sample_score or 0.0)
-            best = sign[t] * ext_max[t]
+            ref = infos[t].reference_score
+            best = float(ref) if ref is not None else sign[t] * ext_max[t]
             denom = best - s
             off[t] = sign[t] * s
             slope[t] = sign[t] / denom if denom else np.nan
-        return Scale("normalized", "normalized score (0 = sample submission, 1 = study best)",
+        return Scale("normalized", "normalized score (0 = sample submission, 1 = reference)",
                      off, slope, "normalized score")
     metrics = {(i.metric, i.lower_is_better) for i in infos.values()}
     if len(metrics) == 1:
