@@ -18,7 +18,6 @@ from aira_eval.search.operators.base import MEMORY_SCOPES
 from aira_eval.search.sandbox import SANDBOX_NAMES
 
 FITNESS_SIGNALS = ("val", "search", "test")
-SANDBOXES = SANDBOX_NAMES  # one closed set, defined by the sandbox package
 EXECUTORS = ("local", "ray")
 
 
@@ -152,8 +151,8 @@ class StudyConfig:
                              f"{self.max_submission_mb}")
         if self.fitness not in FITNESS_SIGNALS:
             raise unknown_name("fitness signal", self.fitness, FITNESS_SIGNALS)
-        if self.sandbox not in SANDBOXES:
-            raise unknown_name("sandbox", self.sandbox, SANDBOXES)
+        if self.sandbox not in SANDBOX_NAMES:
+            raise unknown_name("sandbox", self.sandbox, SANDBOX_NAMES)
         if self.executor not in EXECUTORS:
             raise unknown_name("executor", self.executor, EXECUTORS)
         if not self.cpus_per_node > 0:

@@ -82,7 +82,7 @@ def _blocks(strata: np.ndarray) -> list[np.ndarray]:
     return [order[bounds[t]:bounds[t + 1]] for t in range(len(bounds) - 1)]
 
 
-def _draw_counts(rng: np.random.Generator, draws: np.ndarray, n: int) -> np.ndarray:
+def draw_counts(rng: np.random.Generator, draws: np.ndarray, n: int) -> np.ndarray:
     """Counts ``(R, n)`` of ``draws[r]`` uniform draws with replacement from ``n`` units."""
     n_res = draws.size
     width = int(draws.max()) if n_res else 0
@@ -112,13 +112,13 @@ def draw_resamples(strata: np.ndarray, n_resamples: int, seed: int | np.random.G
     blocks = _blocks(strata)
     n_tasks = len(blocks)
     if task_level:
-        task_w = _draw_counts(rng, np.full(n_resamples, n_tasks), n_tasks)
+        task_w = draw_counts(rng, np.full(n_resamples, n_tasks), n_tasks)
     else:
         task_w = np.ones((n_resamples, n_tasks), dtype=np.float32)
     weights = np.zeros((n_resamples, strata.size), dtype=np.float32)
     for t, units in enumerate(blocks):
         draws = (task_w[:, t] * units.size).astype(np.int64)
-        weights[:, units] = _draw_counts(rng, draws, units.size)
+        weights[:, units] = draw_counts(rng, draws, units.size)
     return Resamples(weights=weights, task_weights=task_w, strata=strata, task_level=task_level)
 
 
@@ -305,8 +305,9 @@ CI_METHODS = ("t", "studentized", "expanded", "percentile", "bca")
 DEFAULT_METHODS = ("t", "expanded", "percentile", "bca")  # studentized is ~5x the rest: opt-in
 
 
-def _intervals(boot: np.ndarray, theta: np.ndarray, jack: np.ndarray, groups: np.ndarray,
-               level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def bootstrap_intervals(boot: np.ndarray, theta: np.ndarray, jack: np.ndarray,
+                        groups: np.ndarray, level: float
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(se ``(K,)``, percentile ``(K, 2)``, BCa ``(K, 2)``) of a bootstrap distribution
     ``boot`` ``(R, K)`` (between-group comparisons, :mod:`.compare`)."""
     finite = np.isfinite(boot)
@@ -378,7 +379,7 @@ def _stratified_intervals(flat: np.ndarray, resamples: Resamples, level: float,
     theta = point_estimate(flat, strata)
     jack = jackknife(flat, strata, by_task=by_task)
     groups = np.zeros(jack.shape[0], dtype=np.int64) if by_task else strata
-    se, pct, bca = _intervals(boot, theta, jack, groups, level)
+    se, pct, bca = bootstrap_intervals(boot, theta, jack, groups, level)
     ordered = np.sort(boot.T, axis=1)
     tstats = t_stats(flat, strata, task_level=by_task)
     expanded = _sorted_quantiles(ordered, expanded_levels(tstats, level))

@@ -27,8 +27,8 @@ import pandas as pd
 
 from aira_eval.selection.bootstrap import (
     Resamples,
-    _draw_counts,
-    _intervals,
+    bootstrap_intervals,
+    draw_counts,
     jackknife,
     point_estimate,
     stratified_means,
@@ -62,7 +62,7 @@ def _side_weights(rng: np.random.Generator, strata: np.ndarray, task_w: np.ndarr
     for t in range(task_w.shape[1]):
         units = np.flatnonzero(strata == t)
         draws = (task_w[:, t] * units.size).astype(np.int64)
-        weights[:, units] = _draw_counts(rng, draws, units.size)
+        weights[:, units] = draw_counts(rng, draws, units.size)
     return weights
 
 
@@ -72,7 +72,7 @@ def _pair_draws(flat_a: np.ndarray, strata_a: np.ndarray, flat_b: np.ndarray,
     """(Δ draws ``(R, K)``, Δ estimate ``(K,)``, jackknife ``(J, K)``, its strata ``(J,)``)."""
     n_res = opts.n_resamples
     if opts.task_level:
-        task_w = _draw_counts(rng, np.full(n_res, n_tasks), n_tasks)
+        task_w = draw_counts(rng, np.full(n_res, n_tasks), n_tasks)
     else:
         task_w = np.ones((n_res, n_tasks), dtype=np.float32)
     boots = []
@@ -136,7 +136,7 @@ def compare_pair(values: np.ndarray, tasks: np.ndarray, groups: np.ndarray, a: i
     else:
         d_boot, d_theta, jack, jack_strata = _pair_draws(flat_a, strata_a, flat_b, strata_b,
                                                          len(shared), opts, rng)
-    se, pct, bca = _intervals(d_boot, d_theta, jack, jack_strata, opts.level)
+    se, pct, bca = bootstrap_intervals(d_boot, d_theta, jack, jack_strata, opts.level)
     oriented = d_boot.reshape(-1, n_strat, n_met) * np.asarray(directions, float)
     with np.errstate(invalid="ignore", divide="ignore"):
         p_imp = ((oriented > 0).sum(axis=0) + 0.5 * (oriented == 0).sum(axis=0)) / \

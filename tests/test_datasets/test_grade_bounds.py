@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -34,17 +35,21 @@ def test_too_large_file_is_invalid_without_being_read(tmp_path: Path,
     assert read == []  # pandas never saw it
 
 
+def _grade_traced(path: Path) -> tuple[Any, int]:
+    """The grade report of ``path`` and the peak Python memory (bytes) grading took."""
+    tracemalloc.start()
+    try:
+        return grade_csv(path, ANSWERS, GRADER), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_sparse_gigabyte_is_rejected_in_constant_memory(tmp_path: Path) -> None:
     path = tmp_path / "sub.csv"
     with path.open("wb") as fh:
         fh.write(b"id,y\n")
         fh.truncate(1 << 30)
-    tracemalloc.start()
-    try:
-        report = grade_csv(path, ANSWERS, GRADER)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    report, peak = _grade_traced(path)
     assert not report.valid_submission
     assert report.reason and "larger than 64 MB (1024 MB)" in report.reason
     assert peak < 32 * 1024**2
@@ -54,12 +59,7 @@ def test_a_million_columns_are_rejected_from_the_header(tmp_path: Path) -> None:
     path = tmp_path / "sub.csv"
     header = ",".join(f"c{i}" for i in range(1_000_000))
     path.write_text(header + "\n" + ",".join("1" for _ in range(1_000_000)) + "\n")
-    tracemalloc.start()
-    try:
-        report = grade_csv(path, ANSWERS, GRADER)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    report, peak = _grade_traced(path)
     assert not report.valid_submission
     assert report.reason and "1000000 columns" in report.reason
     assert peak < 64 * 1024**2
