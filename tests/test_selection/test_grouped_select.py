@@ -162,6 +162,21 @@ def test_mlflow_metric_keys_name_the_group(better: Path) -> None:
                for k in keys)
 
 
+def test_grouped_select_logs_its_mlflow_run(better: Path, tmp_path: Path) -> None:
+    """A grouped summary has no top-level ``strategies``: the run's tags come from options."""
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = runner.invoke(app, ["select", str(better), "--resamples", "200", "--strategy",
+                                 "topk", "--out", str(tmp_path / "sel"), "--mlflow-uri", uri])
+    assert result.exit_code == 0, result.output
+    assert "MLflow logging" not in result.output, result.output
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    runs = client.search_runs(experiments, "tags.`aira_eval.kind` = 'selection'")
+    assert [r.data.tags["aira_eval.strategies"] for r in runs] == ["best-val,topk"]
+
+
 def test_import_is_light_and_exports_the_api() -> None:
     import subprocess
     import sys
