@@ -132,8 +132,7 @@ def render(result: SelectionResult, mixed: bool = False) -> None:
             console.print(f"{label} has no search on: {', '.join(block['missing_tasks'])}",
                           highlight=False)
     head = summary["headline_metric"]
-    console.print(f"{summary['resampling']} Δ = {head} − {summary['reference']}'s; fav. = share "
-                  "of paired resamples where Δ favours the strategy. "
+    console.print(f"{summary['resampling']} Δ = {head} − {summary['reference']}'s. "
                   + ("" if mixed else "val = the pick's own validation score, optim. = val − "
                      "test (oriented: > 0 over-estimated); ") + f"{NORM_NOTE}.", highlight=False)
     if mixed:

@@ -132,19 +132,22 @@ def small_sample_warnings(table: pd.DataFrame, study: Study) -> list[str]:
 
 def sparse_difference_warnings(summary: dict[str, Any], reference: str,
                                group: str | None = None) -> list[str]:
-    """One line per strategy whose headline Δ rests on 1 to :data:`MIN_SEEDS` − 1 searches
-    where it differs from the reference (a zero-inflated difference: no interval method keeps
-    its level then, docs/statistics.md); none differing means identical picks, Δ = 0 exactly."""
+    """One line naming every strategy whose headline Δ rests on 1 to :data:`MIN_SEEDS` − 1
+    searches where it differs from the reference (a zero-inflated difference: no interval
+    method keeps its level then, docs/statistics.md), with its count; none differing means
+    identical picks, Δ = 0 exactly."""
     head = summary["headline_metric"]
-    out = []
+    counts = []
     for name, block in summary["strategies"].items():
         delta = block["metrics"][head]["delta"]
         if name != reference and 0 < delta["n_differing"] < MIN_SEEDS:
-            where = f"{group}: " if group else ""
-            out.append(f"{where}{name} differs from {reference} on only {delta['n_differing']} of "
-                       f"{delta['n_pairs']} searches ({head}): its Δ interval cannot be trusted "
-                       "(mostly the same pick); read the count, not the interval.")
-    return out
+            counts.append(f"{name} on {delta['n_differing']} of {delta['n_pairs']}")
+    if not counts:
+        return []
+    where = f"{group}: " if group else ""
+    return [f"{where}few searches where the pick differs from {reference}'s ({head}): "
+            f"{', '.join(counts)}; their Δ intervals rest on those few searches: read the "
+            "counts, not the intervals."]
 
 
 def resampling_note(options: SelectionOptions) -> str:

@@ -50,7 +50,7 @@ def test_difference_is_over_the_searches_where_both_picked() -> None:
     # metrics with MLE-bench's failure rule are complete: the failed search scores 0
     norm = result.summary["strategies"]["oracle"]["metrics"]["normalized_score"]["delta"]
     assert norm["n_pairs"] == 2 and norm["estimate"] > 0
-    assert any("oracle differs from best-val on only 1 of 2" in w
+    assert any("differs from best-val's (normalized_score): oracle on 1 of 2" in w
                for w in result.summary["warnings"])
 
 
