@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aira_eval.search.sandbox.base import remove_tree
+from aira_eval.search.sandbox.disk import unmount_leftovers
 from aira_eval.search.sandbox.watchdog import descendants, process_table
 
 RUN_SUFFIX = ".run"
@@ -81,6 +82,7 @@ def reap(scratch: Path) -> Reaped:
                 remove_tree(Path(jail))
                 out.dirs += 1
         record.unlink(missing_ok=True)
+    unmount_leftovers(scratch)  # bounded working dirs (docker) are mounts: detach them first
     for path in scratch.iterdir():
         remove_tree(path)
         out.dirs += 1
