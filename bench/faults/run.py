@@ -172,7 +172,7 @@ def fullfs(work: Path, steps: int) -> dict[str, Any]:
         after = journal_steps(out)
         return {
             "exit_code_when_full": rc, "clear_error": clear_disk_error(rc, err, out),
-            "message": " ".join(err.split())[:300],
+            "message": _error_lines(err), "warnings": err.lower().count("warning"),
             "journal_intact": before is not None and torn is None,
             "nodes_before_resume": len(before or []),
             "nodes_journaled_with_disk_error": disk_nodes,
@@ -194,6 +194,13 @@ def clear_disk_error(code: int, stderr: str, study: Path) -> bool:
             and "error: no space left" in text and f"(study {study})" in text
             and "No space left on device" in text
             and "free some space, then run again with --resume" in text)
+
+
+def _error_lines(stderr: str) -> str:
+    """The CLI's error and hint (what follows its ``error:`` line), as one line."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    first = next((i for i, ln in enumerate(lines) if ln.startswith("error:")), 0)
+    return " / ".join(lines[first:])[:500]
 
 
 def _journal_state(out: Path) -> tuple[list[int] | None, int | None, int]:
