@@ -138,37 +138,43 @@ def test_a_full_study_disk_stops_the_study_and_no_node_takes_the_blame(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A node that cannot write its files because the study's disk is full is not journaled
     as an ``error`` node (it would never re-run): the study stops with a clear error naming
-    the file, and a resume after freeing space runs exactly the missing nodes."""
+    the file, and a resume after freeing space runs exactly the missing nodes. (Scripts are
+    not run: a canned failed run stands for each, so the test takes seconds.)"""
     import errno
     import threading
 
     from aira_eval.errors import UsageError
     from aira_eval.search import runner
-
-    study, real, calls = tmp_path / "study", runner._execute, []
-    lock = threading.Lock()
-
-    def full_after_two(ctx: object, code: str, node_dir: Path) -> object:
-        with lock:
-            calls.append(node_dir)
-            if len(calls) > 2:
-                raise OSError(errno.ENOSPC, "No space left on device", str(node_dir / "x.txt"))
-        return real(ctx, code, node_dir)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(runner, "_execute", full_after_two)
-    with pytest.raises(UsageError, match=r"no space left writing .*x\.txt") as err:
-        run_small(study, steps=6, workers=1)
-    assert err.value.hint and "--resume" in err.value.hint
-    journal = JournalFile(study / "searches" / "builtin-iris__greedy__s0" / "journal.jsonl")
-    assert [n.step for n in journal.read()] == [0, 1]
-    monkeypatch.undo()
+    from aira_eval.search.sandbox.base import ExecResult
     from aira_eval.search.study_runner import run_study
     from tests.test_search.conftest import small_config
 
-    run_study(small_config(steps=6, workers=1), study, resume=True)
-    steps = [n.step for n in journal.read()]
-    assert sorted(steps) == list(range(6))
-    assert not any("No space left" in (n.reason or "") for n in journal.read())
+    study, calls, lock = tmp_path / "study", [], threading.Lock()
+    full = threading.Event()
+
+    def canned(_ctx: object, _code: str, node_dir: Path) -> ExecResult:
+        with lock:
+            calls.append(node_dir)
+            if full.is_set() and len(calls) > 2:
+                raise OSError(errno.ENOSPC, "No space left on device", str(node_dir / "x.txt"))
+        return ExecResult(exit_code=1, timed_out=False, oom=False, killed_reason=None,
+                          wall_time=0.01, stdout_tail="", stderr_tail="ValueError: boom",
+                          stdout_truncated=False, submission_path=None, isolation="none",
+                          isolation_note=None, workdir=node_dir)
+
+    monkeypatch.setattr(runner, "_execute", canned)
+    full.set()
+    with pytest.raises(UsageError, match=r"no space left writing .*x\.txt") as err:
+        run_study(small_config(steps=4, workers=1), study)
+    assert err.value.hint and "--resume" in err.value.hint
+    journal = JournalFile(study / "searches" / "builtin-iris__greedy__s0" / "journal.jsonl")
+    assert [n.step for n in journal.read()] == [0, 1]
+    full.clear()  # space freed
+    run_study(small_config(steps=4, workers=1), study, resume=True)
+    nodes = journal.read()
+    assert sorted(n.step for n in nodes) == [0, 1, 2, 3]
+    assert not any("No space left" in (n.reason or "") for n in nodes)
+    assert all(n.status == "buggy" for n in nodes)  # each canned run's own failure
 
 
 def test_a_journal_line_that_cannot_be_finished_is_undone(
