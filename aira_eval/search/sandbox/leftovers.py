@@ -7,7 +7,8 @@ working dirs of a study live under one scratch dir (:func:`scratch_root`), and n
 working dir a ``<workdir>.run`` file holds the launched process's pid and start time and the
 jail dir. A later run of the same study (it holds the study lock, so no other run of it is
 alive) kills whatever a record still names (the pid *and* its start time must match: a
-recycled pid is left alone) and removes every leftover dir (:func:`reap`).
+recycled pid is left alone) and removes every leftover dir (:func:`reap`), first detaching
+any that is still a mount (the docker backend's bounded working dirs, :mod:`.disk`).
 """
 
 from __future__ import annotations
