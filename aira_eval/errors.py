@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import errno
 from collections.abc import Sequence
 
 
@@ -40,3 +41,24 @@ def unknown_name(kind: str, name: str, choices: Sequence[str]) -> UsageError:
     listed = f"Choices: {', '.join(choices)}."
     hint = f"Did you mean {' or '.join(close)}? {listed}" if close else listed
     return UsageError(f"unknown {kind} {name!r}", hint=hint)
+
+
+_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+_FULL_TEXTS = ("No space left on device", "Disk quota exceeded")
+
+
+def disk_full(err: BaseException) -> OSError | None:
+    """The "no space left" (or "quota exceeded") :class:`OSError` behind ``err``, if any.
+
+    Looks through the chain of causes, and also recognises libraries (pyarrow) that raise an
+    :class:`OSError` without an errno but with the system's message.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and (
+                current.errno in _FULL_ERRNOS or any(t in str(current) for t in _FULL_TEXTS)):
+            return current
+        current = current.__cause__ or current.__context__
+    return None

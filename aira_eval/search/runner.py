@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from aira_eval.errors import disk_full
 from aira_eval.search.journal import JournalView
 from aira_eval.search.node import FitnessSignal, Node, blind
 from aira_eval.search.operators.base import (
@@ -138,6 +139,8 @@ def execute_action(
     except NodeCancelled:
         raise
     except Exception as err:  # a harness fault must not stop the search or lose the node
+        if disk_full(err):  # the harness's disk, not the node: stop; the node re-runs later
+            raise
         node.status = "error"
         node.reason = f"harness error: {type(err).__name__}: {err}"
         node.meta["traceback"] = traceback.format_exc(limit=8)

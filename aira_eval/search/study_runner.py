@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import platform
 import re
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aira_eval.errors import UsageError
+from aira_eval.errors import UsageError, disk_full
 from aira_eval.search.config import StudyConfig
 from aira_eval.search.engine import Budget, SearchEngine, SearchOutcome
 from aira_eval.search.executors import ContextSpec, StudyExecutor
@@ -237,17 +236,25 @@ def run_study(
         resume = resume and not (existed and _killed_before_manifest(out))
         try:
             return _run_study(config, out, resume, events, stop, overrides)
-        except OSError as err:
-            if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+        except Exception as err:
+            full = disk_full(err)
+            if full is None:
                 raise
-            raise UsageError(
-                f"no space left on the filesystem of study {out} ({err.strerror})",
-                hint="Every finished node is journaled before anything else is written, so "
-                "the journals are intact: free some space, then run again with --resume.",
-            ) from err
+            raise _no_space(out, full) from err
         finally:
             with contextlib.suppress(OSError):
                 scratch_root(out).rmdir()
+
+
+def _no_space(out: Path, err: OSError) -> UsageError:
+    """The clear error for a full disk (or quota) met while running study ``out``."""
+    what = os.strerror(err.errno) if err.errno else "No space left on device"
+    where = f" writing {err.filename}" if err.filename else ""
+    return UsageError(
+        f"no space left{where} (study {out}): {what}",
+        hint="Every finished node is journaled before anything else is written and a node "
+        "cut short is not, so the journals are intact: free some space, then run again "
+        "with --resume.")
 
 
 def _killed_before_manifest(out: Path) -> bool:
@@ -288,6 +295,7 @@ def _run_study(
     result = StudyResult(out, config=config)
     shared = _Shared(recorder, events, stop, executor, NodeTableBuilder(out))
     threads = executor.search_threads(len(plans), config.workers)
+    failed = True
     try:
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="search") as pool:
             futures = [
@@ -295,15 +303,32 @@ def _run_study(
                             infos[plan.task_id], shared)
                 for plan in plans
             ]
-            result.outcomes = [f.result() for f in futures]
+            result.outcomes = _outcomes(futures, stop)
+        failed = False
     finally:
         executor.close()
-        shared.table.rebuild()
+        if failed:  # best effort: the first error is the one to report (journals are intact)
+            with contextlib.suppress(Exception):
+                shared.table.rebuild()
+        else:
+            shared.table.rebuild()
         if recorder is not None:
             recorder.finish()
             result.mlflow_errors = list(recorder.errors)
     result.interrupted = stop.is_set()
     return result
+
+
+def _outcomes(futures: list[Future[SearchOutcome]], stop: threading.Event
+              ) -> list[SearchOutcome]:
+    """Every search's outcome; the first search that fails stops the others (their running
+    scripts are killed and re-run on resume) before its error is raised."""
+    done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+    for fut in done:
+        if not fut.cancelled() and fut.exception() is not None:
+            stop.set()
+            fut.result()  # raises its error
+    return [f.result() for f in futures]
 
 
 def _executor(config: StudyConfig) -> StudyExecutor:

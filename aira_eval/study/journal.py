@@ -7,6 +7,7 @@ names the line.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -29,12 +30,26 @@ class JournalFile:
         return json.dumps(node.to_dict(), sort_keys=True, allow_nan=True, default=str) + "\n"
 
     def append(self, node: Node) -> None:
-        """Append one node durably (write, flush, fsync)."""
+        """Append one node durably (write, fsync). A failed write (a full disk) is undone:
+        the journal never keeps part of a line it could not finish."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(self.line(node))
-            fh.flush()
-            os.fsync(fh.fileno())
+        data = self.line(node).encode("utf-8")
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            size = os.fstat(fd).st_size
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            except OSError as err:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, size)
+                if err.filename is None:  # name the journal in the error
+                    raise OSError(err.errno, err.strerror, str(self.path)) from err
+                raise
+        finally:
+            os.close(fd)
 
     def rewrite(self, nodes: list[Node]) -> None:
         """Replace the journal atomically and durably (temp file, fsync, rename)."""

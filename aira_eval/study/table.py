@@ -142,7 +142,11 @@ def write_nodes(table: pa.Table | pd.DataFrame, path: Path) -> None:
     table = table.replace_schema_metadata(meta)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    pq.write_table(table, tmp)
+    try:
+        pq.write_table(table, tmp)
+    except BaseException:  # e.g. a full disk: leave no partial file taking its space
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(path)
 
 

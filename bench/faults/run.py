@@ -151,7 +151,11 @@ def _fill(path: Path) -> Path:
 
 
 def fullfs(work: Path, steps: int) -> dict[str, Any]:
-    """The study dir on a small filesystem that fills up mid-run; resume after freeing it."""
+    """The study dir on a small filesystem that fills up mid-run; resume after freeing it.
+
+    A clear error is what the CLI prints for a full disk (``run_study``'s message and hint),
+    exit status 2, no traceback and no "internal error"; no node may be journaled with the
+    harness's own "No space left" as its result (it would never re-run)."""
     mnt = work / "small"
     if not _mount_tmpfs(mnt, 256):
         return {"skipped": "needs root to mount a tmpfs"}
@@ -162,18 +166,17 @@ def fullfs(work: Path, steps: int) -> dict[str, Any]:
             time.sleep(0.2)
         filler = _fill(mnt)
         rc, err = finish(proc)
-        journal_ok = True
-        try:
-            before = journal_steps(out)
-        except Exception:  # the point: a journal must stay readable
-            journal_ok, before = False, []
+        before, torn, disk_nodes = _journal_state(out)
         filler.unlink(missing_ok=True)
         rc2, err2 = finish(start(args_for(out, steps, "--resume")))
         after = journal_steps(out)
         return {
-            "exit_code_when_full": rc, "clear_error": rc in (0, 1, 2) and "Traceback" not in err,
-            "message": (err.strip().splitlines() or [""])[-1][:200],
-            "journal_intact": journal_ok, "nodes_before_resume": len(before),
+            "exit_code_when_full": rc, "clear_error": clear_disk_error(rc, err, out),
+            "message": _error_lines(err), "warnings": err.lower().count("warning"),
+            "journal_intact": before is not None and torn is None,
+            "nodes_before_resume": len(before or []),
+            "nodes_journaled_with_disk_error": disk_nodes,
+            "scratch_left_behind": scratch_root(out).exists(),
             "resume_exit_code": rc2, "nodes_after_resume": len(after),
             "lost": len(set(range(steps)) - set(after)),
             "duplicated": len(after) - len(set(after)),
@@ -181,6 +184,35 @@ def fullfs(work: Path, steps: int) -> dict[str, Any]:
         }
     finally:
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def clear_disk_error(code: int, stderr: str, study: Path) -> bool:
+    """What the CLI prints when the study's disk is full: ``error: no space left writing
+    <file> (study <dir>): No space left on device`` and a hint to free space and resume."""
+    text = " ".join(stderr.split())
+    return (code == 2 and "Traceback" not in stderr and "internal error" not in text
+            and "error: no space left" in text and f"(study {study})" in text
+            and "No space left on device" in text
+            and "free some space, then run again with --resume" in text)
+
+
+def _error_lines(stderr: str) -> str:
+    """The CLI's error and hint (what follows its ``error:`` line), as one line."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    first = next((i for i, ln in enumerate(lines) if ln.startswith("error:")), 0)
+    return " / ".join(lines[first:])[:500]
+
+
+def _journal_state(out: Path) -> tuple[list[int] | None, int | None, int]:
+    """The journal's steps (None: unreadable), its torn line, and how many of its nodes
+    record the harness's full disk as their own failure."""
+    journal = JournalFile(out / "searches" / SEARCH / "journal.jsonl")
+    try:
+        nodes = journal.read()
+    except Exception:  # the point: a journal must stay readable
+        return None, None, 0
+    disk = sum("No space left" in (n.reason or "") for n in nodes)
+    return [n.step for n in nodes], journal.torn_line, disk
 
 
 def mlflow(work: Path, steps: int) -> dict[str, Any]:

@@ -134,6 +134,94 @@ def test_jail_init_cmdline_shows_no_harness_path(tmp_path: Path) -> None:
     assert package_dir not in res.stdout_tail and "limits.py" not in res.stdout_tail
 
 
+def test_a_full_study_disk_stops_the_study_and_no_node_takes_the_blame(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node that cannot write its files because the study's disk is full is not journaled
+    as an ``error`` node (it would never re-run): the study stops with a clear error naming
+    the file, and a resume after freeing space runs exactly the missing nodes. (Scripts are
+    not run: a canned failed run stands for each, so the test takes seconds.)"""
+    import errno
+    import threading
+
+    from aira_eval.errors import UsageError
+    from aira_eval.search import runner
+    from aira_eval.search.sandbox.base import ExecResult
+    from aira_eval.search.study_runner import run_study
+    from tests.test_search.conftest import small_config
+
+    study, calls, lock = tmp_path / "study", [], threading.Lock()
+    full = threading.Event()
+
+    def canned(_ctx: object, _code: str, node_dir: Path) -> ExecResult:
+        with lock:
+            calls.append(node_dir)
+            if full.is_set() and len(calls) > 2:
+                raise OSError(errno.ENOSPC, "No space left on device", str(node_dir / "x.txt"))
+        return ExecResult(exit_code=1, timed_out=False, oom=False, killed_reason=None,
+                          wall_time=0.01, stdout_tail="", stderr_tail="ValueError: boom",
+                          stdout_truncated=False, submission_path=None, isolation="none",
+                          isolation_note=None, workdir=node_dir)
+
+    monkeypatch.setattr(runner, "_execute", canned)
+    full.set()
+    with pytest.raises(UsageError, match=r"no space left writing .*x\.txt") as err:
+        run_study(small_config(steps=4, workers=1), study)
+    assert err.value.hint and "--resume" in err.value.hint
+    journal = JournalFile(study / "searches" / "builtin-iris__greedy__s0" / "journal.jsonl")
+    assert [n.step for n in journal.read()] == [0, 1]
+    full.clear()  # space freed
+    run_study(small_config(steps=4, workers=1), study, resume=True)
+    nodes = journal.read()
+    assert sorted(n.step for n in nodes) == [0, 1, 2, 3]
+    assert not any("No space left" in (n.reason or "") for n in nodes)
+    assert all(n.status == "buggy" for n in nodes)  # each canned run's own failure
+
+
+def test_a_journal_line_that_cannot_be_finished_is_undone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from aira_eval.search.node import Node
+    from aira_eval.study import journal as journal_module
+
+    journal = JournalFile(tmp_path / "journal.jsonl")
+    journal.append(Node(node_id="a", search_id="s", step=0, batch=0, operator="draft"))
+    before = journal.path.read_bytes()
+    real_write = os.write
+
+    def half_then_full(fd: int, data: bytes) -> int:
+        if len(data) > 8:
+            return real_write(fd, bytes(data[: len(data) // 2]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(journal_module.os, "write", half_then_full)
+    with pytest.raises(OSError) as info:
+        journal.append(Node(node_id="b", search_id="s", step=1, batch=1, operator="draft"))
+    monkeypatch.undo()
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(journal.path)
+    assert journal.path.read_bytes() == before  # no torn line left behind
+
+
+def test_disk_full_sees_through_wrappers_and_errno_less_errors() -> None:
+    import errno
+
+    from aira_eval.errors import disk_full
+
+    plain = OSError(errno.ENOSPC, "No space left on device")
+    arrow = OSError("IOError: error writing nodes.parquet. Detail: [errno 28] No space left "
+                    "on device")  # pyarrow's: no errno attribute
+    try:
+        try:
+            raise plain
+        except OSError as err:
+            raise RuntimeError("wrapped") from err
+    except RuntimeError as wrapped:
+        assert disk_full(wrapped) is plain
+    assert disk_full(arrow) is arrow
+    assert disk_full(OSError(errno.EACCES, "Permission denied")) is None
+    assert disk_full(ValueError("No space left on device")) is None
+
+
 @pytest.mark.slow
 def test_fault_campaign_meets_its_targets(tmp_path: Path) -> None:
     """bench/faults/run.py's kill and concurrency scenarios: 0 lost, 0 duplicated, 0 left
@@ -153,3 +241,10 @@ def test_fault_campaign_meets_its_targets(tmp_path: Path) -> None:
     assert together["exit_codes"] == [0, 2] and together["second_refused_naming_pid"]
     assert together["resume_during_run_refused"] and together["duplicated"] == 0
     assert together["tracebacks"] == 0
+    full = campaign.fullfs(tmp_path, steps=8)
+    if "skipped" not in full:  # needs root to mount the small filesystem
+        assert full["clear_error"], full["message"]
+        assert full["journal_intact"] and full["nodes_journaled_with_disk_error"] == 0
+        assert full["resume_exit_code"] == 0 and full["lost"] == 0
+        assert full["duplicated"] == 0 and full["tracebacks"] == 0
+        assert not full["scratch_left_behind"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -123,3 +125,54 @@ def test_rejected_submission_makes_an_invalid_node_not_a_buggy_one(tmp_path: Pat
     _settle(ctx, node, result)  # type: ignore[arg-type]
     assert node.status == "invalid_submission"
     assert node.reason == "invalid submission: larger than 512 MB (1024 MB)"
+
+
+def _bounded_dir(tmp_path: Path, size_mb: int) -> Path:
+    from aira_eval.search.sandbox.disk import mount_bounded
+
+    path = tmp_path / "bounded"
+    path.mkdir()
+    if not mount_bounded(path, size_mb):
+        pytest.skip("mounting a tmpfs needs root")
+    return path
+
+
+def test_a_bounded_dir_refuses_writes_beyond_its_size(tmp_path: Path) -> None:
+    from aira_eval.search.sandbox.disk import is_full, unmount
+
+    path = _bounded_dir(tmp_path, 16)
+    try:
+        assert not is_full(path)
+        with pytest.raises(OSError) as info, open(path / "big", "wb") as fh:
+            fh.write(b"x" * (20 << 20))
+        assert info.value.errno == errno.ENOSPC and is_full(path)
+    finally:
+        unmount(path)
+    assert not os.path.ismount(path) and not (path / "big").exists()
+
+
+def test_reap_detaches_a_bounded_dir_a_killed_run_left(tmp_path: Path) -> None:
+    from aira_eval.search.sandbox.leftovers import reap
+
+    path = _bounded_dir(tmp_path, 16)
+    (path / "working").mkdir()
+    (path / "working" / "blob").write_bytes(b"x" * 1000)
+    reaped = reap(tmp_path)
+    assert reaped.dirs == 1 and not path.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_disk_limit_makes_a_buggy_node_with_the_sandbox_reason(tmp_path: Path) -> None:
+    from aira_eval.search.node import Node
+    from aira_eval.search.runner import _settle
+    from aira_eval.search.sandbox.base import ExecResult
+
+    reason = "the working dir ran out of its 24 MB of disk (no space left on device)"
+    result = ExecResult(exit_code=1, timed_out=False, oom=False, killed_reason=reason,
+                        wall_time=0.1, stdout_tail="", stderr_tail="OSError: [Errno 28]",
+                        stdout_truncated=False, submission_path=None, isolation="docker",
+                        isolation_note=None, workdir=tmp_path)
+    node = Node(node_id="n", search_id="s", step=0, batch=0, operator="draft")
+    from types import SimpleNamespace
+
+    _settle(SimpleNamespace(spec_fields={}), node, result)  # type: ignore[arg-type]
+    assert node.status == "buggy" and node.reason == reason

@@ -29,7 +29,7 @@ from aira_eval.search.sandbox import ExecResult, ExecSpec, Sandbox, make_sandbox
 from aira_eval.search.sandbox.docker import LABEL_STUDY_DIR, DockerSandbox
 from aira_eval.search.sandbox.local import LocalSandbox
 from aira_eval.search.sandbox.watchdog import CANCELLED_REASON
-from tests.test_search.test_sandbox_local import survivors
+from tests.test_search.test_sandbox_local import FORK_BOMB_TIMEOUT_S, none_survive
 
 IMAGE = os.environ.get("AIRA_EVAL_DOCKER_IMAGE", "aira-eval-sandbox")
 ANSWERS = "id,target\n1,SECRET-ANSWER-d0c4\n"
@@ -121,8 +121,9 @@ def _memory(res: ExecResult, out: str) -> None:
 
 
 def _fork_bomb(res: ExecResult, out: str) -> None:
-    assert res.killed_reason and "processes" in res.killed_reason, res.killed_reason
-    assert res.wall_time < 15
+    # only the process limit can end it (see FORK_BOMB_TIMEOUT_S): no clock is involved
+    assert res.killed_reason == "killed: 64 processes at once (fork bomb?)", res.killed_reason
+    assert not res.timed_out and not res.oom and res.exit_code is None
 
 
 def _flood(res: ExecResult, out: str) -> None:
@@ -133,6 +134,15 @@ def _flood(res: ExecResult, out: str) -> None:
 
 def _disk(res: ExecResult, out: str) -> None:
     assert "TMP_FULL" in out and "ROOT_READ_ONLY" in out and "INPUT_READ_ONLY" in out, out
+
+
+def _working_disk(res: ExecResult, out: str) -> None:
+    # docker: the tmpfs refuses the write (ENOSPC); local: the watchdog kills the run
+    assert res.killed_reason and "24 MB of disk" in res.killed_reason, res.killed_reason
+    assert not res.ok and not res.timed_out and not res.oom
+    assert "SUBMITTED" in out and "NEVER" not in out
+    assert res.submission_path is not None  # what was written before still comes out
+    assert res.submission_path.read_text() == "id,target\n1,0\n"
 
 
 def _daemon(res: ExecResult, out: str) -> None:
@@ -174,10 +184,10 @@ CASES = {
             except OSError:
                 break
             if pid == 0:
-                time.sleep(120)
+                time.sleep(3600)
                 os._exit(0)
-        time.sleep(120)
-    """, _fork_bomb, {"timeout_s": 15, "max_procs": 64}),
+        time.sleep(3600)
+    """, _fork_bomb, {"timeout_s": FORK_BOMB_TIMEOUT_S, "max_procs": 64}),
     "output-flood": Case("""
         import sys
         block = ("y" * 1023 + "\\n") * 1024
@@ -203,6 +213,17 @@ CASES = {
             except OSError:
                 print(tag + "_READ_ONLY")
     """, _disk, {"memory_mb": 256}, needs_full=True),
+    "working-disk": Case("""
+        import os, time
+        with open("submission/submission.csv", "w") as fh:
+            fh.write("id,target\\n1,0\\n")
+        print("SUBMITTED", flush=True)
+        for i in range(8):  # 8 files of 8 MB: each under the per-file bound, 64 MB in all
+            with open(f"working/blob{i}", "wb") as fh:
+                fh.write(os.urandom(8 << 20))
+        time.sleep(3600)  # a bounded wait: the dir's size is checked every second
+        print("NEVER")
+    """, _working_disk, {"disk_mb": 24, "timeout_s": 600}),
     "daemons": Case("""
         import os, time
         if os.fork() == 0:
@@ -226,8 +247,7 @@ def test_containment(backend: Sandbox, task: Path, scratch: Path, name: str) -> 
     code = textwrap.dedent(case.code).replace("{answers}", str(task / "private" / "answers.csv"))
     res = run(backend, task, scratch, code, env={"MARK": token}, **case.options)
     case.check(res, (scratch / "keep" / "stdout.txt").read_text(errors="replace"))
-    time.sleep(0.2)
-    assert survivors(token) == []  # nothing of the script outlives its run
+    assert none_survive(token)  # nothing of the script outlives its run
     if isinstance(backend, DockerSandbox):
         assert containers() == []
 
@@ -296,3 +316,34 @@ def test_clean_reaps_the_containers_a_killed_harness_left(docker_sb: DockerSandb
     result = CliRunner().invoke(app, ["clean", str(study)])
     assert result.exit_code == 0, result.output
     assert "removed 1" in result.output and containers(label) == []
+
+
+@pytest.mark.docker
+def test_working_dir_is_a_tmpfs_of_the_disk_bound(docker_sb: DockerSandbox, task: Path,
+                                                  scratch: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("mounting the bounded working dir needs root; the watchdog bounds it")
+    res = run(docker_sb, task, scratch, """
+        import os
+        st = os.statvfs(".")
+        print("SIZE_MB", st.f_blocks * st.f_frsize // 2**20)
+    """, disk_mb=40)
+    assert res.exit_code == 0, res.stderr_tail
+    assert "SIZE_MB 40" in res.stdout_tail and "disk-tmpfs" in res.mechanisms
+    assert not (scratch / "work").exists()  # unmounted and removed
+
+
+@pytest.mark.docker
+def test_disk_bound_without_a_mount_is_watched(docker_sb: DockerSandbox, task: Path,
+                                               scratch: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A harness that may not mount (not root) kills the container when the dir is over."""
+    from aira_eval.search.sandbox import docker as docker_module
+
+    monkeypatch.setattr(docker_module, "mount_bounded", lambda _path, _mb: False)
+    case = CASES["working-disk"]
+    res = run(docker_sb, task, scratch, case.code, **case.options)
+    assert res.killed_reason == "killed: the working dir used more than 24 MB of disk"
+    assert "disk-watchdog" in res.mechanisms
+    case.check(res, (scratch / "keep" / "stdout.txt").read_text(errors="replace"))
+    assert containers() == []

@@ -4,9 +4,12 @@ Each run creates a container of ``image`` with no network (``network_disabled``)
 memory (no swap), CPU and process-count limits, a read-only root filesystem with a bounded
 ``/tmp``, every capability dropped, ``no-new-privileges``, an unprivileged uid, and exactly
 two mounts: the fresh working dir at ``/work`` and the task's public files read-only at
-``/work/input`` (the private answers are never mounted). Containers carry the labels
-:data:`LABEL_STUDY_DIR`, :data:`LABEL_SEARCH` ... so :func:`reap` can remove what a killed
-harness left behind (``aira-eval clean STUDY``, ``--resume``).
+``/work/input`` (the private answers are never mounted). The working dir holds at most
+``spec.disk_mb``: it is a tmpfs of that size (:mod:`.disk`; a write beyond it fails with
+``ENOSPC`` and the run gets a disk reason) when the harness may mount one, else the harness
+kills the container when the dir holds more, as the local backend does. Containers carry
+the labels :data:`LABEL_STUDY_DIR`, :data:`LABEL_SEARCH` ... so :func:`reap` can remove what
+a killed harness left behind (``aira-eval clean STUDY``, ``--resume``).
 
 The harness streams the output through the same bounded capture as the local backend,
 kills the container at the time limit, on cancel, or when its process count reaches the
@@ -46,7 +49,13 @@ from aira_eval.search.sandbox.base import (
     read_only_entry,
     remove_tree,
 )
-from aira_eval.search.sandbox.watchdog import CANCELLED_REASON, SCAN_INTERVAL_S
+from aira_eval.search.sandbox.disk import explain_disk, mount_bounded, unmount
+from aira_eval.search.sandbox.watchdog import (
+    CANCELLED_REASON,
+    DISK_SCAN_INTERVAL_S,
+    SCAN_INTERVAL_S,
+    disk_usage,
+)
 
 IMAGE_RECIPE = (
     "Build it with internet: docker build -t {image} docker/ ; or offline (as root): "
@@ -164,11 +173,12 @@ class DockerSandbox:
         clear_kept(keep_dir)
         (keep_dir / "code.py").write_text(spec.code)
         fresh_workdir(workdir)
+        bounded = spec.disk_mb is not None and mount_bounded(workdir, spec.disk_mb)
         container = None
         try:
             options, notes = self._prepare(spec, workdir)
             container = self.client.containers.create(self.image, **options)
-            result = self._execute(spec, container, workdir, keep_dir)
+            result = self._execute(spec, container, workdir, keep_dir, bounded)
             result.notes[:0] = notes
             collect_submission(result, spec, workdir, keep_dir)
             return result
@@ -176,6 +186,8 @@ class DockerSandbox:
             if container is not None:
                 with contextlib.suppress(Exception):
                     container.remove(force=True)
+            if bounded:
+                unmount(workdir)
             remove_tree(workdir)
 
     def _prepare(self, spec: ExecSpec, workdir: Path) -> tuple[dict[str, Any], list[str]]:
@@ -213,8 +225,7 @@ class DockerSandbox:
             "environment": {"TMPDIR": "/tmp", **base_env(spec, "/work")},
             "volumes": {str(workdir.resolve()): {"bind": "/work", "mode": "rw"},
                         str(input_src): {"bind": "/work/input", "mode": "ro"}},
-            "ulimits": [docker.types.Ulimit(name="fsize", soft=FILE_SIZE_LIMIT,
-                                            hard=FILE_SIZE_LIMIT),
+            "ulimits": [docker.types.Ulimit(name="fsize", soft=_fsize(spec), hard=_fsize(spec)),
                         docker.types.Ulimit(name="core", soft=0, hard=0)],
         }
         for target, entry in spec.path_maps:  # e.g. /home/data -> the input, read-only
@@ -232,8 +243,9 @@ class DockerSandbox:
         return 1 + (1 if self.timeout_bin else 0)
 
     def _execute(self, spec: ExecSpec, container: Any, workdir: Path,
-                 keep_dir: Path) -> ExecResult:
-        """Start the container, stream its output, kill it at a limit; the result."""
+                 keep_dir: Path, bounded: bool) -> ExecResult:
+        """Start the container, stream its output, kill it at a limit; the result
+        (``bounded``: the working dir is a tmpfs of ``spec.disk_mb``)."""
         out = OutputCapture(keep_dir / "stdout.txt", spec.max_output_bytes, scan_report=True)
         err = OutputCapture(keep_dir / "stderr.txt", spec.max_output_bytes)
         stream = container.attach(stdout=True, stderr=True, stream=True, logs=True, demux=True)
@@ -242,7 +254,8 @@ class DockerSandbox:
         start = time.monotonic()
         try:
             container.start()
-            killed = self._supervise(spec, container, pump, start)
+            killed = self._supervise(spec, container, pump, start,
+                                     None if bounded else workdir)
         finally:
             if pump.is_alive():  # interrupted or limit hit: do not leave it running
                 with contextlib.suppress(Exception):
@@ -253,32 +266,46 @@ class DockerSandbox:
             out.close()
             err.close()
         wall = time.monotonic() - start
-        return self._result(spec, container, killed, wall, out, err, workdir)
+        result = self._result(spec, container, killed, wall, out, err, workdir)
+        if bounded:
+            explain_disk(result, spec, workdir)
+        result.mechanisms += ("disk-tmpfs",) if bounded else (
+            ("disk-watchdog",) if spec.disk_mb is not None else ())
+        return result
 
     def _supervise(self, spec: ExecSpec, container: Any, pump: threading.Thread,
-                   start: float) -> str | None:
-        """Wait for the output stream to end; the kill reason if a limit came first."""
+                   start: float, watch_dir: Path | None) -> tuple[str, str] | None:
+        """Wait for the output stream to end; ``(kind, reason)`` if a limit came first
+        (``watch_dir``: a working dir whose size is watched, not bounded by a mount)."""
         counter = _pids_counter(container)
         deadline = start + spec.timeout_s
+        next_disk = start + DISK_SCAN_INTERVAL_S
         while pump.is_alive():
             pump.join(min(SCAN_INTERVAL_S, max(0.0, deadline - time.monotonic())))
             if not pump.is_alive():
                 return None
-            reason = None
+            kill = None
+            now = time.monotonic()
             if self.cancel_event.is_set():
-                reason = CANCELLED_REASON
-            elif time.monotonic() >= deadline:
-                reason = f"killed at the time limit of {spec.timeout_s:g} s"
+                kill = ("cancelled", CANCELLED_REASON)
+            elif now >= deadline:
+                kill = ("timeout", f"killed at the time limit of {spec.timeout_s:g} s")
             elif counter is not None and counter() - self._overhead() >= spec.max_procs:
-                reason = f"killed: {spec.max_procs} processes at once (fork bomb?)"
-            if reason:
+                kill = ("processes", f"killed: {spec.max_procs} processes at once (fork bomb?)")
+            elif watch_dir is not None and spec.disk_mb is not None and now >= next_disk:
+                next_disk = now + DISK_SCAN_INTERVAL_S
+                if disk_usage(str(watch_dir)) > spec.disk_mb * 2**20:
+                    kill = ("disk", f"killed: the working dir used more than {spec.disk_mb} "
+                            "MB of disk")
+            if kill:
                 with contextlib.suppress(Exception):
                     container.kill()
-                return reason
+                return kill
         return None
 
-    def _result(self, spec: ExecSpec, container: Any, killed: str | None, wall: float,
-                out: OutputCapture, err: OutputCapture, workdir: Path) -> ExecResult:
+    def _result(self, spec: ExecSpec, container: Any, kill: tuple[str, str] | None,
+                wall: float, out: OutputCapture, err: OutputCapture,
+                workdir: Path) -> ExecResult:
         try:
             status = container.wait(timeout=60)
             container.reload()
@@ -286,12 +313,13 @@ class DockerSandbox:
             raise SandboxError(f"docker could not run the container: {exc}") from exc
         state = container.attrs.get("State", {})
         code = int(status.get("StatusCode", -1))
+        kind, killed = kill if kill else (None, None)
         oom = bool(state.get("OOMKilled")) or (code != 0 and err.memory_error)
         if oom and killed is None:
             killed = f"the script ran out of memory (memory limit {spec.memory_mb} MB)"
         exit_code = None if killed and not oom else _signed(code)
         return ExecResult(
-            exit_code=exit_code, timed_out=killed is not None and not oom,
+            exit_code=exit_code, timed_out=kind == "timeout" and not oom,
             oom=oom, killed_reason=killed, wall_time=wall, stdout_tail=out.tail_text(),
             stderr_tail=err.tail_text(), stdout_truncated=out.truncated,
             stderr_truncated=err.truncated, submission_path=None, isolation="docker",
@@ -321,8 +349,14 @@ def _runtime(state: dict[str, Any]) -> float | None:
 
 def _tmp_mb(spec: ExecSpec) -> int:
     """``/tmp`` size: its pages count against the container's memory limit, so half of it
-    (a full /tmp is then a clear ENOSPC, not a memory kill)."""
-    return max(16, min((spec.memory_mb or 4096) // 2, 4096))
+    (a full /tmp is then a clear ENOSPC, not a memory kill), and no more than the disk bound."""
+    return max(16, min((spec.memory_mb or 4096) // 2, 4096, spec.disk_mb or 4096))
+
+
+def _fsize(spec: ExecSpec) -> int:
+    """The per-file size limit: the disk bound (plus a little), as in the local backend."""
+    return FILE_SIZE_LIMIT if spec.disk_mb is None else min(
+        FILE_SIZE_LIMIT, (spec.disk_mb + 1) * 1024**2)
 
 
 def _pump(stream: Any, out: OutputCapture, err: OutputCapture) -> None:

@@ -7,7 +7,8 @@ working dirs of a study live under one scratch dir (:func:`scratch_root`), and n
 working dir a ``<workdir>.run`` file holds the launched process's pid and start time and the
 jail dir. A later run of the same study (it holds the study lock, so no other run of it is
 alive) kills whatever a record still names (the pid *and* its start time must match: a
-recycled pid is left alone) and removes every leftover dir (:func:`reap`).
+recycled pid is left alone) and removes every leftover dir (:func:`reap`), first detaching
+any that is still a mount (the docker backend's bounded working dirs, :mod:`.disk`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aira_eval.search.sandbox.base import remove_tree
+from aira_eval.search.sandbox.disk import unmount_leftovers
 from aira_eval.search.sandbox.watchdog import descendants, process_table
 
 RUN_SUFFIX = ".run"
@@ -81,6 +83,7 @@ def reap(scratch: Path) -> Reaped:
                 remove_tree(Path(jail))
                 out.dirs += 1
         record.unlink(missing_ok=True)
+    unmount_leftovers(scratch)  # bounded working dirs (docker) are mounts: detach them first
     for path in scratch.iterdir():
         remove_tree(path)
         out.dirs += 1

@@ -73,6 +73,11 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int, data:
     _check(ret, f"mount {source} on {target}")
 
 
+def umount(target: str, flags: int = 0) -> None:
+    """umount2(2)."""
+    _check(_c().umount2(target.encode(), flags), f"umount {target}")
+
+
 def bind(source: str, target: str, readonly: bool, extra: int = MS_NOSUID | MS_NODEV) -> None:
     """Bind ``source`` on ``target`` (created to match), then remount with ``extra`` flags."""
     if os.path.isdir(source):
