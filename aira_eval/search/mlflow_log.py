@@ -17,6 +17,7 @@ logged twice, whether by a resumed search, the live recorder or ``aira-eval sync
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -38,9 +39,29 @@ EXPERIMENT_KIND = "custom_model_development"  # classic ML, not a GenAI/traces e
 
 def make_client(tracking_uri: str) -> Any:
     quiet_mlflow()
+    check_sqlite(tracking_uri)
     from mlflow.tracking import MlflowClient
 
     return MlflowClient(tracking_uri=tracking_uri)
+
+
+def check_sqlite(tracking_uri: str) -> None:
+    """Fail at once if a ``sqlite:///`` store cannot be opened (MLflow itself retries opening
+    it for ~100 s, printing a warning per attempt); other stores are not checked.
+
+    Raises:
+        sqlite3.Error: the database cannot be opened or read.
+        OSError: its directory cannot be created.
+    """
+    import sqlite3
+
+    prefix = "sqlite:///"
+    if not tracking_uri.startswith(prefix) or tracking_uri.endswith(":memory:"):
+        return
+    path = Path(tracking_uri[len(prefix):].split("?", 1)[0])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.closing(sqlite3.connect(path, timeout=20)) as db:
+        db.execute("PRAGMA schema_version").fetchone()
 
 
 def quiet_mlflow() -> None:
@@ -105,19 +126,21 @@ def _log_params(client: Any, run_id: str, values: Mapping[str, Any]) -> None:
         client.log_batch(run_id, params=params[i:i + 100])
 
 
-def study_run(client: Any, exp_id: str, study_dir: Path, manifest: StudyManifest) -> str:
-    """Find or create the study's parent run (config params, ``study.json``, dataset inputs)."""
+def study_run(client: Any, exp_id: str, study_dir: Path, manifest: StudyManifest
+              ) -> tuple[str, str | None]:
+    """Find or create the study's parent run (config params, ``study.json``, dataset inputs);
+    returns ``(run_id, status before)`` (None: created)."""
     tags = {"aira_eval.kind": "study", "aira_eval.study_id": manifest.study_id}
     found = find_run(client, exp_id, tags)
     if found is not None:
-        return str(found.info.run_id)
+        return str(found.info.run_id), str(found.info.status)
     run = client.create_run(exp_id, run_name=f"study {manifest.study_id}", tags=tags,
                             start_time=_created_ms(manifest))
     run_id = str(run.info.run_id)
     _log_params(client, run_id, manifest.config)
     client.log_artifact(run_id, str(study_dir / "study.json"))
     log_datasets(client, run_id, list(manifest.tasks.values()))
-    return run_id
+    return run_id, None
 
 
 def _created_ms(manifest: StudyManifest) -> int | None:
