@@ -71,6 +71,8 @@ def _quiet_mlflow() -> None:
 
     for name in ("alembic", "mlflow"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # a store that fails: one clean error line, not MLflow's own traceback before it
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
 
 
 def register(app: typer.Typer) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import math
 import os
 import tempfile
@@ -64,9 +65,32 @@ def check_sqlite(tracking_uri: str) -> None:
         db.execute("PRAGMA schema_version").fetchone()
 
 
+#: The recorder's background thread (see :mod:`aira_eval.search.recorders`).
+RECORDER_THREAD = "mlflow-recorder"
+#: MLflow's loggers that print a traceback when its store fails (a full disk, a server gone).
+_STORE_LOGGERS = ("mlflow.store.db.utils", "mlflow.store.tracking.sqlalchemy_store")
+
+
+class _NotOnRecorderThread(logging.Filter):
+    """Drops MLflow's own error records (tracebacks) logged on the recorder's thread: the
+    recorder reports a failing store itself, once per outage, and logs the details at debug."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.threadName != RECORDER_THREAD
+
+
+_FILTER = _NotOnRecorderThread()
+
+
 def quiet_mlflow() -> None:
-    """MLflow prints a "View run" line to stdout per finished run: library code never prints."""
+    """MLflow prints a "View run" line to stdout per finished run, INFO lines when it creates a
+    store, and a traceback when a store write fails: library code never prints."""
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # read when mlflow is imported
+    for name in _STORE_LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
 
 
 def is_local(tracking_uri: str) -> bool:

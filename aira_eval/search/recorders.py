@@ -188,7 +188,9 @@ class MlflowRecorder:
 
     def start(self) -> None:
         self.logger.live = True  # the study runs now: finished runs it resumes run again
-        self._thread = threading.Thread(target=self._loop, name="mlflow-recorder", daemon=True)
+        from aira_eval.search.mlflow_log import RECORDER_THREAD
+
+        self._thread = threading.Thread(target=self._loop, name=RECORDER_THREAD, daemon=True)
         self._thread.start()
 
     def open_search(self, meta: SearchMeta, params: dict[str, Any],
