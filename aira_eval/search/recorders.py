@@ -251,7 +251,7 @@ class MlflowRecorder:
             self._outage = None
         except Exception as err:  # MLflow down or broken: note it once, back off, keep going
             self._down_until = time.monotonic() + self.backoff_s
-            first_line = (str(err).strip().splitlines() or [""])[0][:200]
+            first_line = _gist(err)
             log.debug("MLflow %s failed", what, exc_info=True)
             if self._outage is None:  # one message per outage, not one per retry
                 self._outage = f"MLflow {what} failed ({type(err).__name__}: {first_line})"
@@ -268,3 +268,12 @@ class MlflowRecorder:
         self.errors = [f"{msg}; {tail}" for msg in self._outages]
         for msg in self.errors:
             log.info(msg)  # the caller shows ``errors`` (the CLI: one warning line each)
+
+
+def _gist(err: Exception) -> str:
+    """One line of an error: the driver's own (``(sqlite3.OperationalError) database or disk
+    is full``) rather than SQLAlchemy's notes or the SQL statement."""
+    lines = [line.strip() for line in str(err).splitlines()
+             if line.strip() and not line.strip().startswith("[")]
+    named = [line for line in lines if "Error)" in line or "Error:" in line]
+    return ((named or lines or [""])[0])[:200]
