@@ -1,24 +1,23 @@
 """Regenerate the MLflow screenshots of docs/mlflow.md (run by `nox -s docs` before mkdocs).
 
-Writes a small study (two searches on one task), logs it with `aira-eval sync`, starts
-`aira-eval ui` on it and screenshots the runs page, a search run's metrics and the compare view
-with headless Chromium into docs/img/mlflow/ (not committed). Without Chromium it writes
-placeholder images so that the strict docs build still passes.
+Writes a small study (two policies × three seeds on one task), logs it with `aira-eval sync`,
+runs two selections on it (grouped by policy, and pooled), starts `aira-eval ui` on it and
+screenshots the runs page, a search run's metrics, the compare view of two search runs and the
+compare view of the two selection runs with headless Chromium into docs/img/mlflow/ (not
+committed). Without Chromium it writes placeholder images so that the strict docs build still
+passes.
 """
 
 from __future__ import annotations
 
 import base64
-import json
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "img" / "mlflow"
-NAMES = ("runs", "metrics", "compare")
+NAMES = ("runs", "metrics", "compare", "compare-selections")
 # a 1x1 grey PNG
 PLACEHOLDER = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==")
@@ -27,41 +26,38 @@ PLACEHOLDER = base64.b64decode(
 def main() -> None:
     sys.path.insert(0, str(ROOT))
     from aira_eval.search.mlflow_server import study_ui
-    from aira_eval.search.mlflow_sync import default_tracking_uri, sync_study
-    from tests.test_search.fake_study import write_fake_study
+    from tests.test_search.mlflow_pages import (
+        SELECTIONS,
+        Browser,
+        build_ui_study,
+        chromium,
+        pages,
+    )
 
     OUT.mkdir(parents=True, exist_ok=True)
-    chromium = next((shutil.which(n) for n in ("chromium", "chromium-browser") if shutil.which(n)),
-                    None)
-    if chromium is None:
+    browser = chromium()
+    if browser is None:
         for name in NAMES:
             (OUT / f"{name}.png").write_bytes(PLACEHOLDER)
         print("chromium not found: placeholder screenshots written")
         return
-    from mlflow.tracking import MlflowClient
-
     with tempfile.TemporaryDirectory() as tmp:
-        study = Path(tmp) / "wine-study"
-        write_fake_study(study)
-        sync_study(study)
-        client = MlflowClient(tracking_uri=default_tracking_uri(study))
-        exp = client.get_experiment_by_name("aira-eval/wine-study").experiment_id
-        ids = [r.info.run_id for r in client.search_runs(
-            [exp], "tags.`aira_eval.kind` = 'search'")]
-        server, url = study_ui(study)
+        ui = build_ui_study(Path(tmp) / "wine-study")
+        server, _ = study_ui(ui.study)
+        page = None
         try:
             server.wait_ready()
-            ml = "workflowType=machine_learning"
-            pages = {"runs": f"{url}/runs?{ml}",
-                     "metrics": f"{url}/runs/{ids[0]}/model-metrics?{ml}",
-                     "compare": f"{server.url}/#/compare-runs?runs={json.dumps(ids)}"
-                                f"&experiments={json.dumps([exp])}&{ml}"}
-            for name, page in pages.items():
-                subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
-                                "--window-size=1600,1000", "--virtual-time-budget=30000",
-                                f"--screenshot={OUT / f'{name}.png'}", page],
-                               capture_output=True, timeout=300, check=False)
+            page = Browser(browser, Path(tmp) / "chromium-profile")
+            ready = {"runs": ["matching runs", "study wine-study"], "metrics": ["best_val ("],
+                     "compare": ["best_val/score_test"],
+                     "compare-selections": ["Metrics", *SELECTIONS]}
+            for name, url in pages(server.url, ui).items():
+                page.goto(url)
+                page.wait_for(*ready[name])
+                page.screenshot(OUT / f"{name}.png")
         finally:
+            if page is not None:
+                page.close()
             server.stop()
     print(f"screenshots in {OUT}")
 

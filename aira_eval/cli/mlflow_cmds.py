@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from aira_eval.cli._common import console, err_console, fail, print_json, user_errors
 
@@ -31,7 +32,8 @@ def sync(
     except Exception as err:  # the store is unreachable or refuses: a clear message
         if type(err).__module__.startswith("aira_eval"):
             raise
-        fail(f"MLflow sync failed ({type(err).__name__}: {err})",
+        first = (str(err).strip().splitlines() or [""])[0][:300]  # not SQL and parameters
+        fail(f"MLflow sync failed ({type(err).__name__}: {escape(first)})",
              hint="Check --tracking-uri and that the server is running; nothing was lost: "
              "run sync again.", code=1)
     if as_json:
@@ -69,6 +71,8 @@ def _quiet_mlflow() -> None:
 
     for name in ("alembic", "mlflow"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # a store that fails: one clean error line, not MLflow's own traceback before it
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
 
 
 def register(app: typer.Typer) -> None:

@@ -10,6 +10,7 @@ from types import FrameType
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from aira_eval.cli._common import console, err_console, user_errors
 
@@ -207,8 +208,8 @@ def _report(result: Any, out: Path, mlflow: bool) -> None:
                               "mid-write; it ran again.", highlight=False)
         if outcome.stopped == "cost":
             err_console.print(f"[yellow]{outcome.search_id}[/] stopped at its --max-cost limit")
-    for err in result.mlflow_errors[:3]:
-        err_console.print(f"[yellow]warning:[/] {err}")
+    for err in result.mlflow_errors[:3]:  # an error's text may hold brackets: not markup
+        err_console.print(f"[yellow]warning:[/] {escape(err)}", highlight=False)
     if result.interrupted:
         err_console.print(f"[yellow]interrupted[/] at {time.strftime('%H:%M:%S')}: continue "
                           f"with `aira-eval search --out {out} --resume`")

@@ -90,7 +90,7 @@ def select(
     if out is None:
         update_index(selection_dir, name, result)
     result.summary["outputs"] = {key: str(path) for key, path in files.items()}
-    tracking = _track(result, files, study, mlflow_uri) if mlflow else None
+    tracking = _track(result, files, study, mlflow_uri, name) if mlflow else None
     if tracking is not None:
         result.summary["mlflow"] = tracking
     if as_json:
@@ -104,20 +104,24 @@ def select(
 
 
 def _track(result: SelectionResult, files: dict[str, Path], study: Study,
-           uri: str | None) -> dict[str, Any]:
-    from aira_eval.selection.tracking import log_selection
+           uri: str | None, name: str) -> dict[str, Any]:
+    """Log the run into every judged study's experiment; the first is reported on top."""
+    from aira_eval.selection.tracking import log_selection_per_study
 
     with contextlib.suppress(ImportError):
         import mlflow  # noqa: F401  (configures its loggers on import; quiet them after)
-    for name in ("alembic", "mlflow"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    from aira_eval.study.manifest import mlflow_experiment
-
-    experiment = mlflow_experiment("+".join(dict.fromkeys(study.study_ids)))
-    outcome = log_selection(result.summary, files, study.sources[0].study_dir, experiment, uri,
-                            picks=result.picks, mixed=_mixed_metrics(study))
-    return {"tracking_uri": outcome.tracking_uri, "experiment": outcome.experiment,
-            "run_id": outcome.run_id, "run_name": outcome.run_name, "warning": outcome.warning}
+    for logger in ("alembic", "mlflow"):
+        logging.getLogger(logger).setLevel(logging.WARNING)
+    outcomes = log_selection_per_study(
+        result.summary, files, [(s.study_id, s.study_dir) for s in study.sources], uri,
+        picks=result.picks, mixed=_mixed_metrics(study), label=name)
+    first = outcomes[0]
+    warnings = [o.warning for o in outcomes if o.warning]
+    return {"tracking_uri": first.tracking_uri, "experiment": first.experiment,
+            "run_id": first.run_id, "run_name": first.run_name,
+            "warning": "; ".join(warnings) if warnings else None,
+            "runs": [{"tracking_uri": o.tracking_uri, "experiment": o.experiment,
+                      "run_id": o.run_id} for o in outcomes]}
 
 
 def _warnings(result: SelectionResult, tracking: dict[str, Any] | None) -> None:
@@ -130,7 +134,9 @@ def _warnings(result: SelectionResult, tracking: dict[str, Any] | None) -> None:
         err_console.print(f"[yellow]warning:[/] {oracle_runs} search(es) steered by test scores "
                           "(oracle runs): their picks are not blind.", highlight=False)
     if tracking is not None and tracking["warning"]:
-        err_console.print(f"[yellow]warning:[/] {tracking['warning']}", highlight=False)
+        from rich.markup import escape  # an MLflow error's text may hold brackets
+
+        err_console.print(f"[yellow]warning:[/] {escape(tracking['warning'])}", highlight=False)
 
 
 def _mixed_metrics(study: Any) -> bool:

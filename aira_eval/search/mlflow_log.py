@@ -17,8 +17,10 @@ logged twice, whether by a resumed search, the live recorder or ``aira-eval sync
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import math
 import os
 import tempfile
@@ -38,14 +40,57 @@ EXPERIMENT_KIND = "custom_model_development"  # classic ML, not a GenAI/traces e
 
 def make_client(tracking_uri: str) -> Any:
     quiet_mlflow()
+    check_sqlite(tracking_uri)
     from mlflow.tracking import MlflowClient
 
     return MlflowClient(tracking_uri=tracking_uri)
 
 
+def check_sqlite(tracking_uri: str) -> None:
+    """Fail at once if a ``sqlite:///`` store cannot be opened (MLflow itself retries opening
+    it for ~100 s, printing a warning per attempt); other stores are not checked.
+
+    Raises:
+        sqlite3.Error: the database cannot be opened or read.
+        OSError: its directory cannot be created.
+    """
+    import sqlite3
+
+    prefix = "sqlite:///"
+    if not tracking_uri.startswith(prefix) or tracking_uri.endswith(":memory:"):
+        return
+    path = Path(tracking_uri[len(prefix):].split("?", 1)[0])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.closing(sqlite3.connect(path, timeout=20)) as db:
+        db.execute("PRAGMA schema_version").fetchone()
+
+
+#: The recorder's background thread (see :mod:`aira_eval.search.recorders`).
+RECORDER_THREAD = "mlflow-recorder"
+#: MLflow's loggers that print a traceback when its store fails (a full disk, a server gone).
+_STORE_LOGGERS = ("mlflow.store.db.utils", "mlflow.store.tracking.sqlalchemy_store")
+
+
+class _NotOnRecorderThread(logging.Filter):
+    """Drops MLflow's own error records (tracebacks) logged on the recorder's thread: the
+    recorder reports a failing store itself, once per outage, and logs the details at debug."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.threadName != RECORDER_THREAD
+
+
+_FILTER = _NotOnRecorderThread()
+
+
 def quiet_mlflow() -> None:
-    """MLflow prints a "View run" line to stdout per finished run: library code never prints."""
+    """MLflow prints a "View run" line to stdout per finished run, INFO lines when it creates a
+    store, and a traceback when a store write fails: library code never prints."""
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # read when mlflow is imported
+    for name in _STORE_LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
 
 
 def is_local(tracking_uri: str) -> bool:
@@ -105,19 +150,21 @@ def _log_params(client: Any, run_id: str, values: Mapping[str, Any]) -> None:
         client.log_batch(run_id, params=params[i:i + 100])
 
 
-def study_run(client: Any, exp_id: str, study_dir: Path, manifest: StudyManifest) -> str:
-    """Find or create the study's parent run (config params, ``study.json``, dataset inputs)."""
+def study_run(client: Any, exp_id: str, study_dir: Path, manifest: StudyManifest
+              ) -> tuple[str, str | None]:
+    """Find or create the study's parent run (config params, ``study.json``, dataset inputs);
+    returns ``(run_id, status before)`` (None: created)."""
     tags = {"aira_eval.kind": "study", "aira_eval.study_id": manifest.study_id}
     found = find_run(client, exp_id, tags)
     if found is not None:
-        return str(found.info.run_id)
+        return str(found.info.run_id), str(found.info.status)
     run = client.create_run(exp_id, run_name=f"study {manifest.study_id}", tags=tags,
                             start_time=_created_ms(manifest))
     run_id = str(run.info.run_id)
     _log_params(client, run_id, manifest.config)
     client.log_artifact(run_id, str(study_dir / "study.json"))
     log_datasets(client, run_id, list(manifest.tasks.values()))
-    return run_id
+    return run_id, None
 
 
 def _created_ms(manifest: StudyManifest) -> int | None:

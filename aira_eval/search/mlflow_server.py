@@ -16,6 +16,10 @@ from pathlib import Path
 
 from aira_eval.errors import UsageError
 
+#: The UI's query parameter for its classic-ML pages (runs table, charts, compare): MLflow 3's
+#: UI opens on its GenAI pages (traces, sessions) unless the URL or a sidebar toggle says so.
+CLASSIC_ML_VIEW = "workflowType=machine_learning"
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
@@ -91,7 +95,7 @@ def start_server(backend_uri: str, log_path: Path, host: str = "127.0.0.1",
 def study_ui(study_dir: Path, host: str = "127.0.0.1", port: int | None = None
              ) -> tuple[MlflowServer, str]:
     """Start the MLflow UI on a study's own store; returns the server and the URL of the
-    study's experiment."""
+    study's experiment, on its runs page in the classic-ML view (:data:`CLASSIC_ML_VIEW`)."""
     from aira_eval.search.mlflow_sync import default_tracking_uri
     from aira_eval.study.manifest import StudyManifest, mlflow_experiment
 
@@ -106,5 +110,5 @@ def study_ui(study_dir: Path, host: str = "127.0.0.1", port: int | None = None
     exp = MlflowClient(tracking_uri=uri).get_experiment_by_name(
         mlflow_experiment(manifest.study_id))
     server = start_server(uri, study_dir / "mlflow-ui.log", host, port)
-    where = f"/#/experiments/{exp.experiment_id}" if exp is not None else ""
-    return server, server.url + where
+    where = f"/#/experiments/{exp.experiment_id}/runs" if exp is not None else "/#/experiments"
+    return server, f"{server.url}{where}?{CLASSIC_ML_VIEW}"

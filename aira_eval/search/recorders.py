@@ -39,6 +39,12 @@ class _Search:
     logged: set[int] = field(default_factory=set)
     summary: dict[str, float] | None = None
     closed: bool = False
+    #: the status a finished run had before a resumed search set it back to RUNNING
+    reopened: str | None = None
+
+    def last_end_ms(self) -> int | None:
+        ends = [n.finished_at for n, _ in self.rows if n.finished_at == n.finished_at]
+        return int(max(ends) * 1000) if ends else None
 
 
 @dataclass
@@ -46,12 +52,15 @@ class StudyLogger:
     """Logs one study's runs to one tracking store; every call may raise (the store is down).
 
     Attributes:
+        live: the study is running now (the recorder's logger, not ``sync``'s): a study or
+            search run found finished goes back to RUNNING until the search (study) ends.
         nodes_logged / runs_created: what this logger added to the store (for ``sync``).
     """
 
     tracking_uri: str
     study_dir: Path
     manifest: StudyManifest
+    live: bool = False
     nodes_logged: int = 0
     runs_created: int = 0
     _client: Any = None
@@ -70,13 +79,21 @@ class StudyLogger:
             self._exp_id = mlflow_log.ensure_experiment(
                 self._client, mlflow_experiment(self.manifest.study_id), root)
         if self._study_run is None:
-            self._study_run = mlflow_log.study_run(self._client, self._exp_id, self.study_dir,
-                                                   self.manifest)
+            run_id, before = mlflow_log.study_run(self._client, self._exp_id, self.study_dir,
+                                                  self.manifest)
+            if self.live and before not in (None, "RUNNING"):
+                self._client.update_run(run_id, status="RUNNING")  # the study resumed
+            self._study_run = run_id
         return self._client
 
     @property
     def study_run_id(self) -> str | None:
         return self._study_run
+
+    def unlogged(self) -> int:
+        """Nodes registered here that the store does not hold (as far as this logger knows)."""
+        return sum(1 for state in self._searches.values() for n, _ in state.rows
+                   if n.step not in state.logged)
 
     def open_search(self, meta: SearchMeta, params: dict[str, Any],
                     journaled: Iterable[Node] = ()) -> None:
@@ -99,20 +116,29 @@ class StudyLogger:
         for state in self._searches.values():
             self._flush_search(state)
 
+    def _open_run(self, client: Any, state: _Search) -> str:
+        from aira_eval.search import mlflow_log
+
+        info = self.manifest.tasks.get(state.meta.task)
+        start = min((n.started_at for n, _ in state.rows), default=float("nan"))
+        run_id, before = mlflow_log.search_run(
+            client, str(self._exp_id), self._study_run, state.meta, state.params, info,
+            int(start * 1000) if start == start else None)
+        self.runs_created += before is None
+        state.logged = set() if before is None else mlflow_log.logged_steps(client, run_id)
+        if self.live and before not in (None, "RUNNING"):
+            client.update_run(run_id, status="RUNNING")  # a resumed search runs again
+            state.reopened = before
+        else:
+            state.closed = state.closed or before == "FINISHED"
+        return run_id
+
     def _flush_search(self, state: _Search) -> None:
         from aira_eval.search import mlflow_log
 
         client = self._connect()
         if state.run_id is None:
-            info = self.manifest.tasks.get(state.meta.task)
-            start = min((n.started_at for n, _ in state.rows), default=float("nan"))
-            state.run_id, before = mlflow_log.search_run(
-                client, str(self._exp_id), self._study_run, state.meta, state.params, info,
-                int(start * 1000) if start == start else None)
-            self.runs_created += before is None
-            state.logged = set() if before is None else mlflow_log.logged_steps(client,
-                                                                                state.run_id)
-            state.closed = state.closed or before == "FINISHED"
+            state.run_id = self._open_run(client, state)
         todo = [(n, m) for n, m in state.rows if n.step not in state.logged]
         for i in range(0, len(todo), 50):
             chunk = todo[i:i + 50]
@@ -120,13 +146,18 @@ class StudyLogger:
             state.logged.update(n.step for n, _ in chunk)
             self.nodes_logged += len(chunk)
         if state.summary is not None and (not state.closed or todo):
-            ends = [n.finished_at for n, _ in state.rows if n.finished_at == n.finished_at]
-            mlflow_log.close_run(client, state.run_id, state.summary,
-                                 int(max(ends) * 1000) if ends else None)
+            mlflow_log.close_run(client, state.run_id, state.summary, state.last_end_ms())
             state.closed = True
 
     def finish_study(self) -> None:
+        """Mark the study run finished, and put back the status of runs this logger reopened
+        for searches that then had nothing to run (a complete search in a resumed study)."""
         client = self._connect()
+        for state in self._searches.values():
+            if state.reopened is not None and state.summary is None and state.run_id:
+                client.set_terminated(state.run_id, status=state.reopened,
+                                      end_time=state.last_end_ms())
+                state.reopened = None
         client.set_terminated(self._study_run, status="FINISHED")
 
 
@@ -137,13 +168,17 @@ class MlflowRecorder:
 
     After a failure it stops calling the store for ``backoff_s`` (a stopped server must not
     slow the search down), then retries; nodes keep being tracked meanwhile, so the next
-    successful flush sends them all.
+    successful flush sends them all. An outage is reported once (``errors``, at the end), with
+    the number of nodes still missing from the store; the details go to the debug log.
     """
 
     logger: StudyLogger
     backoff_s: float = 30.0
     flush_every_s: float = 2.0
+    #: one line per outage of the store (set when the recorder finishes)
     errors: list[str] = field(default_factory=list)
+    _outage: str | None = None
+    _outages: list[str] = field(default_factory=list)
     _queue: queue.Queue[tuple[str, Any] | None] = field(default_factory=queue.Queue)
     _thread: threading.Thread | None = None
     _down_until: float = 0.0
@@ -152,7 +187,10 @@ class MlflowRecorder:
     cpu_s: float = 0.0
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="mlflow-recorder", daemon=True)
+        self.logger.live = True  # the study runs now: finished runs it resumes run again
+        from aira_eval.search.mlflow_log import RECORDER_THREAD
+
+        self._thread = threading.Thread(target=self._loop, name=RECORDER_THREAD, daemon=True)
         self._thread.start()
 
     def open_search(self, meta: SearchMeta, params: dict[str, Any],
@@ -196,6 +234,7 @@ class MlflowRecorder:
                 last_flush = time.monotonic()
         if self.logger.study_run_id is not None and time.monotonic() >= self._down_until:
             self._try("finish", self.logger.finish_study)
+        self._report()
         self.cpu_s = time.thread_time() - cpu0
 
     def _flush(self) -> None:
@@ -207,11 +246,34 @@ class MlflowRecorder:
         start = time.perf_counter()
         try:
             call()
-        except Exception as err:  # MLflow down or broken: warn, back off, keep going
+            if self._outage is not None:
+                log.info("MLflow %s works again after: %s", what, self._outage)
+            self._outage = None
+        except Exception as err:  # MLflow down or broken: note it once, back off, keep going
             self._down_until = time.monotonic() + self.backoff_s
-            msg = (f"MLflow {what} failed ({type(err).__name__}: {err}); every node is in the "
-                   "journal: `aira-eval sync STUDY` logs what is missing")
-            log.warning(msg)
-            self.errors.append(msg)
+            first_line = _gist(err)
+            log.debug("MLflow %s failed", what, exc_info=True)
+            if self._outage is None:  # one message per outage, not one per retry
+                self._outage = f"MLflow {what} failed ({type(err).__name__}: {first_line})"
+                self._outages.append(self._outage)
         finally:
             self.busy_s += time.perf_counter() - start
+
+    def _report(self) -> None:
+        """``errors``: one line per outage, saying how many nodes the store still lacks."""
+        missing = self.logger.unlogged()
+        tail = (f"{missing} node(s) not logged, all in the journal: `aira-eval sync "
+                f"{self.logger.study_dir}` logs them" if missing else
+                "every node was logged once it worked again")
+        self.errors = [f"{msg}; {tail}" for msg in self._outages]
+        for msg in self.errors:
+            log.info(msg)  # the caller shows ``errors`` (the CLI: one warning line each)
+
+
+def _gist(err: Exception) -> str:
+    """One line of an error: the driver's own (``(sqlite3.OperationalError) database or disk
+    is full``) rather than SQLAlchemy's notes or the SQL statement."""
+    lines = [line.strip() for line in str(err).splitlines()
+             if line.strip() and not line.strip().startswith("[")]
+    named = [line for line in lines if "Error)" in line or "Error:" in line]
+    return ((named or lines or [""])[0])[:200]

@@ -12,6 +12,12 @@ anything in raw metric units) is never logged when the tasks use different metri
 directions: only commensurable metrics (normalized score, medal and valid rates, percentiles,
 win rate) and per-task values are. Picks go up as an MLflow table (``picks.json``).
 
+A pooled selection (several studies) is logged into *every* judged study's experiment, as a
+child of that study's run and linked to that study's searches (:func:`log_selection_per_study`):
+each study's store then holds every selection that used it, whichever study came first on the
+command line. The copies carry the same metrics and one ``aira_eval.selection_id``;
+``aira_eval.study_ids`` lists every study pooled.
+
 MLflow is imported here only, and any failure becomes a warning in the returned
 :class:`TrackingOutcome`: logging never loses or blocks a result.
 """
@@ -22,6 +28,7 @@ import json
 import math
 import os
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -148,18 +155,24 @@ def summary_params(summary: Mapping[str, Any]) -> dict[str, str]:
 def log_selection(summary: Mapping[str, Any], files: Mapping[str, Path], study_dir: Path,
                   experiment: str, tracking_uri: str | None = None, *,
                   table: pd.DataFrame | None = None, picks: pd.DataFrame | None = None,
-                  mixed: bool = False) -> TrackingOutcome:
+                  mixed: bool = False, label: str | None = None,
+                  linked: Sequence[str] | None = None,
+                  extra_tags: Mapping[str, str] | None = None) -> TrackingOutcome:
     """Log one selection run (metrics, params, tags, result files and picks table).
 
     Args:
         summary: :func:`~aira_eval.selection.summary.run_selection`'s summary.
         files: result files to attach (``picks.parquet``, ``summary.json``).
         study_dir: the study whose store is the default.
-        experiment: experiment name (the study's, or the pooled studies').
+        experiment: experiment name (the study's).
         tracking_uri: MLflow tracking URI; default :func:`default_tracking_uri`.
         table: the tidy metrics table; default :func:`selection_rows` of ``summary``.
         picks: the picks, logged as an MLflow table.
         mixed: the tasks use different metrics (see :func:`selection_rows`).
+        label: what the selection was (``all.by-policy``), appended to the run name.
+        linked: the study ids whose study run is the parent (when exactly one) and whose search
+            runs are linked; default the summary's ``study_ids``.
+        extra_tags: further tags of the run.
 
     Returns:
         :class:`TrackingOutcome`; ``warning`` is set (and ``run_id`` may be None) on failure.
@@ -167,13 +180,60 @@ def log_selection(summary: Mapping[str, Any], files: Mapping[str, Path], study_d
     uri = tracking_uri or default_tracking_uri(study_dir)
     outcome = TrackingOutcome(tracking_uri=uri, experiment=experiment)
     rows = table if table is not None else selection_rows(summary, mixed)
+    stamp = "select-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    outcome.run_name = f"{stamp} {label}" if label else stamp
+    target = _Target(study_dir, experiment, uri, outcome.run_name,
+                     list(linked if linked is not None else summary.get("study_ids", [])),
+                     dict(extra_tags or {}))
     try:
-        outcome.run_name = "select-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        outcome.run_id = _log(summary, files, study_dir, experiment, uri, outcome.run_name,
-                              tidy_metrics(rows), picks)
+        outcome.run_id = _log(summary, files, target, tidy_metrics(rows), picks)
     except Exception as err:  # MLflow down, a locked store, a bad URI: never fatal
         outcome.warning = f"MLflow logging to {uri} failed ({type(err).__name__}: {err})"
     return outcome
+
+
+def log_selection_per_study(summary: Mapping[str, Any], files: Mapping[str, Path],
+                            studies: Sequence[tuple[str, Path]],
+                            tracking_uri: str | None = None, *,
+                            table: pd.DataFrame | None = None,
+                            picks: pd.DataFrame | None = None, mixed: bool = False,
+                            label: str | None = None) -> list[TrackingOutcome]:
+    """Log a selection into the experiment of every study it judged (the module's rule).
+
+    Args:
+        studies: ``(study id, study dir)`` of every source, in order; a study's store is
+            ``tracking_uri`` when given, else its own ``mlflow.db``. A study named twice in
+            one store is logged once.
+        Others: as :func:`log_selection`.
+
+    Returns:
+        One :class:`TrackingOutcome` per store and study, in the order of ``studies``.
+    """
+    from aira_eval.study.manifest import mlflow_experiment
+
+    targets: dict[tuple[str, str], tuple[str, Path]] = {}
+    for study_id, study_dir in studies:
+        uri = tracking_uri or default_tracking_uri(study_dir)
+        targets.setdefault((uri, study_id), (study_id, study_dir))
+    rows = table if table is not None else selection_rows(summary, mixed)
+    tags = {"aira_eval.selection_id": uuid.uuid4().hex[:16],
+            "aira_eval.pooled": str(len({s for s, _ in studies}) > 1).lower()}
+    return [log_selection(summary, files, study_dir, mlflow_experiment(study_id), uri,
+                          table=rows, picks=picks, mixed=mixed, label=label,
+                          linked=[study_id], extra_tags={**tags, "aira_eval.study_id": study_id})
+            for (uri, _), (study_id, study_dir) in targets.items()]
+
+
+@dataclass
+class _Target:
+    """Where one copy of a selection run goes."""
+
+    study_dir: Path
+    experiment: str
+    uri: str
+    run_name: str
+    linked: list[str]
+    tags: dict[str, str]
 
 
 def _experiment_id(client: Any, name: str, study_dir: Path, uri: str) -> str:
@@ -197,7 +257,9 @@ def linked_runs(client: Any, exp_id: str, study_ids: Sequence[str]) -> tuple[str
                 if r.data.tags.get("aira_eval.study_id") in study_ids}
     parent = None
     if len(study_ids) == 1:
-        found = client.search_runs([exp_id], "tags.`aira_eval.kind` = 'study'", max_results=1)
+        query = (f"tags.`aira_eval.kind` = 'study' and "
+                 f"tags.`aira_eval.study_id` = '{study_ids[0]}'")
+        found = client.search_runs([exp_id], query, max_results=1)
         parent = str(found[0].info.run_id) if found else None
     return parent, searches
 
@@ -219,17 +281,17 @@ def _tags(summary: Mapping[str, Any], parent: str | None, searches: Mapping[str,
     return tags
 
 
-def _log(summary: Mapping[str, Any], files: Mapping[str, Path], study_dir: Path,
-         experiment: str, uri: str, run_name: str, metrics: Mapping[str, float],
-         picks: pd.DataFrame | None) -> str:
+def _log(summary: Mapping[str, Any], files: Mapping[str, Path], target: _Target,
+         metrics: Mapping[str, float], picks: pd.DataFrame | None) -> str:
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # never print
     from mlflow.entities import Metric, Param
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=uri)
-    exp_id = _experiment_id(client, experiment, study_dir, uri)
-    parent, searches = linked_runs(client, exp_id, list(summary.get("study_ids", [])))
-    run = client.create_run(exp_id, run_name=run_name, tags=_tags(summary, parent, searches))
+    client = MlflowClient(tracking_uri=target.uri)
+    exp_id = _experiment_id(client, target.experiment, target.study_dir, target.uri)
+    parent, searches = linked_runs(client, exp_id, target.linked)
+    tags = {**_tags(summary, parent, searches), **target.tags}
+    run = client.create_run(exp_id, run_name=target.run_name, tags=tags)
     run_id = str(run.info.run_id)
     try:
         now = int(time.time() * 1000)

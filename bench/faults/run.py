@@ -4,7 +4,8 @@ Each scenario drives the real CLI (``python -m aira_eval search``) on builtin:ir
 procedural operators and counts what the issue's targets count: nodes lost or duplicated,
 tables that differ from an uninterrupted run, sandboxed processes and dirs left behind, and
 tracebacks on stderr. Targets: all zero. The ``fullfs`` and ``mlflow`` scenarios mount a
-size-limited tmpfs and need root (they are skipped otherwise).
+size-limited tmpfs and need root (they are skipped otherwise); ``mlflow`` fills the store's
+filesystem mid-study, then frees it and runs ``aira-eval sync`` twice.
 
 Writes bench/results/faults.json and prints a table. ``--kills N`` (default 20),
 ``--only kills,concurrent,fullfs,mlflow``.
@@ -216,33 +217,75 @@ def _journal_state(out: Path) -> tuple[list[int] | None, int | None, int]:
 
 
 def mlflow(work: Path, steps: int) -> dict[str, Any]:
-    """The MLflow store fills up mid-study: nodes still journaled, backfilled on resume."""
+    """The MLflow store fills up mid-study: the study goes on (one warning line, no traceback)
+    with every node journaled; once space is freed, ``aira-eval sync`` backfills every node the
+    store lacks, and a second sync logs nothing."""
     mnt = work / "mlstore"
     if not _mount_tmpfs(mnt, 48):
         return {"skipped": "needs root to mount a tmpfs"}
     try:
         out, uri = work / "mlflow-study", f"sqlite:///{mnt / 'mlflow.db'}"
         proc = start(args_for(out, steps, "--mlflow", "--mlflow-uri", uri))
-        while len(journal_steps(out)) < 2 and proc.poll() is None:
+        # mid-study: two nodes journaled and at least one logged (the store exists)
+        while (len(journal_steps(out)) < 2 or _store_nodes(mnt / "mlflow.db") < 1) \
+                and proc.poll() is None:
             time.sleep(0.2)
         filler = _fill(mnt)
         rc, err = finish(proc)
         journaled = journal_steps(out)
+        while_full = _store_nodes(mnt / "mlflow.db")  # read-only: MLflow's client would migrate
         filler.unlink(missing_ok=True)
-        rc2, err2 = finish(start(args_for(out, steps, "--resume", "--mlflow", "--mlflow-uri",
-                                          uri)))
-        runs = _mlflow_node_runs(uri, out)
+        syncs = [_sync(out, uri) for _ in range(2)]
+        after = _mlflow_steps(uri, out)
         return {
-            "exit_code_while_full": rc, "nodes_journaled_while_full": len(journaled),
-            "resume_exit_code": rc2, "mlflow_node_runs_after_backfill": runs,
-            "nodes": len(journal_steps(out)),
-            "tracebacks": ("Traceback" in err) + ("Traceback" in err2),
+            "exit_code_while_full": rc, "nodes_journaled": len(journaled),
+            "warning_lines": sum(line.startswith("warning:") for line in err.splitlines()),
+            "stderr_lines": len(err.strip().splitlines()),
+            "nodes_in_mlflow_while_full": while_full,
+            "sync_exit_codes": [code for code, _, _ in syncs],
+            "nodes_backfilled_by_sync": syncs[0][1].get("nodes_logged"),
+            "nodes_logged_by_second_sync": syncs[1][1].get("nodes_logged"),
+            "nodes_in_mlflow_after_sync": len(after),
+            "missing_after_sync": len(set(journaled) - set(after)),
+            "duplicated_after_sync": len(after) - len(set(after)),
+            "tracebacks": ("Traceback" in err) + sum("Traceback" in e for _, _, e in syncs),
+            "message": next((line for line in err.splitlines()
+                             if line.startswith("warning:")), "")[:300],
         }
     finally:
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
-def _mlflow_node_runs(uri: str, out: Path) -> int:
+def _store_nodes(db: Path) -> int:
+    """Nodes an MLflow sqlite store holds (``count/nodes`` values), read with sqlite alone."""
+    import sqlite3
+
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
+            row = con.execute("SELECT count(*) FROM metrics WHERE key = 'count/nodes'").fetchone()
+    except sqlite3.Error:  # not created yet, or mid-write
+        return 0
+    return int(row[0])
+
+
+def _sync(out: Path, uri: str) -> tuple[int, dict[str, Any], str]:
+    """``aira-eval sync OUT --tracking-uri URI --json``: exit code, report, stderr."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+           "MLFLOW_TRACKING_URI": ""}
+    res = subprocess.run([sys.executable, "-m", "aira_eval", "sync", str(out),
+                          "--tracking-uri", uri, "--json"], env=env, capture_output=True,
+                         text=True, timeout=600)
+    try:
+        report = json.loads(res.stdout)
+    except json.JSONDecodeError:
+        report = {}
+    return res.returncode, report, res.stderr
+
+
+def _mlflow_steps(uri: str, out: Path) -> list[int]:
+    """The steps of the nodes the store holds (``count/nodes`` of every search run)."""
     import mlflow
 
     from aira_eval.study.manifest import mlflow_experiment
@@ -250,9 +293,11 @@ def _mlflow_node_runs(uri: str, out: Path) -> int:
     client = mlflow.MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name(mlflow_experiment(out.resolve().name))
     if exp is None:
-        return 0
-    runs = client.search_runs([exp.experiment_id], max_results=10_000)
-    return sum(1 for r in runs if r.data.tags.get("mlflow.parentRunId"))
+        return []
+    runs = client.search_runs([exp.experiment_id], "tags.`aira_eval.kind` = 'search'",
+                              max_results=10_000)
+    return sorted(int(m.step) for r in runs
+                  for m in client.get_metric_history(r.info.run_id, "count/nodes"))
 
 
 def main() -> None:

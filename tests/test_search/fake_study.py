@@ -32,8 +32,8 @@ def write_fake_study(out: Path, policies: tuple[str, ...] = ("greedy", "mcts"),
             journal = JournalFile(search_dir / "journal.jsonl")
             for step, val in enumerate(VALS):
                 status = "buggy" if step == 1 else "ok"
-                scores = {} if status == "buggy" else {"val": val - 0.01 * p,
-                                                       "test": val - 0.05 * (step % 2)}
+                test = val - 0.05 * (step % 2) - 0.02 * seed * (1 + p)  # seeds differ
+                scores = {} if status == "buggy" else {"val": val - 0.01 * p, "test": test}
                 journal.append(Node(node_id=f"{sid}-n{step:04d}", search_id=sid, step=step,
                                     batch=step, operator="draft", status=status,  # type: ignore[arg-type]
                                     scores=scores, code=f"print({step})",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
 import pytest
 
 from aira_eval.search.config import StudyConfig
-from aira_eval.search.study_runner import default_tracking_uri, run_study
+from aira_eval.search.study_runner import StudyEvents, default_tracking_uri, run_study
 from aira_eval.study.table import read_nodes
 from tests.test_search.conftest import run_small, small_config
 
@@ -63,17 +64,46 @@ def test_one_run_per_search_with_every_node(tmp_path: Path) -> None:
             assert record["parent_ids"] == list(node["parent_ids"])
 
 
-def test_resume_logs_only_missing_nodes(tmp_path: Path) -> None:
+def _status_soon(client, run_id: str, want: str, timeout_s: float = 120.0) -> str:  # type: ignore[no-untyped-def]
+    """The run's status once it is ``want`` (the recorder logs in the background), or the last
+    one seen after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status = str(client.get_run(run_id).info.status)
+        if status == want or time.monotonic() > deadline:
+            return status
+        time.sleep(0.2)
+
+
+def test_resume_logs_only_missing_nodes_and_runs_again(tmp_path: Path) -> None:
     out = tmp_path / "study"
     run_small(out, steps=2, mlflow=True, workers=1)
-    run_study(small_config(), out, resume=True, overrides={"steps": 4})
-    frame = read_nodes(out / "nodes.parquet")
-    assert len(frame) == 4
     client = _client(out)
     exp = client.get_experiment_by_name(f"aira-eval/{out.name}")
     (run,) = client.search_runs([exp.experiment_id], "tags.`aira_eval.kind` = 'search'")
+    (study,) = client.search_runs([exp.experiment_id], "tags.`aira_eval.kind` = 'study'")
+    assert (run.info.status, study.info.status) == ("FINISHED", "FINISHED")
+    during: list[str] = []
+
+    def on_node(plan: object, node: object) -> None:  # while the resumed search runs
+        if not during:
+            during.extend(_status_soon(client, r.info.run_id, "RUNNING") for r in (run, study))
+
+    run_study(small_config(), out, resume=True, overrides={"steps": 4},
+              events=StudyEvents(on_node=on_node))
+    assert during == ["RUNNING", "RUNNING"]
+    frame = read_nodes(out / "nodes.parquet")
+    assert len(frame) == 4
     steps = [m.step for m in client.get_metric_history(run.info.run_id, "count/nodes")]
     assert sorted(steps) == [0, 1, 2, 3]  # each node once
+    after = client.get_run(run.info.run_id).info
+    assert after.status == "FINISHED"
+    assert after.end_time == int(frame["finished_at"].max() * 1000)  # the last node's end
+    assert client.get_run(study.info.run_id).info.status == "FINISHED"
+
+    run_study(small_config(), out, resume=True, overrides={"steps": 4})  # nothing to run
+    assert client.get_run(run.info.run_id).info.status == "FINISHED"
+    assert client.get_run(study.info.run_id).info.status == "FINISHED"
 
 
 def test_mlflow_failure_never_loses_a_node(tmp_path: Path) -> None:
