@@ -91,20 +91,37 @@ def node_rng(seed: int, step: int) -> np.random.Generator:
 
 
 def _propose(ctx: SearchContext, action: Action, view: JournalView, step: int) -> Proposal:
-    return _call_operator(ctx, action, view, step, _pending(ctx, view, step))
+    if not _replays(ctx, view):
+        return _call_operator(ctx, action, view, step, ())
+    return _replayed(ctx, action, view, step, _pending(ctx, view, step))
+
+
+def _replays(ctx: SearchContext, view: JournalView) -> bool:
+    return bool(view.meta.get(BATCH_ACTIONS)) and getattr(ctx.operators, "replays_batch", False)
+
+
+def _replayed(ctx: SearchContext, action: Action, view: JournalView, step: int,
+              pending: Sequence[PendingNode]) -> Proposal:
+    """The proposal of ``step``, computed once per batch view: the batch's threads share the
+    view, and a proposal is a pure function of it (with Ray each task computes its own)."""
+    cache = cast("dict[int, Proposal]", view.meta.setdefault(_PROPOSALS, {}))
+    if step not in cache:
+        cache[step] = _call_operator(ctx, action, view, step, pending)
+    return cache[step]
+
+
+_PROPOSALS = "replayed_proposals"
 
 
 def _pending(ctx: SearchContext, view: JournalView, step: int) -> list[PendingNode]:
     """The proposals of the earlier steps of ``step``'s batch, re-derived here (each is a
     pure function of seed, step and view) for operator families that replay them cheaply,
     so a batch never proposes the same script twice whatever runs where (local or Ray)."""
-    actions = cast("Sequence[Action] | None", view.meta.get(BATCH_ACTIONS))
-    if not actions or not getattr(ctx.operators, "replays_batch", False):
-        return []
+    actions = cast("Sequence[Action]", view.meta[BATCH_ACTIONS])
     first, out = len(view.nodes), list[PendingNode]()
     for offset, sibling in enumerate(actions[: max(0, step - first)]):
         try:
-            proposal = _call_operator(ctx, sibling, view, first + offset, tuple(out))
+            proposal = _replayed(ctx, sibling, view, first + offset, tuple(out))
         except Exception:  # that sibling becomes an error node: nothing to avoid
             continue
         out.append(PendingNode(node_id(ctx.search_id, first + offset), proposal.code,

@@ -129,20 +129,21 @@ def _unreported(nodes: Sequence[Node]) -> list[tuple[str, str]]:
 def test_a_procedural_search_has_no_unreported_duplicates(
     iris: Task, policy: str, params: dict[str, Any],
 ) -> None:
-    nodes = _simulate(iris, policy, params, steps=60, workers=5)
-    assert len(nodes) == 60
+    nodes = _simulate(iris, policy, params, steps=40, workers=5)
+    assert len(nodes) == 40
     assert _unreported(nodes) == []
     duplicates = [n for n in nodes if n.duplicate_of]
-    assert len(duplicates) <= 3, [(n.node_id, n.operator, n.duplicate_of) for n in duplicates]
-    again = _simulate(iris, policy, params, steps=60, workers=5)  # deterministic
-    assert [n.code for n in again] == [n.code for n in nodes]
+    assert len(duplicates) <= 2, [(n.node_id, n.operator, n.duplicate_of) for n in duplicates]
+    if policy == "mcts":  # deterministic (each batch's proposals depend on nothing else)
+        again = _simulate(iris, policy, params, steps=40, workers=5)
+        assert [n.code for n in again] == [n.code for n in nodes]
 
 
 def test_duplicate_of_reaches_the_journal_and_the_node_table(tmp_path: Path) -> None:
-    result = run_small(tmp_path / "study", policies=["random"], steps=6, workers=3,
+    result = run_small(tmp_path / "study", policies=["random"], steps=4, workers=2,
                        operator_params={})
     frame = read_nodes(result.study_dir / "nodes.parquet")
-    assert "duplicate_of" in frame.columns and len(frame) == 6
+    assert "duplicate_of" in frame.columns and len(frame) == 4
     nodes = [n for o in result.outcomes for n in o.nodes]
     assert _unreported(nodes) == []
     assert frame["duplicate_of"].isna().sum() == sum(n.duplicate_of is None for n in nodes)

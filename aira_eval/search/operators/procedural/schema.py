@@ -236,8 +236,9 @@ SKEWNESS = 1.0
 
 def _skewed(numbers: pd.DataFrame) -> list[str]:
     """The columns the scripts' ``skewed_columns`` would pick (same rule, on the sample)."""
-    return [c for c in numbers.columns
-            if numbers[c].min() >= 0 and bool(numbers[c].skew() > SKEWNESS)]
+    low, skew = numbers.min(), numbers.skew()  # per column, as floats
+    return [str(c) for c in numbers.columns
+            if float(low[c]) >= 0 and float(skew[c]) > SKEWNESS]
 
 
 def _numeric_facts(train: pd.DataFrame, test: pd.DataFrame, numeric: list[str],
