@@ -107,17 +107,20 @@ def _simulate(task: Task, policy: str, params: dict[str, Any], steps: int, worke
     return nodes
 
 
-def _unreported(nodes: Sequence[Node]) -> list[tuple[str, str]]:
-    """Pairs of nodes with the same script where the later one does not say so."""
+def _unreported(nodes: Sequence[Node]) -> list[list[str]]:
+    """Groups of nodes with the same script that ``duplicate_of`` does not account for: in
+    each group one node is the original and every other names a node of the group (with
+    parallel workers the original is the one journaled first, not always the lowest step)."""
     by_code: dict[str, list[Node]] = defaultdict(list)
     for node in sorted(nodes, key=lambda n: n.step):
         by_code[code_hash(node.code)].append(node)
     bad = []
     for group in by_code.values():
         ids = {n.node_id for n in group}
-        for later in group[1:]:
-            if later.duplicate_of not in ids - {later.node_id}:
-                bad.append((group[0].node_id, later.node_id))
+        originals = [n for n in group if n.duplicate_of is None]
+        named = all(n.duplicate_of in ids - {n.node_id} for n in group if n.duplicate_of)
+        if len(originals) != 1 or not named:
+            bad.append(sorted(ids))
     return bad
 
 
