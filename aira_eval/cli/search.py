@@ -123,7 +123,9 @@ def search(
     bug_rate: float | None = typer.Option(None, "--bug-rate", show_default="0.3",
                                           help="Procedural operators: "
                                           "share of drafts/improves given a realistic bug "
-                                          "(0: scripts never fail by design)."),
+                                          "(0: scripts never fail by design). 0.3 is not a "
+                                          "published rate: the AIDE, AIRA-dojo and MLE-bench "
+                                          "papers give none per node (see docs/search.md)."),
     description: str | None = typer.Option(None, "--description", show_default="original",
                                            help="Task description "
                                            "agents get: original, or obfuscated (MLE-bench's "

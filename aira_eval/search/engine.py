@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from aira_eval.search.journal import JournalView
+from aira_eval.search.journal import BATCH_ACTIONS, JournalView
 from aira_eval.search.node import Node, Usage
+from aira_eval.search.operators.base import code_hash
 from aira_eval.search.policies.base import Action, Policy
 from aira_eval.search.runner import NodeCancelled, SearchContext
 from aira_eval.study.journal import JournalFile
@@ -100,6 +101,7 @@ class SearchEngine:
         prior = max((float(n.meta.get("search_elapsed", 0.0)) for n in nodes), default=0.0)
         t0 = time.monotonic() - prior
         closed: set[int] = set()  # batches re-proposed on resume with nothing left to run
+        codes = _code_index(nodes)  # kept up to date as nodes are journaled
         if self.executor is None:
             from aira_eval.search.executors.local import LocalSearchExecutor
 
@@ -116,6 +118,7 @@ class SearchEngine:
                 view = _view(self.ctx, prefix, time.monotonic() - t0)
                 actions = self.policy.propose(view, policy_rng(self.ctx.seed, batch), self.workers)
                 actions = actions[: max(0, self.budget.steps - len(prefix))]
+                view.meta[BATCH_ACTIONS] = tuple(actions)  # operators may replay siblings
                 if not actions:
                     outcome.stopped = "policy"
                     break
@@ -126,7 +129,7 @@ class SearchEngine:
                 if not todo:  # e.g. a time-dependent policy now proposes fewer actions
                     closed.add(batch)
                     continue
-                nodes.extend(self._run_batch(pool, todo, view, batch, len(actions), t0))
+                nodes.extend(self._run_batch(pool, todo, view, batch, len(actions), t0, codes))
         finally:
             pool.close()
         outcome.nodes = sorted(nodes, key=lambda n: n.step)
@@ -152,9 +155,12 @@ class SearchEngine:
         batch: int,
         size: int,
         t0: float,
+        codes: dict[str, str],
     ) -> list[Node]:
         """Run ``todo`` in parallel; journal each node as it finishes (``size`` is the whole
-        batch's action count, recorded so a resume knows whether the batch completed)."""
+        batch's action count, recorded so a resume knows whether the batch completed).
+        ``codes`` (code hash -> node id of the journaled nodes) marks a node whose script an
+        earlier-journaled node already had, when its operator did not report it."""
         pending: set[Future[Node]] = {
             pool.submit(action, view, step, batch) for step, action in todo
         }
@@ -172,11 +178,32 @@ class SearchEngine:
                     continue
                 node.meta["search_elapsed"] = time.monotonic() - t0
                 node.meta["batch_size"] = size
+                _mark_duplicate(node, codes)
                 self.journal.append(node)  # durable before the node counts as done
                 finished.append(node)
                 if self.on_node is not None:
                     self.on_node(node)
         return finished
+
+
+def _code_index(nodes: list[Node]) -> dict[str, str]:
+    """Code hash -> id of the first node (by step) with that script."""
+    out: dict[str, str] = {}
+    for node in sorted(nodes, key=lambda n: n.step):
+        if node.code.strip():
+            out.setdefault(code_hash(node.code), node.node_id)
+    return out
+
+
+def _mark_duplicate(node: Node, codes: dict[str, str]) -> None:
+    """Record ``duplicate_of`` for a byte-identical script the operator could not see (e.g.
+    two LLM replies of one parallel batch), then index the node's own code."""
+    if not node.code.strip():
+        return
+    digest = code_hash(node.code)
+    if node.duplicate_of is None and codes.get(digest, node.node_id) != node.node_id:
+        node.duplicate_of = codes[digest]
+    codes.setdefault(digest, node.node_id)
 
 
 def _next_batch(nodes: list[Node], closed: set[int]) -> int:

@@ -13,6 +13,9 @@ from functools import cached_property
 
 from aira_eval.search.node import FitnessSignal, Node, NodeView, blind
 
+BATCH_ACTIONS = "batch_actions"
+"""Key of :attr:`JournalView.meta` holding the actions of the batch proposed from the view."""
+
 
 @dataclass
 class JournalView:

@@ -13,19 +13,21 @@ import shutil
 import tempfile
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from aira_eval.errors import disk_full
-from aira_eval.search.journal import JournalView
+from aira_eval.search.journal import BATCH_ACTIONS, JournalView
 from aira_eval.search.node import FitnessSignal, Node, blind
 from aira_eval.search.operators.base import (
     MemoryScope,
     OperatorContext,
     Operators,
+    PendingNode,
     Proposal,
     RunOutcome,
     TaskBrief,
@@ -90,6 +92,46 @@ def node_rng(seed: int, step: int) -> np.random.Generator:
 
 
 def _propose(ctx: SearchContext, action: Action, view: JournalView, step: int) -> Proposal:
+    if not _replays(ctx, view):
+        return _call_operator(ctx, action, view, step, ())
+    return _replayed(ctx, action, view, step, _pending(ctx, view, step))
+
+
+def _replays(ctx: SearchContext, view: JournalView) -> bool:
+    return bool(view.meta.get(BATCH_ACTIONS)) and getattr(ctx.operators, "replays_batch", False)
+
+
+def _replayed(ctx: SearchContext, action: Action, view: JournalView, step: int,
+              pending: Sequence[PendingNode]) -> Proposal:
+    """The proposal of ``step``, computed once per batch view: the batch's threads share the
+    view, and a proposal is a pure function of it (with Ray each task computes its own)."""
+    cache = cast("dict[int, Proposal]", view.meta.setdefault(_PROPOSALS, {}))
+    if step not in cache:
+        cache[step] = _call_operator(ctx, action, view, step, pending)
+    return cache[step]
+
+
+_PROPOSALS = "replayed_proposals"
+
+
+def _pending(ctx: SearchContext, view: JournalView, step: int) -> list[PendingNode]:
+    """The proposals of the earlier steps of ``step``'s batch, re-derived here (each is a
+    pure function of seed, step and view) for operator families that replay them cheaply,
+    so a batch never proposes the same script twice whatever runs where (local or Ray)."""
+    actions = cast("Sequence[Action]", view.meta[BATCH_ACTIONS])
+    first, out = len(view.nodes), list[PendingNode]()
+    for offset, sibling in enumerate(actions[: max(0, step - first)]):
+        try:
+            proposal = _replayed(ctx, sibling, view, first + offset, tuple(out))
+        except Exception:  # that sibling becomes an error node: nothing to avoid
+            continue
+        out.append(PendingNode(node_id(ctx.search_id, first + offset), proposal.code,
+                               proposal.config))
+    return out
+
+
+def _call_operator(ctx: SearchContext, action: Action, view: JournalView, step: int,
+                   pending: Sequence[PendingNode]) -> Proposal:
     parents = [view.by_id[p] for p in action.parent_ids]
     first = parents[0] if parents else None
     op_ctx = OperatorContext(
@@ -99,6 +141,7 @@ def _propose(ctx: SearchContext, action: Action, view: JournalView, step: int) -
         journal=view,
         memory=memory_for(view, ctx.memory_scope, first),
         complexity=complexity_cue(view, first),
+        pending=tuple(pending),
     )
     ops = ctx.operators
     if action.operator == "draft":
@@ -110,13 +153,18 @@ def _propose(ctx: SearchContext, action: Action, view: JournalView, step: int) -
     return ops.crossover(op_ctx, parents[0], parents[1])
 
 
+def node_id(search_id: str, step: int) -> str:
+    """The id of node ``step`` of search ``search_id``."""
+    return f"{search_id}-n{step:04d}"
+
+
 def new_node(ctx: SearchContext, action: Action, view: JournalView, step: int, batch: int) -> Node:
     """The node skeleton for ``action`` (ids, lineage, depths), before anything runs."""
     parents = [view.by_id[p] for p in action.parent_ids]
     depth = max((p.depth for p in parents), default=-1) + 1
     debug_depth = parents[0].debug_depth + 1 if action.operator == "debug" else 0
     return Node(
-        node_id=f"{ctx.search_id}-n{step:04d}",
+        node_id=node_id(ctx.search_id, step),
         search_id=ctx.search_id,
         step=step,
         batch=batch,
@@ -155,6 +203,7 @@ def _run_node(ctx: SearchContext, node: Node, action: Action, view: JournalView)
         node.status, node.reason = "error", f"operator {action.operator} failed: {err}"
         return
     node.plan, node.config, node.usage = proposal.plan, proposal.config, proposal.usage
+    node.duplicate_of = proposal.duplicate_of
     node_dir = ctx.search_dir / "nodes" / node.node_id
     node_dir.mkdir(parents=True, exist_ok=True)
     node.code = proposal.code

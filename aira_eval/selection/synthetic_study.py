@@ -241,7 +241,7 @@ def _default_column(name: str, total: int) -> np.ndarray:
         return np.zeros(total, dtype=np.int64)
     if name == "isolation":
         return np.full(total, "none", dtype=object)
-    if name in ("code_path", "injected_bug"):
+    if name in ("code_path", "injected_bug", "duplicate_of"):
         return np.full(total, None, dtype=object)
     if name == "description":
         return np.full(total, "original", dtype=object)

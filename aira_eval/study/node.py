@@ -45,6 +45,9 @@ class Node:
         config: operator-specific description of the solution (the procedural pipeline, or
             the LLM's plan metadata); used for memory and crossover.
         batch: the policy batch this node was proposed in (for deterministic resume).
+        duplicate_of: the id of an earlier node of the same search whose ``code.py`` is
+            byte-identical to this one's, as the operator (or the engine) reported it;
+            ``None`` when the script is new.
     """
 
     node_id: str
@@ -73,6 +76,7 @@ class Node:
     analysis: str = ""
     usage: Usage = field(default_factory=Usage)
     meta: dict[str, Any] = field(default_factory=dict)
+    duplicate_of: str | None = None
 
     @property
     def is_ok(self) -> bool:

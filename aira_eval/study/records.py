@@ -63,6 +63,7 @@ def node_record(node: Node, meta: SearchMeta) -> dict[str, Any]:
         "status": node.status,
         "reason": node.reason,
         "injected_bug": _injected_bug(node),
+        "duplicate_of": node.duplicate_of,
         "valid": node.status == "ok" and "test" in node.scores,
         "lower_is_better": meta.lower_is_better,
         "score_val": score("val"),

@@ -46,6 +46,7 @@ NODE_SCHEMA = pa.schema(
         ("status", pa.string()),
         ("reason", pa.string()),
     ("injected_bug", pa.string()),  # procedural failure model: the bug put in on purpose
+        ("duplicate_of", pa.string()),  # earlier node of the search with byte-identical code
         ("valid", pa.bool_()),  # a submission was produced and graded on test
         ("lower_is_better", pa.bool_()),
         ("score_val", pa.float64()),
@@ -74,6 +75,7 @@ _DEFAULTS: dict[str, Any] = {
     "val_folds": [],
     "reason": None,
     "injected_bug": None,
+    "duplicate_of": None,
     "oracle_run": False,
     "fitness": "val",
     "description": "original",
@@ -176,8 +178,26 @@ def read_nodes(path: Path) -> pd.DataFrame:
     except (OSError, pa.ArrowException) as err:
         raise DataError(f"{path} is corrupt (its data cannot be read): {err}",
                         hint=REBUILD_HINT) from err
+    frame = _with_added_columns(frame)
     validate_nodes(frame, str(path))
     return frame
+
+
+ADDED_COLUMNS = ("description", "injected_bug", "duplicate_of")
+"""Columns added to schema version 1 after it was first written: a table without them (an
+older study) reads with their defaults."""
+
+
+def _with_added_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in ADDED_COLUMNS if c not in frame.columns]
+    if not missing:
+        return frame
+    frame = frame.copy()
+    for column in missing:
+        frame[column] = pa.array([_DEFAULTS[column]] * len(frame), NODE_SCHEMA.field(column).type
+                                 ).to_pandas()
+    return frame[[c for c in NODE_COLUMNS if c in frame.columns]
+                 + [c for c in frame.columns if c not in NODE_COLUMNS]]
 
 
 REBUILD_HINT = ("The journals (searches/*/journal.jsonl) are the source of truth: delete "

@@ -122,3 +122,18 @@ def test_greedy_study_with_default_bugs_debugs_and_differs(tmp_path: Path) -> No
         return sorted(zip(frame["seed"], frame["step"], frame["operator"], strict=True))
 
     assert moves(greedy) != moves(nodes[nodes["policy"] == "greedy-mlebench"])
+
+
+@pytest.mark.slow
+def test_without_bugs_greedy_and_greedy_mlebench_agree(tmp_path: Path) -> None:
+    """``--bug-rate 0`` behaves as before the failure model: procedural scripts do not fail
+    on builtin tasks, so debug never runs and the two greedy presets make the same study."""
+    result = run_small(tmp_path / "study", policies=["greedy", "greedy-mlebench"],
+                       seeds=[0], steps=8, operator_params={"bug_rate": 0.0})
+    nodes = pd.read_parquet(result.study_dir / "nodes.parquet")
+    assert nodes["injected_bug"].isna().all() and (nodes["status"] == "ok").all()
+    assert not (nodes["operator"] == "debug").any()
+    greedy, mle = (nodes[nodes["policy"] == p].sort_values("step")
+                   for p in ("greedy", "greedy-mlebench"))
+    assert greedy["operator"].tolist() == mle["operator"].tolist()
+    assert greedy["score_val"].tolist() == mle["score_val"].tolist()

@@ -6,6 +6,7 @@ side of a task (:class:`TaskBrief`); they never see private answers or test scor
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,11 +59,26 @@ class TaskBrief:
                    public_dir=task.public_dir, time_limit_s=float(time_limit_s))
 
 
+@dataclass(frozen=True)
+class PendingNode:
+    """A node proposed earlier in the same policy batch, not yet run (so not in the journal).
+
+    Only operator families that can re-derive their batch siblings' proposals cheaply and
+    deterministically get these (``replays_batch = True``, the procedural family): it lets
+    them avoid proposing a sibling's script again.
+    """
+
+    node_id: str
+    code: str
+    config: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass
 class OperatorContext:
     """Per-call context: the task, a seeded RNG, the memory in scope, the complexity cue.
 
     ``rng`` is derived from (search seed, step) so a resumed search proposes the same code.
+    ``pending`` holds the earlier proposals of the same batch (see :class:`PendingNode`).
     """
 
     brief: TaskBrief
@@ -71,6 +87,7 @@ class OperatorContext:
     journal: JournalView
     memory: Sequence[NodeView] = ()
     complexity: Complexity = "minimal"
+    pending: Sequence[PendingNode] = ()
 
 
 @dataclass
@@ -79,7 +96,9 @@ class Proposal:
 
     ``config`` is a JSON-serialisable description of the solution (e.g. the procedural
     pipeline); ``error`` is set (and ``code`` empty) when generation failed, e.g. an LLM that
-    never returned parsable code within its retries.
+    never returned parsable code within its retries. ``duplicate_of`` names an earlier node of
+    the search whose code is byte-identical to ``code`` (the operator reports it; see
+    :func:`find_duplicate`).
     """
 
     code: str
@@ -87,6 +106,7 @@ class Proposal:
     config: dict[str, Any] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)
     error: str | None = None
+    duplicate_of: str | None = None
 
 
 @dataclass
@@ -127,6 +147,29 @@ class Operators(Protocol):
     def crossover(self, ctx: OperatorContext, a: NodeView, b: NodeView) -> Proposal: ...
 
     def analyze(self, ctx: OperatorContext, node: NodeView, outcome: RunOutcome) -> Analysis: ...
+
+
+def code_hash(code: str) -> str:
+    """SHA-256 of a script's bytes (UTF-8): equal hashes mean byte-identical ``code.py``."""
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()
+
+
+def known_codes(ctx: OperatorContext) -> dict[str, str]:
+    """Code hash -> id of the earliest node with that code, over every node of the search
+    (whatever the memory scope: a duplicate is a fact about the search, not a memory) and
+    the batch's pending proposals."""
+    out: dict[str, str] = {}
+    for node_id, code in [*((n.node_id, n.code) for n in ctx.journal.nodes),
+                          *((p.node_id, p.code) for p in ctx.pending)]:
+        if code.strip():
+            out.setdefault(code_hash(code), node_id)
+    return out
+
+
+def find_duplicate(ctx: OperatorContext, code: str) -> str | None:
+    """The id of an earlier node (journaled or pending) whose code is byte-identical to
+    ``code``, or None (an empty script is never a duplicate: it is an operator failure)."""
+    return known_codes(ctx).get(code_hash(code)) if code.strip() else None
 
 
 def complexity_cue(journal: JournalView, parent: NodeView | None) -> Complexity:

@@ -30,6 +30,7 @@ from aira_eval.search.operators.base import (
     OperatorContext,
     Proposal,
     RunOutcome,
+    find_duplicate,
     memory_for,
 )
 from aira_eval.search.operators.llm import prompts
@@ -194,8 +195,9 @@ class LLMOperators:
             if parsed.code is not None:
                 env = (self.settings.api_key_env,)
                 record["messages"] = redact_obj([*messages, turn], env)
-                return Proposal(code=redact(parsed.code, env), plan=redact(parsed.plan, env),
-                                config={"llm": record}, usage=usage)
+                code = redact(parsed.code, env)
+                return Proposal(code=code, plan=redact(parsed.plan, env), config={"llm": record},
+                                usage=usage, duplicate_of=find_duplicate(ctx, code))
             problem = parsed.problem or "no code"
             follow = {"role": "user", "content": problem}
             messages, keyed = [*messages, turn, follow], [*keyed, turn, follow]

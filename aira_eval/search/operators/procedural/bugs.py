@@ -36,7 +36,8 @@ BUG_KINDS: dict[str, float] = {
 """Bug kinds and their relative frequency."""
 
 DEFAULT_BUG_RATE = 0.3
-"""Share of drafts and improves that carry a bug (see docs/procedural.md for its source)."""
+"""Share of drafts and improves that carry a bug: a placeholder below the 100 % of the offline
+agent logs, not a published rate (none was found; see docs/search.md, "The failure model")."""
 DEFAULT_DEBUG_FAIL_RATE = 0.3
 """Share of debug attempts on an injected bug that bring another bug instead of a fix."""
 

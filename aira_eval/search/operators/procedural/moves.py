@@ -7,8 +7,8 @@
 
 Debugging lives in :mod:`.repair`.
 
-Every function is deterministic given its ``rng`` and avoids configs whose key is in ``seen``
-(the memory in scope) when it can.
+Every function is deterministic given its ``rng`` and avoids configs whose effective key
+(:meth:`Space.effective_key`) is in ``seen`` (the memory in scope) when it can.
 """
 
 from __future__ import annotations
@@ -57,8 +57,10 @@ class Change:
 
 
 def candidate_changes(space: Space, config: PipelineConfig) -> list[Change]:
-    """Every single-knob edit of ``config`` this task's space allows (knobs its model cannot
-    notice, such as scaling for tree ensembles, are left alone)."""
+    """Every single-knob edit of ``config`` this task's space allows that changes the fitted
+    model (:meth:`Space.effective_key`): knobs the model cannot notice (scaling for tree
+    ensembles), choices the data makes moot (imputation without missing values, a leaf cap
+    above what the rows allow) are left alone."""
     out: list[Change] = []
     for knob in space.relevant_knobs(config):
         old = getattr(config, knob.name)
@@ -70,7 +72,8 @@ def candidate_changes(space: Space, config: PipelineConfig) -> list[Change]:
                 for v in options if v != old]
     out += [Change("model.family", config.family, f, "model family")
             for f in FAMILIES if f != config.family]
-    return out
+    key = space.effective_key(config)
+    return [c for c in out if space.effective_key(apply_change(space, config, c)) != key]
 
 
 def apply_change(space: Space, config: PipelineConfig, change: Change) -> PipelineConfig:
@@ -86,7 +89,8 @@ def improve(
     """``config`` with one atomic change, weighted by kind (the complexity cue shifts weight
     from hyperparameters to feature steps and model families)."""
     changes = candidate_changes(space, config)
-    fresh = [c for c in changes if apply_change(space, config, c).key() not in seen]
+    fresh = [c for c in changes
+             if space.effective_key(apply_change(space, config, c)) not in seen]
     pool = fresh or changes
     kind_weights = _KIND_WEIGHTS.get(complexity, _KIND_WEIGHTS["minimal"])
     per_kind: dict[str, int] = {}
@@ -120,6 +124,6 @@ def crossover(
             if from_b:
                 child = child.with_group(group, b)
         children.append((space.normalize(child), bits))
-    fresh = [c for c in children if c[0].key() not in seen] or children
+    fresh = [c for c in children if space.effective_key(c[0]) not in seen] or children
     child, bits = fresh[int(rng.integers(len(fresh)))]
     return child, {g: ("b" if bit else "a") for g, bit in zip(differing, bits, strict=True)}

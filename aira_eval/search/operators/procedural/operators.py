@@ -9,11 +9,18 @@ avoided), ``improve`` makes one atomic change, ``crossover`` recombines groups o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from aira_eval.errors import UsageError
 from aira_eval.search.node import NodeView
-from aira_eval.search.operators.base import Analysis, OperatorContext, Proposal, RunOutcome
+from aira_eval.search.operators.base import (
+    Analysis,
+    OperatorContext,
+    Proposal,
+    RunOutcome,
+    code_hash,
+    known_codes,
+)
 from aira_eval.search.operators.procedural import moves, repair
 from aira_eval.search.operators.procedural.bugs import (
     DEFAULT_BUG_RATE,
@@ -26,6 +33,9 @@ from aira_eval.search.operators.procedural.estimators import metric_name, suppor
 from aira_eval.search.operators.procedural.render import describe, family_title, render
 from aira_eval.search.operators.procedural.schema import SAMPLE_ROWS, SchemaCache
 from aira_eval.search.operators.procedural.space import Space
+
+MAX_REDRAWS = 8
+"""Moves drawn again, at most, when a proposal repeats a script of the search."""
 
 _DEFAULT_WEIGHT = {"minimal": 3.0, "moderate": 2.0, "advanced": 1.0}
 """Draft weight of each hyperparameter's default by complexity cue (others weigh 1)."""
@@ -48,6 +58,9 @@ class ProceduralOperators:
     """
 
     name = "procedural"
+    replays_batch = True
+    """Proposals are cheap pure functions of (seed, step, view): the runner re-derives a
+    batch's earlier proposals (``OperatorContext.pending``) so none is proposed twice."""
 
     def __init__(self, n_folds: int = 5, sample_rows: int = SAMPLE_ROWS,
                  budget_share: float = 0.25, draft_tries: int = 40,
@@ -73,11 +86,11 @@ class ProceduralOperators:
         return Space(brief.problem, self._schemas.get(brief.public_dir, brief.problem),
                      self.n_folds)
 
-    @staticmethod
-    def seen(nodes: Sequence[NodeView]) -> set[str]:
-        """Keys of the procedural configs among ``nodes``."""
+    def seen(self, space: Space, nodes: Sequence[NodeView]) -> set[str]:
+        """Effective keys (:meth:`Space.effective_key`) of the procedural configs among
+        ``nodes``."""
         configs = (PipelineConfig.from_dict(n.config) for n in nodes)
-        return {c.key() for c in configs if c is not None}
+        return {space.effective_key(space.normalize(c)) for c in configs if c is not None}
 
     def _budget(self, ctx: OperatorContext) -> float:
         limit = ctx.brief.time_limit_s
@@ -98,6 +111,27 @@ class ProceduralOperators:
             code, record["bug"] = inject(code, bug), bug
         return Proposal(code=code, plan=plan, config=record)
 
+    def _unique(self, ctx: OperatorContext, space: Space, make: Callable[[set[str]], Proposal],
+                redraw: bool = True) -> Proposal:
+        """``make(avoid)`` until its script is byte-identical to no node of the search
+        (journaled, or proposed earlier in the batch): each repeat's pipeline joins
+        ``avoid`` and the move is drawn again from the same ``ctx.rng``, at most
+        :data:`MAX_REDRAWS` times (once without ``redraw``: a debug's repair is what it
+        is). A repeat left over is kept with ``duplicate_of`` naming the earlier node."""
+        known = known_codes(ctx)
+        avoid: set[str] = set()
+        proposal = make(avoid)
+        for _ in range(MAX_REDRAWS if redraw else 0):
+            if code_hash(proposal.code) not in known:
+                return proposal
+            config = PipelineConfig.from_dict(proposal.config)
+            if config is not None:
+                avoid.add(space.effective_key(config))
+            proposal = make(avoid)
+        if proposal.code.strip():
+            proposal.duplicate_of = known.get(code_hash(proposal.code))
+        return proposal
+
     def _parent(self, space: Space, node: NodeView) -> PipelineConfig | None:
         config = PipelineConfig.from_dict(node.config)
         return None if config is None else space.normalize(config)
@@ -105,19 +139,24 @@ class ProceduralOperators:
     # -- operators -----------------------------------------------------------------------
     def draft(self, ctx: OperatorContext) -> Proposal:
         space = self.space(ctx)
-        config = self._sample(ctx, space)
-        summary = "; ".join(describe(config, space))
-        return self._propose(ctx, space, config, f"Draft {family_title(config)}: {summary}.",
-                             draw_bug(ctx.rng, self.bug_rate))
 
-    def _sample(self, ctx: OperatorContext, space: Space) -> PipelineConfig:
+        def make(avoid: set[str]) -> Proposal:
+            config = self._sample(ctx, space, avoid)
+            summary = "; ".join(describe(config, space))
+            return self._propose(ctx, space, config,
+                                 f"Draft {family_title(config)}: {summary}.",
+                                 draw_bug(ctx.rng, self.bug_rate))
+
+        return self._unique(ctx, space, make)
+
+    def _sample(self, ctx: OperatorContext, space: Space, avoid: set[str]) -> PipelineConfig:
         """Sampled pipelines within budget and not in memory; else the cheapest new one."""
-        seen, budget = self.seen(ctx.memory), self._budget(ctx)
+        seen, budget = self.seen(space, ctx.memory) | avoid, self._budget(ctx)
         weight = _DEFAULT_WEIGHT.get(ctx.complexity, 3.0)
         fresh: list[PipelineConfig] = []
         for _ in range(self.draft_tries):
             config = space.sample(ctx.rng, weight)
-            if config.key() in seen:
+            if space.effective_key(config) in seen:
                 continue
             if space.cost(config) <= budget:
                 return config
@@ -125,7 +164,9 @@ class ProceduralOperators:
         if fresh:
             return min(fresh, key=space.cost)
         config = space.sample(ctx.rng, weight)
-        while config.key() in seen:  # every sample was a repeat: step away from them
+        for _ in range(100):  # every sample was a repeat: step away from them
+            if space.effective_key(config) not in seen:
+                break
             config, _ = moves.improve(space, config, ctx.rng, seen, "advanced")
         return config
 
@@ -134,34 +175,53 @@ class ProceduralOperators:
         config = self._parent(space, parent)
         if config is None:
             return self._fallback_draft(ctx, parent, "improve")
-        seen = self.seen(ctx.memory) | {config.key()}
-        child, change = moves.improve(space, config, ctx.rng, seen, ctx.complexity)
-        plan = f"Improve {parent.node_id}: {change.describe()} (one {change.kind} change)."
-        return self._propose(ctx, space, child, plan, draw_bug(ctx.rng, self.bug_rate))
+        known = self.seen(space, ctx.memory) | {space.effective_key(config)}
+
+        def make(avoid: set[str]) -> Proposal:
+            child, change = moves.improve(space, config, ctx.rng, known | avoid, ctx.complexity)
+            plan = (f"Improve {parent.node_id}: {change.describe()} "
+                    f"(one {change.kind} change).")
+            return self._propose(ctx, space, child, plan, draw_bug(ctx.rng, self.bug_rate))
+
+        return self._unique(ctx, space, make)
 
     def crossover(self, ctx: OperatorContext, a: NodeView, b: NodeView) -> Proposal:
         space = self.space(ctx)
         ca, cb = self._parent(space, a), self._parent(space, b)
         if ca is None or cb is None:
             return self._fallback_draft(ctx, a if ca is None else b, "crossover")
-        seen = self.seen(ctx.memory) | {ca.key(), cb.key()}
+        known = self.seen(space, ctx.memory) | {space.effective_key(ca), space.effective_key(cb)}
+
+        def make(avoid: set[str]) -> Proposal:
+            return self._cross(ctx, space, (a, ca), (b, cb), known | avoid)
+
+        return self._unique(ctx, space, make)
+
+    def _cross(self, ctx: OperatorContext, space: Space, a: tuple[NodeView, PipelineConfig],
+               b: tuple[NodeView, PipelineConfig], seen: set[str]) -> Proposal:
+        (na, ca), (nb, cb) = a, b
         mixed = moves.crossover(space, ca, cb, ctx.rng, seen)
         if mixed is None:
             child, change = moves.improve(space, ca, ctx.rng, seen, ctx.complexity)
-            plan = (f"Crossover of {a.node_id} and {b.node_id}: the parents differ in at most "
-                    f"one part, so {a.node_id} with one change instead: {change.describe()}.")
+            plan = (f"Crossover of {na.node_id} and {nb.node_id}: the parents differ in at "
+                    f"most one part, so {na.node_id} with one change instead: "
+                    f"{change.describe()}.")
             return self._propose(ctx, space, child, plan)
         child, sources = mixed
-        names = {"a": a.node_id, "b": b.node_id}
+        names = {"a": na.node_id, "b": nb.node_id}
         parts = "; ".join(
             f"{', '.join(g for g, s in sources.items() if s == side)} from {names[side]}"
             for side in ("a", "b")
         )
-        plan = f"Crossover of {a.node_id} and {b.node_id}: {parts} (the rest is shared)."
+        plan = f"Crossover of {na.node_id} and {nb.node_id}: {parts} (the rest is shared)."
         return self._propose(ctx, space, child, plan)
 
     def debug(self, ctx: OperatorContext, parent: NodeView) -> Proposal:
         space = self.space(ctx)
+        return self._unique(ctx, space, lambda _: self._debug(ctx, space, parent),
+                            redraw=False)
+
+    def _debug(self, ctx: OperatorContext, space: Space, parent: NodeView) -> Proposal:
         config = self._parent(space, parent) or space.safe_config()
         injected = parent.config.get("bug")
         if isinstance(injected, str):

@@ -54,12 +54,14 @@ def describe(config: PipelineConfig, space: Space) -> list[str]:
     """One line per pipeline part, for the script's docstring and plans."""
     lines = []
     knobs = {k.name for k in space.relevant_knobs(config)}
-    if "impute" in knobs:
-        extra = ", missing indicators" if config.missing_indicators else ""
-        if "scaling" in knobs:
-            scaling = "no scaling" if config.scaling == "none" else f"{config.scaling} scaling"
-            extra += f", {scaling}"
-        lines.append(f"numeric: {config.impute} imputation{extra}")
+    numeric = []
+    if "impute" in knobs:  # only where values are missing
+        indicators = ", missing indicators" if config.missing_indicators else ""
+        numeric.append(f"{config.impute} imputation{indicators}")
+    if "scaling" in knobs:
+        numeric.append("no scaling" if config.scaling == "none" else f"{config.scaling} scaling")
+    if numeric:
+        lines.append(f"numeric: {', '.join(numeric)}")
     if "encoding" in knobs:
         lines.append(
             f"categorical: {config.encoding} encoding, at most {config.max_categories} levels"

@@ -57,6 +57,12 @@ class DataSchema:
         positive_label: the positive class of a ``probability`` task (spec's, else inferred).
         targets_nonnegative: every sampled regression target is ≥ 0 (log1p targets allowed).
         submission_order: the sample submission's column order (ids and targets).
+        numeric_missing: a numeric feature (or a compound column, whose parts may be absent)
+            has missing values in the sampled train or test rows, so imputation choices
+            matter.
+        skewed: numeric columns the scripts' ``log1p_skewed`` step would transform
+            (non-negative, skewness above 1, in the sample); ``None``: unknown.
+        row_stats_skewed: the row sum or mean of the numeric columns would be such a column.
     """
 
     numeric: tuple[str, ...]
@@ -69,6 +75,9 @@ class DataSchema:
     positive_label: str | int | bool | None
     targets_nonnegative: bool
     submission_order: tuple[str, ...]
+    numeric_missing: bool = True
+    skewed: tuple[str, ...] | None = None
+    row_stats_skewed: bool = True
 
     def card(self, column: str) -> int:
         return dict(self.cardinality).get(column, 0)
@@ -221,15 +230,43 @@ def _targets_nonnegative(problem: ProblemSpec, train: pd.DataFrame) -> bool:
     return bool((targets.fillna(0) >= 0).all().all())
 
 
+SKEWNESS = 1.0
+"""The scripts' ``log1p_skewed`` step transforms non-negative columns skewed above this."""
+
+
+def _skewed(numbers: pd.DataFrame) -> list[str]:
+    """The columns the scripts' ``skewed_columns`` would pick (same rule, on the sample)."""
+    low, skew = numbers.min(), numbers.skew()  # per column, as floats
+    return [str(c) for c in numbers.columns
+            if float(low[c]) >= 0 and float(skew[c]) > SKEWNESS]
+
+
+def _numeric_facts(train: pd.DataFrame, test: pd.DataFrame, numeric: list[str],
+                   compound: list[CompoundColumn]) -> tuple[bool, tuple[str, ...] | None, bool]:
+    """(missing numeric values, skewed columns, row sum/mean skewed), as the scripts see
+    them: numbers parsed with ``errors="coerce"`` (so stray strings count as missing)."""
+    frames = [f[[c for c in numeric if c in f.columns]].apply(pd.to_numeric, errors="coerce")
+              for f in (train, test)]
+    missing = bool(compound) or any(bool(f.isna().any().any()) for f in frames)
+    numbers = frames[0].astype(float)
+    if compound or numbers.empty:  # compound parts add numeric columns the sample lacks
+        return missing, None, True
+    rows = pd.DataFrame({"row_sum": numbers.sum(axis=1), "row_mean": numbers.mean(axis=1)})
+    rows["row_missing"] = numbers.isna().sum(axis=1).astype(float)
+    return missing, tuple(_skewed(numbers)), bool(_skewed(rows))
+
+
 def infer_schema(public_dir: Path, problem: ProblemSpec, nrows: int = SAMPLE_ROWS) -> DataSchema:
     """Column roles and sizes of a task, from a sample of its public train file."""
     train_path = public_dir / problem.train_file
     train = read_table(train_path, nrows)
-    test_columns = list(read_table(public_dir / problem.test_file, 50).columns)
+    test = read_table(public_dir / problem.test_file, nrows)
+    test_columns = list(test.columns)
     columns = feature_columns(train, test_columns, problem)
     numeric, categorical, compound, text = _roles(train, columns, problem)
     strings = [*categorical, *(c.name for c in compound)]
     first_label = train[problem.label_columns[0]] if problem.label_columns else pd.Series()
+    missing, skewed, row_stats_skewed = _numeric_facts(train, test, numeric, compound)
     return DataSchema(
         numeric=tuple(numeric),
         categorical=tuple(categorical),
@@ -241,6 +278,9 @@ def infer_schema(public_dir: Path, problem: ProblemSpec, nrows: int = SAMPLE_ROW
         positive_label=_positive_label(problem, first_label),
         targets_nonnegative=_targets_nonnegative(problem, train),
         submission_order=_submission_order(public_dir, problem),
+        numeric_missing=missing,
+        skewed=skewed,
+        row_stats_skewed=row_stats_skewed,
     )
 
 

@@ -9,6 +9,8 @@ with its default; draft sampling weights favour cheap, sensible choices.
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -65,15 +67,18 @@ class Space:
     # -- knobs ---------------------------------------------------------------------------
     def knobs(self) -> list[Knob]:
         """The non-model knobs that apply to this task (``max_train_rows`` only for large
-        data; debugging may set it anywhere)."""
-        s, out = self.shape, []
-        if s.n_numeric:
+        data; debugging may set it anywhere). Imputation choices exist only where numeric
+        values are missing, ``log1p_skewed`` only where a column is skewed."""
+        s, schema, out = self.shape, self.schema, []
+        if s.n_numeric and schema.numeric_missing:
             out += [
                 Knob("impute", ("median", "mean", "most_frequent", "zero"), (4, 2, 1, 1)),
                 Knob("missing_indicators", (False, True), (3, 1)),
-                Knob("scaling", ("standard", "none", "robust", "minmax"), (4, 2, 1, 1)),
-                Knob("log1p_skewed", (False, True), (2, 1)),
             ]
+        if s.n_numeric:
+            out.append(Knob("scaling", ("standard", "none", "robust", "minmax"), (4, 2, 1, 1)))
+        if s.n_numeric and (schema.skewed is None or schema.skewed or schema.row_stats_skewed):
+            out.append(Knob("log1p_skewed", (False, True), (2, 1)))
         if s.n_numeric >= 2:
             out.append(Knob("row_stats", (False, True), (3, 1)))
         if 2 <= s.n_numeric <= MAX_INTERACTION_COLUMNS:
@@ -83,7 +88,7 @@ class Space:
                 Knob("encoding", ("onehot", "ordinal"), (3, 2)),
                 Knob("max_categories", (30, 10, 100), (3, 1, 1)),
             ]
-        if self.schema.compound:
+        if schema.compound:
             out.append(Knob("split_compound", (True, False), (4, 1)))
         if s.has_text:
             out += [
@@ -94,7 +99,7 @@ class Space:
             ]
         if s.n_rows > LARGE_ROWS:
             out.append(Knob("max_train_rows", (100_000, 30_000, 300_000), (3, 1, 1)))
-        if self.problem.prediction == "regression" and self.schema.targets_nonnegative:
+        if self.problem.prediction == "regression" and schema.targets_nonnegative:
             log_first = metric_name(self.problem) in LOG_METRICS  # aliases, any case
             options = ("log1p", "none") if log_first else ("none", "log1p")
             out.append(Knob("target_transform", options, (3, 1)))
@@ -104,12 +109,58 @@ class Space:
         """The knobs that can change what ``config``'s model sees.
 
         Tree ensembles are invariant to monotone per-column transforms: scaling never
-        matters to them, and ``log1p`` only through pairwise interactions.
+        matters to them, and ``log1p`` only through pairwise interactions. ``log1p`` of
+        skewed columns does nothing when only the row statistics would be skewed and
+        ``config`` has none; missing indicators nothing when nothing is imputed.
         """
-        if config.family not in TREE_FAMILIES:
-            return self.knobs()
-        skip = {"scaling"} if config.interactions else {"scaling", "log1p_skewed"}
+        skip: set[str] = set()
+        if config.family in TREE_FAMILIES:
+            skip |= {"scaling"} if config.interactions else {"scaling", "log1p_skewed"}
+        skewed = self.schema.skewed
+        if skewed is not None and not skewed and not (
+                config.row_stats and self.schema.row_stats_skewed):
+            skip.add("log1p_skewed")
         return [k for k in self.knobs() if k.name not in skip]
+
+    def effective_key(self, config: PipelineConfig) -> str:
+        """Canonical text of what ``config`` changes in the fitted model on this task: equal
+        keys fit the same model (knobs the task or model cannot notice and hyperparameter
+        values capped by the data are folded together). Memory and duplicate avoidance
+        compare these; an improve must change it."""
+        values: dict[str, Any] = {k.name: getattr(config, k.name)
+                                  for k in self.relevant_knobs(config)}
+        if 0 < config.max_train_rows < self.shape.n_rows:  # a debugging subsample
+            values["max_train_rows"] = config.max_train_rows
+        values["family"] = config.family
+        values["params"] = self.effective_params(config)
+        return json.dumps(values, sort_keys=True, default=str)
+
+    def effective_params(self, config: PipelineConfig) -> dict[str, Any]:
+        """``config``'s hyperparameters as the fit uses them: histogram boosting grows at
+        most ``rows // min_samples_leaf`` leaves; forests draw ``max_features`` as a count
+        of the input columns (``sqrt`` and 0.5 agree on four columns)."""
+        params = dict(config.params)
+        rows = self.shape.n_rows
+        if 0 < config.max_train_rows < rows:
+            rows = config.max_train_rows
+        if config.family == "hist_gb" and "max_leaf_nodes" in params:
+            cap = max(2, rows // max(1, int(params.get("min_samples_leaf") or 1)))
+            params["max_leaf_nodes"] = min(int(params["max_leaf_nodes"]), cap)
+        width = self.input_width(config)
+        if config.family in ("random_forest", "extra_trees") and width is not None:
+            params["max_features"] = _split_features(params.get("max_features"), width)
+        return params
+
+    def input_width(self, config: PipelineConfig) -> int | None:
+        """Columns of the model's input when they can be counted exactly (numeric columns
+        only, no missing indicators to guess), else ``None``."""
+        schema = self.schema
+        if schema.categorical or schema.compound or schema.text:
+            return None
+        if config.missing_indicators and schema.numeric_missing:
+            return None
+        width = len(schema.numeric) + (3 if config.row_stats else 0)
+        return width + width * (width - 1) // 2 if config.interactions else width
 
     def families(self) -> dict[str, float]:
         """Applicable model families and their draft weights."""
@@ -218,6 +269,15 @@ def weighted_index(rng: np.random.Generator, weights: list[float]) -> int:
     """An index drawn with probability proportional to ``weights``."""
     p = np.asarray(weights, dtype=float)
     return int(rng.choice(len(p), p=p / p.sum()))
+
+
+def _split_features(value: Any, width: int) -> Any:
+    """scikit-learn's count of features tried per split for ``max_features=value``."""
+    if value == "sqrt":
+        return max(1, int(math.sqrt(width)))
+    if isinstance(value, float):
+        return max(1, int(value * width))
+    return value
 
 
 def _choice(rng: np.random.Generator, options: list[Any], weights: list[float]) -> Any:
