@@ -108,7 +108,8 @@ def between_table(sel: GroupedSelection, metric: str | None = None) -> Table | N
         f"Δ {LABELS.get(metric, metric)}": [fmt_ci(d, lo, hi) for d, lo, hi in
                                             zip(rows["delta"], rows["lo"], rows["hi"],
                                                 strict=True)],
-        "P(A better)": [fmt_p(p) if np.isfinite(p) else "—" for p in rows["p_improve"]],
+        "fav. A": [fmt_p(p) if np.isfinite(p) else "—"
+                   for p in rows["share_resamples_favouring"]],
         "p (Holm)": [fmt_p(p) for p in rows["p_holm"]],
         "tasks": rows["tasks_shared"].astype(str),
     })
