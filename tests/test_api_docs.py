@@ -29,7 +29,7 @@ def test_select_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     exec(compile(_blocks()[1], str(DOC), "exec"), namespace)
     out = capsys.readouterr().out
     assert "(2000, 2, 2) ['greedy', 'mcts'] ['best-val', 'topk']" in out
-    assert "VAL/TEST" in out and "p_improve" in out
+    assert "VAL/TEST" in out and "share_resamples_favouring" in out
 
 
 @pytest.mark.slow

@@ -4,9 +4,9 @@ This module is the only place the analysis package calls selection. It runs the 
 :func:`~aira_eval.selection.summary.run_selection` (what ``ae.select`` and ``aira-eval
 select`` run; grouping as ``select``: by agent when the searches' agents differ, or ``by``)
 and keeps what the report shows: ``table`` (one row per group × strategy × metric: estimate,
-se, interval, paired Δ vs the reference strategy, P(improvement) and a two-sided bootstrap
-p-value), ``picks`` (per search and strategy, with ``group``) and ``compare`` (Δ between groups
-for the same strategy and metric, over the tasks both ran).
+se, interval, paired Δ vs the reference strategy, the share of resamples favouring it and a
+two-sided bootstrap p-value), ``picks`` (per search and strategy, with ``group``) and
+``compare`` (Δ between groups for the same strategy and metric, over the tasks both ran).
 
 Two-sided bootstrap p-value of a Δ: ``min(1, 2·min(P*, 1 − P*))`` with ``P*`` the share of
 resamples favouring the strategy (ties half) — the percentile-bootstrap test of Δ = 0.
@@ -25,7 +25,8 @@ from aira_eval.selection.summary import SelectionOptions, run_selection
 from aira_eval.study import Study
 
 TABLE_COLUMNS = ("strategy", "metric", "estimate", "se", "lo", "hi", "delta", "delta_se",
-                 "delta_lo", "delta_hi", "p_improve", "p_value")
+                 "delta_lo", "delta_hi", "share_resamples_favouring", "p_value")
+FAVOURING = "share_resamples_favouring"
 
 
 @dataclass
@@ -48,9 +49,9 @@ class GroupedSelection:
         return [str(g) for g in pd.unique(self.table["group"])]
 
 
-def two_sided(p_improve: pd.Series) -> np.ndarray:
-    """Two-sided bootstrap p-values from P(improvement) (module docstring)."""
-    p = p_improve.to_numpy(dtype=float)
+def two_sided(share_favouring: pd.Series) -> np.ndarray:
+    """Two-sided bootstrap p-values from the share of resamples favouring (module docstring)."""
+    p = share_favouring.to_numpy(dtype=float)
     return np.minimum(1.0, 2.0 * np.minimum(p, 1.0 - p))
 
 
@@ -70,9 +71,9 @@ def select_grouped(study: Study, by: Sequence[str] = (),
     headline = str(result.summary["headline_metric"])
     table = result.table.copy()
     table["p_value"] = np.where(table["strategy"] == options.reference, np.nan,
-                                two_sided(table["p_improve"]))
+                                two_sided(table[FAVOURING]))
     compare = result.compare.copy()
-    compare["p_value"] = two_sided(compare["p_improve"])
+    compare["p_value"] = two_sided(compare[FAVOURING])
     compare = compare.rename(columns={"tasks": "tasks_shared"})
     compare["tasks_missing"] = [", ".join(x for x in (a, b) if x) for a, b in
                                 zip(compare["only_a"], compare["only_b"], strict=True)]

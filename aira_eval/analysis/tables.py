@@ -108,16 +108,21 @@ def between_table(sel: GroupedSelection, metric: str | None = None) -> Table | N
         f"Δ {LABELS.get(metric, metric)}": [fmt_ci(d, lo, hi) for d, lo, hi in
                                             zip(rows["delta"], rows["lo"], rows["hi"],
                                                 strict=True)],
-        "P(A better)": [fmt_p(p) if np.isfinite(p) else "—" for p in rows["p_improve"]],
+        "fav. A": [fmt_p(p) if np.isfinite(p) else "—"
+                   for p in rows["share_resamples_favouring"]],
         "p (Holm)": [fmt_p(p) for p in rows["p_holm"]],
         "tasks": rows["tasks_shared"].astype(str),
     })
     missing = sorted({m for m in rows["tasks_missing"] if m})
+    method = str(rows["ci_method"].iloc[0]) if "ci_method" in rows and len(rows) else \
+        sel.options.ci
+    interval = ("Welch t intervals (both agents' per-task variances)" if method == "t" else
+                f"{method} intervals from {sel.options.n_resamples} stratified resamples of "
+                "each agent's seeds within those tasks")
     caption = (f"Δ of {metric} between agents (A − B) for the same strategy, over the tasks "
-               f"both ran; {int(sel.level * 100)}% {sel.options.ci} intervals from "
-               f"{sel.options.n_resamples} stratified resamples of each agent's seeds within "
-               "those tasks; "
-               "two-sided bootstrap p-values Holm-adjusted over the table."
+               f"both ran; {int(sel.level * 100)}% {interval}; fav. A = share of "
+               f"{sel.options.n_resamples} resamples in which Δ favours A; two-sided "
+               "bootstrap p-values (from that share) Holm-adjusted over the table."
                + (f" Tasks one agent lacks (not used): {'; '.join(missing)}." if missing else ""))
     return Table("between_agents", "Between agents", caption, rows.reset_index(drop=True),
                  display)

@@ -37,7 +37,7 @@ def select(
     ci: str = typer.Option("t", "--ci", help="Interval shown: t (Welch–Satterthwaite, "
                            "default: holds 95% from 5 seeds per task), studentized, expanded, "
                            "percentile or bca (all but studentized are always in summary.json; "
-                           "between-group differences: percentile or bca)."),
+                           "between groups the same, Welch's t for t, and t for studentized)."),
     metric: str = typer.Option("auto", "--metric", help="Metric of the Δ and fav. "
                                "columns (default: normalized_score when every task has a "
                                "sample score, else test_score, else win_rate)."),

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 _SHORT = {"normalized_score": "norm.", "test_score": "test", "win_rate": "win",
           "any_medal": "medal", "valid_submission": "valid"}
+_CI_NAMES = {"t": "Welch t", "expanded": "expanded percentile", "percentile": "percentile",
+             "bca": "BCa"}
 NORM_NOTE = ("norm. = (test score − the sample submission's) / (the study's best test score on "
              "the task − the sample's); a failed submission counts 0")
 
@@ -76,13 +78,13 @@ def _compare_table(result: SelectionResult, head: str, by: str) -> Table:
     rows = result.compare[(result.compare["metric"] == head) & (result.compare["tasks"] > 0)]
     table = _table(f"between {by}s: Δ {_SHORT.get(head, head)} = A − B, same strategy")
     for col, justify in (("strategy", "left"), ("A − B", "left"), ("Δ", "right"),
-                         ("P(imp)", "right"), ("tasks", "right")):
+                         ("fav.", "right"), ("tasks", "right")):
         table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for row in rows.to_dict(orient="records"):
         table.add_row(str(row["strategy"]), f"{row['group_a']}\n− {row['group_b']}",
                       _with_ci({"estimate": row["delta"], "ci_low": row["lo"],
                                 "ci_high": row["hi"]}),
-                      _fmt(row["p_improve"]), str(row["tasks"]))
+                      _fmt(row["share_resamples_favouring"]), str(row["tasks"]))
     return table
 
 
@@ -140,8 +142,11 @@ def render(result: SelectionResult, mixed: bool = False) -> None:
                       "compare normalized scores (or --json for per-task values).")
     if len(result.groups) > 1 and (result.compare["tasks"] > 0).any():
         console.print(_compare_table(result, head, " · ".join(result.by)))
-        console.print("P(imp) = share of resamples where A beats B (searches resampled within "
-                      "task × group; tasks both groups have).", highlight=False)
+        method = str(result.compare["ci_method"].iloc[0])
+        console.print(f"Δ: {_CI_NAMES.get(method, method)} interval of A − B (independent "
+                      "groups: Welch over both groups' per-task variances for t); fav. = share "
+                      "of resamples where Δ favours A (searches resampled within task × group; "
+                      "tasks both groups have).", highlight=False)
     if len(result.groups) > 1:
         _missing_pairs(result)
     console.print(_generalization_table(result, mixed))

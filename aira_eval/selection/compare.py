@@ -8,10 +8,17 @@ same draw for both groups (tasks are shared, so the comparison stays paired by t
 that only one group has are left out of its Δ and listed (``only_a``, ``only_b``), never
 dropped silently.
 
-Intervals as in :mod:`aira_eval.selection.bootstrap` (percentile and BCa; the BCa acceleration
-uses the delete-one-search jackknife of the difference, searches stratified by task × group, or
-the delete-one-task jackknife with ``task_level``). P(improvement): the share of resamples in
-which Δ favours ``A`` in the metric's direction, ties half.
+Intervals: the same family as within a group. **t** (the default): Welch's two-sample *t*
+stratified by task (:func:`~aira_eval.selection.tintervals.welch_difference`: ``se² = se_A² +
+se_B²`` from the per-task variances of both groups, Welch–Satterthwaite degrees of freedom over
+the task × group cells; with ``task_level`` the per-task differences are the sample, ``ν = T −
+1``); **expanded** (the percentile interval of the Δ draws at Hesterberg's expanded levels);
+**percentile** and **BCa** as in :mod:`aira_eval.selection.bootstrap` (the BCa acceleration from
+the delete-one-search jackknife of Δ, searches stratified by task × group, or delete-one-task
+with ``task_level``). The studentized interval is not computed between groups; asking for it
+shows *t* (the ``ci_method`` column says which). ``share_resamples_favouring``: the share of
+resamples in which Δ favours ``A`` in the metric's direction, ties half — a bootstrap summary
+of Δ, not a probability that A is better (the same name and meaning as within a group).
 
 Shapes: ``values`` ``(U, S, M)`` units (searches) × strategies × metrics, ``tasks`` ``(U,)``
 task labels, ``groups`` ``(U,)`` group codes; results are one row per (pair, strategy, metric).
@@ -31,10 +38,15 @@ from aira_eval.selection.bootstrap import (
     draw_counts,
     jackknife,
     point_estimate,
+    quantiles,
     stratified_means,
 )
+from aira_eval.selection.tintervals import expanded_levels, t_interval, welch_difference
 
-INTERVAL_COLUMNS = ("percentile_lo", "percentile_hi", "bca_lo", "bca_hi")
+INTERVAL_COLUMNS = ("t_lo", "t_hi", "expanded_lo", "expanded_hi", "percentile_lo",
+                    "percentile_hi", "bca_lo", "bca_hi")
+COMPARE_METHODS = ("t", "expanded", "percentile", "bca")
+FAVOURING = "share_resamples_favouring"
 
 
 @dataclass(frozen=True)
@@ -44,7 +56,7 @@ class CompareOptions:
     n_resamples: int = 10_000
     task_level: bool = False
     level: float = 0.95
-    ci: str = "percentile"
+    ci: str = "t"
 
 
 def group_pairs(labels: Sequence[str], baseline: str | None = None) -> list[tuple[int, int]]:
@@ -90,6 +102,16 @@ def _pair_draws(flat_a: np.ndarray, strata_a: np.ndarray, flat_b: np.ndarray,
     return boots[0] - boots[1], theta_a - theta_b, jack, jack_strata
 
 
+def _share_favouring(d_boot: np.ndarray, directions: np.ndarray) -> np.ndarray:
+    """Share ``(S, M)`` of the Δ draws ``(R, S, M)`` favouring A (ties half); NaN for metrics
+    without a direction."""
+    oriented = d_boot * np.asarray(directions, float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = ((oriented > 0).sum(axis=0) + 0.5 * (oriented == 0).sum(axis=0)) / \
+            np.isfinite(oriented).sum(axis=0)
+    return np.where(np.asarray(directions)[None, :] == 0, np.nan, share)
+
+
 def compare_pair(values: np.ndarray, tasks: np.ndarray, groups: np.ndarray, a: int, b: int,
                  directions: np.ndarray, opts: CompareOptions, rng: np.random.Generator,
                  draws: Sequence[np.ndarray | None] | None = None
@@ -103,7 +125,8 @@ def compare_pair(values: np.ndarray, tasks: np.ndarray, groups: np.ndarray, a: i
     pair gets its own draws over the shared tasks.
 
     Returns:
-        ``delta``, ``se``, ``percentile`` ``(S, M, 2)``, ``bca`` ``(S, M, 2)``, ``p_improve``
+        ``delta``, ``se`` (the standard deviation of the Δ draws, as within a group), one
+        ``(S, M, 2)`` interval per method of :data:`COMPARE_METHODS`, :data:`FAVOURING`
         ``(S, M)`` (NaN everywhere when the groups share no task), and the task lists
         ``shared``, ``only_a``, ``only_b``.
     """
@@ -116,8 +139,8 @@ def compare_pair(values: np.ndarray, tasks: np.ndarray, groups: np.ndarray, a: i
         "only_b": [t for t in tasks_b if t not in shared]}
     nan2, nan3 = np.full((n_strat, n_met), np.nan), np.full((n_strat, n_met, 2), np.nan)
     if not shared:
-        return {**out, "delta": nan2, "se": nan2, "percentile": nan3, "bca": nan3,
-                "p_improve": nan2}
+        return {**out, "delta": nan2, "se": nan2, FAVOURING: nan2,
+                **{m: nan3 for m in COMPARE_METHODS}}
     code = {t: i for i, t in enumerate(shared)}
     sel_a = np.flatnonzero(in_a & np.isin(tasks, shared))
     sel_b = np.flatnonzero(in_b & np.isin(tasks, shared))
@@ -137,14 +160,14 @@ def compare_pair(values: np.ndarray, tasks: np.ndarray, groups: np.ndarray, a: i
         d_boot, d_theta, jack, jack_strata = _pair_draws(flat_a, strata_a, flat_b, strata_b,
                                                          len(shared), opts, rng)
     se, pct, bca = bootstrap_intervals(d_boot, d_theta, jack, jack_strata, opts.level)
-    oriented = d_boot.reshape(-1, n_strat, n_met) * np.asarray(directions, float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p_imp = ((oriented > 0).sum(axis=0) + 0.5 * (oriented == 0).sum(axis=0)) / \
-            np.isfinite(oriented).sum(axis=0)
-    p_imp = np.where(np.asarray(directions)[None, :] == 0, np.nan, p_imp)
+    welch = welch_difference(flat_a, strata_a, flat_b, strata_b, opts.task_level)
+    expanded = np.where((welch.se == 0)[:, None], d_theta[:, None],
+                        quantiles(d_boot, expanded_levels(welch, opts.level)))
+    intervals = {"t": t_interval(welch, opts.level), "expanded": expanded, "percentile": pct,
+                 "bca": bca}
     return {**out, "delta": d_theta.reshape(n_strat, n_met), "se": se.reshape(n_strat, n_met),
-            "percentile": pct.reshape(n_strat, n_met, 2), "bca": bca.reshape(n_strat, n_met, 2),
-            "p_improve": p_imp}
+            FAVOURING: _share_favouring(d_boot.reshape(-1, n_strat, n_met), directions),
+            **{m: v.reshape(n_strat, n_met, 2) for m, v in intervals.items()}}
 
 
 def compare_groups(values: np.ndarray, tasks: np.ndarray, groups: np.ndarray,
@@ -153,30 +176,30 @@ def compare_groups(values: np.ndarray, tasks: np.ndarray, groups: np.ndarray,
                    baseline: str | None = None,
                    draws: Sequence[np.ndarray | None] | None = None) -> pd.DataFrame:
     """One row per (pair, strategy, metric): ``group_a``, ``group_b``, ``strategy``,
-    ``metric``, ``delta``, ``se``, ``lo``/``hi`` (the ``opts.ci`` interval), percentile and
-    BCa bounds, ``p_improve``, ``tasks`` (shared), ``only_a``/``only_b`` (comma lists).
+    ``metric``, ``delta``, ``se`` (bootstrap), ``lo``/``hi`` (the ``opts.ci``
+    interval, named in ``ci_method``), every method's bounds (:data:`INTERVAL_COLUMNS`),
+    :data:`FAVOURING`, ``tasks`` (shared), ``only_a``/``only_b`` (comma lists).
     ``draws``: per group, as in :func:`compare_pair`."""
+    method = opts.ci if opts.ci in COMPARE_METHODS else "t"
     parts = []
     n_strat, n_met = len(strategies), len(metrics)
     strat_col = np.repeat(np.asarray(strategies, dtype=object), n_met)
     metric_col = np.tile(np.asarray(metrics, dtype=object), n_strat)
     for a, b in group_pairs(labels, baseline):
         r = compare_pair(values, tasks, groups, a, b, directions, opts, rng, draws)
-        pct, bca = np.asarray(r["percentile"]), np.asarray(r["bca"])
-        chosen = pct if opts.ci == "percentile" else bca
+        bounds = {f"{m}_{side}": np.asarray(r[m])[..., i].reshape(-1)
+                  for m in COMPARE_METHODS for i, side in enumerate(("lo", "hi"))}
         parts.append(pd.DataFrame({
             "group_a": labels[a], "group_b": labels[b], "strategy": strat_col,
             "metric": metric_col, "delta": np.asarray(r["delta"]).reshape(-1),
-            "se": np.asarray(r["se"]).reshape(-1),
-            "lo": chosen[..., 0].reshape(-1), "hi": chosen[..., 1].reshape(-1),
-            "percentile_lo": pct[..., 0].reshape(-1), "percentile_hi": pct[..., 1].reshape(-1),
-            "bca_lo": bca[..., 0].reshape(-1), "bca_hi": bca[..., 1].reshape(-1),
-            "p_improve": np.asarray(r["p_improve"]).reshape(-1),
+            "se": np.asarray(r["se"]).reshape(-1), "ci_method": method,
+            "lo": bounds[f"{method}_lo"], "hi": bounds[f"{method}_hi"], **bounds,
+            FAVOURING: np.asarray(r[FAVOURING]).reshape(-1),
             "tasks": len(r["shared"]), "only_a": ", ".join(r["only_a"]),
             "only_b": ", ".join(r["only_b"]),
         }))
     if not parts:
         return pd.DataFrame(columns=["group_a", "group_b", "strategy", "metric", "delta", "se",
-                                     "lo", "hi", *INTERVAL_COLUMNS, "p_improve", "tasks",
-                                     "only_a", "only_b"])
+                                     "ci_method", "lo", "hi", *INTERVAL_COLUMNS,
+                                     FAVOURING, "tasks", "only_a", "only_b"])
     return pd.concat(parts, ignore_index=True)

@@ -3,8 +3,9 @@
 * :attr:`SelectionResult.table` — tidy, one row per (group, strategy, metric): ``group`` and the
   group columns, ``strategy``, ``metric``, ``estimate``, ``se``, ``lo``/``hi`` (the chosen
   interval), ``percentile_lo/hi``, ``bca_lo/hi``, ``delta`` (strategy − reference, paired),
-  ``delta_se``, ``delta_lo/hi`` and their percentile/BCa bounds, ``p_improve``, ``searches``,
-  ``tasks``;
+  ``delta_se``, ``delta_lo/hi`` and their percentile/BCa bounds, ``share_resamples_favouring``
+  (the share of paired resamples in which Δ favours the strategy, the table's ``fav.``),
+  ``searches``, ``tasks``;
 * :attr:`SelectionResult.picks` — one row per (strategy, search) with the group columns;
 * :attr:`SelectionResult.compare` — between groups, same strategy
   (:func:`~aira_eval.selection.compare.compare_groups`);
@@ -115,7 +116,7 @@ def tidy_table(stats: list[GroupStats], columns: list[str], strategies: list[str
             "delta_percentile_hi": b.delta_percentile[..., 1].reshape(-1),
             "delta_bca_lo": b.delta_bca[..., 0].reshape(-1),
             "delta_bca_hi": b.delta_bca[..., 1].reshape(-1),
-            "p_improve": b.p_improve.reshape(-1),
+            "share_resamples_favouring": b.share_favouring.reshape(-1),
             "searches": n_searches, "tasks": len(g.tasks),
         }, index=pd.RangeIndex(n_s * n_m))
         parts.append(frame)

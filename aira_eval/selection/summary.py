@@ -5,8 +5,8 @@
 ``win_rate`` against the reference, groups the searches (:mod:`aira_eval.selection.grouping`:
 by agent when agents differ), and per group bootstraps the mean over tasks of the mean over
 seeds of every metric (:mod:`aira_eval.selection.bootstrap`), with paired differences to the
-reference and the probability of improvement; then compares groups for the same strategy
-(:mod:`aira_eval.selection.compare`). The result is a
+reference and the share of resamples favouring the strategy; then compares groups for the
+same strategy (:mod:`aira_eval.selection.compare`). The result is a
 :class:`~aira_eval.selection.result.SelectionResult` of DataFrames; JSON and files are
 :mod:`aira_eval.selection.outputs`' business.
 
@@ -218,7 +218,7 @@ def run_selection(study: Study, options: SelectionOptions) -> SelectionResult:
     counts = [int(g.units.size) for g in stats]
     tidy = tidy_table(stats, grouping.columns, names, metrics, options.ci, counts)
     compare_opts = CompareOptions(options.n_resamples, options.task_bootstrap, options.level,
-                                  options.ci if options.ci == "bca" else "percentile")
+                                  options.ci)
     compare = compare_groups(values, searches["task"].to_numpy(dtype=object),
                              grouping.codes(searches["search_id"]), grouping.labels, names,
                              metrics, directions, compare_opts,

@@ -85,8 +85,9 @@ def selection_rows(summary: Mapping[str, Any], mixed: bool) -> pd.DataFrame:
         group = f"compare:{row['group_a']} - {row['group_b']}"
         rows.append((group, row["strategy"], f"delta/{row['metric']}", row["delta"], row["lo"],
                      row["hi"]))
-        rows.append((group, row["strategy"], f"p_improve/{row['metric']}", row["p_improve"],
-                     None, None))
+        share = row.get("share_resamples_favouring", row.get("p_improve"))  # older summaries
+        rows.append((group, row["strategy"], f"share_favouring/{row['metric']}", share, None,
+                     None))
     return pd.DataFrame(rows, columns=list(TIDY_COLUMNS))
 
 

@@ -21,13 +21,13 @@ def test_table_is_the_public_select_table(small_study: Study) -> None:
     assert sel.groups == public.groups == ["greedy", "random"]
     merged = sel.table.merge(public.table, on=KEYS, suffixes=("", "_api"))
     assert len(merged) == len(sel.table) == len(public.table)
-    for col in ("estimate", "se", "lo", "hi", "delta", "delta_lo", "delta_hi", "p_improve"):
+    fav = "share_resamples_favouring"
+    for col in ("estimate", "se", "lo", "hi", "delta", "delta_lo", "delta_hi", fav):
         np.testing.assert_array_equal(merged[col].to_numpy(float),
                                       merged[f"{col}_api"].to_numpy(float))
     assert sel.headline == public.summary["headline_metric"]
-    p = sel.table.loc[sel.table["strategy"] != "best-val", ["p_improve", "p_value"]]
-    np.testing.assert_allclose(p["p_value"], np.minimum(1, 2 * np.minimum(
-        p["p_improve"], 1 - p["p_improve"])))
+    p = sel.table.loc[sel.table["strategy"] != "best-val", [fav, "p_value"]]
+    np.testing.assert_allclose(p["p_value"], np.minimum(1, 2 * np.minimum(p[fav], 1 - p[fav])))
     assert sel.compare["delta"].equals(public.compare["delta"])
 
 
@@ -41,7 +41,7 @@ def test_between_groups_finds_a_planted_difference(small_study: Study) -> None:
     row = sel.compare[(sel.compare["strategy"] == "oracle")
                       & (sel.compare["metric"] == "normalized_score")].iloc[0]
     assert (row["group_a"], row["group_b"]) == ("greedy", "random")
-    assert row["hi"] < 0 and row["p_improve"] < 0.05 and row["p_value"] < 0.1
+    assert row["hi"] < 0 and row["share_resamples_favouring"] < 0.05 and row["p_value"] < 0.1
 
 
 def test_unknown_group_column_is_a_usage_error(small_study: Study) -> None:

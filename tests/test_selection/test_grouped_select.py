@@ -60,7 +60,8 @@ def test_default_select_groups_by_agent_and_finds_the_better_policy(better: Path
     assert len(rows) == 9 and {(r["group_a"], r["group_b"]) for r in rows.values()} == \
         {("greedy", "mcts")}
     for name in ("best-val", "topk", "oracle", "shrinkage", "best-search"):
-        assert rows[name]["lo"] > 0 and rows[name]["p_improve"] >= 0.95, rows[name]
+        assert rows[name]["lo"] > 0, rows[name]
+        assert rows[name]["share_resamples_favouring"] >= 0.95, rows[name]
     compare = pd.read_parquet(better / "selection" / "all" / "compare.parquet")
     test = _row(compare, strategy="best-val", metric="test_score")
     assert 0 < test["lo"] < 0.05 < test["hi"]  # the built-in effect is inside the interval
@@ -73,7 +74,7 @@ def test_identical_policies_interval_covers_zero(same: Path) -> None:
         for metric in ("test_score", "normalized_score"):
             row = _row(res.compare, strategy=strategy, metric=metric)
             assert row["lo"] <= 0 <= row["hi"], (strategy, metric)
-            assert 0.05 < row["p_improve"] < 0.95
+            assert 0.05 < row["share_resamples_favouring"] < 0.95
 
 
 def test_pool_gives_one_group(better: Path, tmp_path: Path) -> None:
