@@ -5,6 +5,14 @@ own ``--temp-dir`` and its own ports, all on 127.0.0.1. :meth:`LoopbackCluster.s
 exactly the processes of this cluster (found by their temp dirs and GCS port, plus their
 descendants), never another Ray instance of the machine, so it is safe where ``ray stop``
 (which ends every Ray process of the user) is not.
+
+Its nodes use token authentication with the user's default token (``~/.ray/auth_token``,
+created once, atomically, when missing), the mode every ``ray.init()`` of a new local
+instance turns on: a Ray driver process keeps the authentication it first started with (its
+gRPC server demands the token from then on), so a process that has run Ray on this machine
+and then joins an unauthenticated cluster sees every task on another node fail fetching its
+arguments from the driver (``OwnerDiedError``). Its workers run at their raylet's priority
+(``RAY_worker_niceness=0``), as a study's local run does.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -51,6 +60,25 @@ def _ppids() -> dict[int, int]:
     return out
 
 
+def ensure_auth_token() -> None:
+    """Create the user's default Ray token file when missing, atomically (a link, which fails
+    when another process created it first), so concurrent clusters all read one token."""
+    if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        return
+    path = Path.home() / ".ray" / "auth_token"
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as fh:
+        fh.write(secrets.token_hex(32))
+    try:
+        os.link(fh.name, path)
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(fh.name)
+
+
 class LoopbackCluster:
     """``nodes`` Ray nodes of ``cpus`` CPUs each on 127.0.0.1 (see the module docstring)."""
 
@@ -66,14 +94,16 @@ class LoopbackCluster:
         self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0",
                     "RAY_NUM_REDIS_GET_RETRIES": "120",  # a loaded machine's GCS is slow
                     "RAY_raylet_start_wait_time_s": "120",
-                    # no token auth: the token file (~/.ray) is shared by every cluster of the
-                    # user, so concurrent throwaway clusters would overwrite each other's
-                    "RAY_AUTH_MODE": "disabled",
+                    # as this process's drivers (module doc): token unless told otherwise
+                    "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE") or "token",
+                    "RAY_worker_niceness": "0",
                     "PYTHONPATH": repo + (os.pathsep + path if path else "")}
 
     def __enter__(self) -> LoopbackCluster:
         self._auth = os.environ.get("RAY_AUTH_MODE")
-        os.environ["RAY_AUTH_MODE"] = "disabled"  # this process's driver, as the cluster
+        os.environ["RAY_AUTH_MODE"] = self.env["RAY_AUTH_MODE"]  # this process's driver
+        if self.env["RAY_AUTH_MODE"] == "token":
+            ensure_auth_token()
         try:
             self.start()
         except BaseException:

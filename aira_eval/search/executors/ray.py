@@ -34,6 +34,12 @@ if TYPE_CHECKING:
     from aira_eval.search.runner import SearchContext
 
 MAX_SEARCH_THREADS = 256
+#: Ray starts its workers 15 nice levels below their raylet by default (``worker_niceness``),
+#: and a node's sandboxed script inherits its worker's priority: on a machine with anything
+#: else to run, scripts on Ray then lose the CPU to it where the local executor's do not.
+#: Every Ray instance aira-eval starts sets this; for a cluster of your own, start its nodes
+#: with ``RAY_worker_niceness=0`` (docs/scale.md).
+WORKER_NICENESS = 0
 ATTEMPTS_FILE = "ray_attempts.txt"
 _CACHED = 32  # search contexts kept per worker process
 _CONTEXTS: OrderedDict[tuple[str, str], SearchContext] = OrderedDict()
@@ -109,9 +115,11 @@ def connect(address: str | None) -> tuple[bool, str | None]:
         return False, None
     if address not in (None, "auto", "local"):
         _check_reachable(address)
+    # a Ray instance started here runs its workers at the driver's priority (see WORKER_NICENESS)
+    system = {"worker_niceness": WORKER_NICENESS} if address in (None, "local") else None
     try:
         info = ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False,
-                        configure_logging=False)
+                        configure_logging=False, _system_config=system)
     except (ConnectionError, RuntimeError, ValueError, TimeoutError) as err:
         raise UsageError(f"cannot connect to the Ray cluster at {address or 'a new local one'}: "
                          f"{str(err).splitlines()[0] if str(err) else type(err).__name__}",
