@@ -192,16 +192,22 @@ def zygote_pids() -> set[int]:
 
 
 def acquire(python: str, env: dict[str, str], preload: tuple[str, ...]) -> Zygote:
-    """An idle zygote for this interpreter and start-up environment, or a new one."""
+    """An idle zygote for this interpreter and start-up environment, or a new one (idle
+    zygotes of other keys are stopped then: each holds the scientific stack in memory)."""
     key = zygote_key(python, env, preload)
+    found, stale = None, []
     with _LOCK:
         for z in list(_IDLE):
-            if z.key == key:
-                _IDLE.remove(z)
-                if z.alive():
-                    return z
-                z.close()
-    return Zygote(python, env, preload)
+            if found is None and z.key == key and z.alive():
+                found = z
+            elif z.key != key or not z.alive():
+                stale.append(z)
+            else:
+                continue
+            _IDLE.remove(z)
+    for z in stale:
+        z.close()
+    return found if found is not None else Zygote(python, env, preload)
 
 
 def release(z: Zygote) -> None:

@@ -61,22 +61,27 @@ def _map_root(uid: int, gid: int) -> None:
 
 def _launcher(cfg: dict[str, Any], fds: list[int], zygote: int) -> None:
     """Child 1: session, death signal, descriptors, namespaces; then the stage. Returns only
-    in the script's process."""
+    in the script's process; a failure before the stage is reported as the stage's would be."""
     os.setsid()
     limits._c().prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
     if os.getppid() != zygote:
         os._exit(1)
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.dup2(fds[0], 1)
-    os.dup2(fds[1], 2)
     status_fd = os.dup2(fds[2], 3, inheritable=False)
-    os.closerange(4, os.sysconf("SC_OPEN_MAX") if os.sysconf("SC_OPEN_MAX") > 0 else 65536)
-    cfg["status_fd"] = status_fd
-    uid, gid = os.getuid(), os.getgid()
-    limits._check(limits._c().unshare(_namespaces(cfg)), "unshare")
-    if cfg.get("userns"):
-        _map_root(uid, gid)
+    try:
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(fds[0], 1)
+        os.dup2(fds[1], 2)
+        max_fd = os.sysconf("SC_OPEN_MAX")
+        os.closerange(4, max_fd if max_fd > 0 else 65536)
+        cfg["status_fd"] = status_fd
+        uid, gid = os.getuid(), os.getgid()
+        limits._check(limits._c().unshare(_namespaces(cfg)), "unshare")
+        if cfg.get("userns"):
+            _map_root(uid, gid)
+    except Exception as err:
+        os.write(status_fd, marshal.dumps({"error": f"sandbox setup failed: {err}"}))
+        os._exit(1)
     launcher = os.getpid()
     stage = os.fork()
     if stage == 0:
