@@ -118,7 +118,7 @@ def _breakdown(nodes: list[Node]) -> dict[str, float]:
 def _same_scores(a: list[Node], b: list[Node]) -> bool:
     """The two runs made the same nodes with the same statuses and scores."""
     def key(nodes: list[Node]) -> list[tuple[Any, ...]]:
-        return sorted((n.search_id, n.id, n.status, tuple(sorted(n.scores.items())))
+        return sorted((n.search_id, n.node_id, n.status, tuple(sorted(n.scores.items())))
                       for n in nodes)
     return key(a) == key(b)
 
