@@ -57,7 +57,7 @@ def test_runs_are_forked_and_recorded(sandbox: LocalSandbox, task: Path,
     assert res.exit_code == 1
     # the script's own traceback, no frame of the zygote's
     assert res.stderr_tail.startswith("Traceback (most recent call last):\n"
-                                      '  File "/sandbox/code.py", line 6, in <module>')
+                                      '  File "/sandbox/code.py", line 7, in <module>')
     assert "/dev/fd" not in res.stderr_tail and "ValueError: boom" in res.stderr_tail
 
 
