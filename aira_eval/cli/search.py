@@ -95,6 +95,9 @@ def search(
                                          help="Build the hidden search/select sets."),
     sandbox: str | None = typer.Option(None, "--sandbox", show_default="local",
                                        help="local or docker."),
+    prefork: bool | None = typer.Option(None, "--prefork/--no-prefork", show_default="off",
+                                        help="Local sandbox: fork scripts from an "
+                                        "interpreter that imported numpy/pandas/sklearn."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="MLE-bench data dir."),
     mlflow: bool | None = typer.Option(None, "--mlflow/--no-mlflow", show_default="mlflow",
                                        help="Record to MLflow."),
@@ -147,7 +150,7 @@ def search(
         "tasks": task, "policies": policy, "operators": operators, "seeds": seeds,
         "steps": steps, "workers": workers, "time_budget_s": time_budget,
         "node_timeout_s": node_timeout, "memory_mb": memory_mb, "fitness": fitness,
-        "heldouts": heldouts, "sandbox": sandbox,
+        "heldouts": heldouts, "sandbox": sandbox, "sandbox_prefork": prefork,
         "data_dir": str(data_dir) if data_dir else None, "mlflow": mlflow,
         "mlflow_uri": mlflow_uri, "model": model, "model_for": _model_for(model_for),
         "api_base": api_base, "api_key_env": api_key_env, "temperature": temperature,

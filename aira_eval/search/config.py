@@ -72,6 +72,9 @@ class StudyConfig:
             ``test`` (an oracle run, marked as such everywhere).
         heldouts: build ``search``/``select`` sets (None: the task source's default).
         sandbox: ``local`` or ``docker``; docker_image: the image for ``docker``.
+        sandbox_prefork: local sandbox only: fork each script from a pre-imported
+            interpreter (numpy, pandas, scikit-learn) kept in the same jail (see
+            ``docs/scale.md``); opt-in.
         mlflow: record to MLflow; mlflow_uri: tracking URI (default: STUDY/mlflow.db).
         memory_scope: operator memory (``none``/``simple``/``sibling``/``ancestral``); the
             LLM sets choose their own scopes (see ``docs/llm.md``).
@@ -111,6 +114,7 @@ class StudyConfig:
     heldouts: bool | None = None
     sandbox: str = "local"
     docker_image: str = "aira-eval-sandbox"
+    sandbox_prefork: bool = False
     data_dir: str | None = None
     mlflow: bool = True
     mlflow_uri: str | None = None
@@ -153,6 +157,9 @@ class StudyConfig:
             raise unknown_name("fitness signal", self.fitness, FITNESS_SIGNALS)
         if self.sandbox not in SANDBOX_NAMES:
             raise unknown_name("sandbox", self.sandbox, SANDBOX_NAMES)
+        if self.sandbox_prefork and self.sandbox != "local":
+            raise UsageError("--prefork needs the local sandbox",
+                             hint="Drop --prefork, or use --sandbox local.")
         if self.executor not in EXECUTORS:
             raise unknown_name("executor", self.executor, EXECUTORS)
         if not self.cpus_per_node > 0:

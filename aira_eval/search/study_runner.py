@@ -95,7 +95,8 @@ def default_tracking_uri(study_dir: Path) -> str:
 
 RESUME_OVERRIDABLE = ("workers", "steps", "time_budget_s", "mlflow", "mlflow_uri", "data_dir",
                       "max_cost_usd", "request_timeout_s", "max_concurrent_calls",
-                      "executor", "ray_address", "cpus_per_node", "ray_resources", "disk_mb")
+                      "executor", "ray_address", "cpus_per_node", "ray_resources", "disk_mb",
+                      "sandbox_prefork")
 
 
 def prepare_study(
@@ -172,7 +173,8 @@ def _context(config: StudyConfig, out: Path, plan: SearchPlan, task: Task,
                                  search_id=plan.search_id, seed=plan.seed),
         sandbox=make_sandbox(config.sandbox, image=config.docker_image,
                              labels=sandbox_labels(out, plan.search_id),
-                             cpus=config.cpus_per_node),
+                             cpus=config.cpus_per_node,
+                             **({"prefork": True} if config.sandbox_prefork else {})),
         seed=plan.seed,
         signal=config.fitness,  # type: ignore[arg-type]
         memory_scope=config.memory_scope,  # type: ignore[arg-type]

@@ -13,11 +13,15 @@ A node's time on the builtin task is then split into: sandbox setup/teardown, in
 start (a ``pass`` script), imports (numpy, pandas, scikit-learn), the fit itself, and the
 harness's own work (operator, grading on every held-out set, journaling).
 
+The local sandbox is also run with the pre-forked interpreter (``sandbox_prefork``, 1
+worker): its nodes per hour against the plain local run's, and whether both runs made the
+same nodes with the same scores.
+
 Targets (issue 10): Ray on one machine >= 0.9x the local executor's throughput (2 workers
 each); docker per-node overhead <= 2x the local sandbox's. Writes
 bench/results/scale.json and prints a table.
 
-    python bench/scale/run.py [--seeds 4] [--steps 16] [--skip docker,cluster]
+    python bench/scale/run.py [--seeds 4] [--steps 16] [--skip docker,cluster] [--out FILE]
 """
 
 from __future__ import annotations
@@ -71,11 +75,14 @@ def _stats(nodes: list[Node], call_s: float, workers: int) -> dict[str, Any]:
 
 
 def _study(root: Path, name: str, config: StudyConfig) -> tuple[dict[str, Any], list[Node]]:
+    load = os.getloadavg()[0]
     t0 = time.perf_counter()
     result = run_study(config, root / name)
     call = time.perf_counter() - t0
     nodes = [n for o in result.outcomes for n in o.nodes]
-    return _stats(nodes, call, config.workers), nodes
+    stats = _stats(nodes, call, config.workers)
+    stats["load_avg_1min"] = {"start": load, "end": os.getloadavg()[0]}
+    return stats, nodes
 
 
 def _script_time(sandbox: str, code: str, public: Path, repeats: int = 5) -> float:
@@ -108,12 +115,27 @@ def _breakdown(nodes: list[Node]) -> dict[str, float]:
     }
 
 
+def _same_scores(a: list[Node], b: list[Node]) -> bool:
+    """The two runs made the same nodes with the same statuses and scores."""
+    def key(nodes: list[Node]) -> list[tuple[Any, ...]]:
+        return sorted((n.search_id, n.node_id, n.status, tuple(sorted(n.scores.items())))
+                      for n in nodes)
+    return key(a) == key(b)
+
+
 def _runs(args: argparse.Namespace, root: Path) -> tuple[dict[str, Any], list[Node]]:
     runs: dict[str, Any] = {}
     runs["local_1_worker"], local1 = _study(root, "local1", _config(args.seeds, args.steps, 1))
-    runs["local_2_workers"], _ = _study(root, "local2", _config(args.seeds, args.steps, 2))
-    runs["ray_this_machine"], _ = _study(root, "ray1", _config(args.seeds, args.steps, 2,
-                                                               executor="ray"))
+    if "prefork" not in args.skip:
+        runs["local_prefork_1_worker"], forked = _study(root, "prefork1", _config(
+            args.seeds, args.steps, 1, sandbox_prefork=True))
+        runs["local_prefork_1_worker"]["same_scores_as_local_1_worker"] = \
+            _same_scores(local1, forked)
+    if "local2" not in args.skip:
+        runs["local_2_workers"], _ = _study(root, "local2", _config(args.seeds, args.steps, 2))
+    if "ray" not in args.skip:
+        runs["ray_this_machine"], _ = _study(root, "ray1", _config(args.seeds, args.steps, 2,
+                                                                   executor="ray"))
     if "cluster" not in args.skip:
         try:
             with LoopbackCluster(nodes=2, cpus=1) as cluster:
@@ -131,21 +153,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, default=4)
     parser.add_argument("--steps", type=int, default=16)
-    parser.add_argument("--skip", default="", help="comma list: cluster, docker")
+    parser.add_argument("--out", type=Path, default=None, help="JSON result path")
+    parser.add_argument("--skip", default="",
+                        help="comma list: prefork, local2, ray, cluster, docker")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="aira-bench-scale-") as tmp:
         runs, local1 = _runs(args, Path(tmp))
         breakdown = _breakdown(local1)
-    ratios = {"ray_vs_local_throughput": runs["ray_this_machine"]["nodes_per_hour"]
-              / runs["local_2_workers"]["nodes_per_hour"]}
-    if "docker_sandbox" in runs:
+    ratios = {}
+    if "ray_this_machine" in runs and "local_2_workers" in runs:
+        ratios["ray_vs_local_throughput"] = (runs["ray_this_machine"]["nodes_per_hour"]
+                                             / runs["local_2_workers"]["nodes_per_hour"])
+    if "local_prefork_1_worker" in runs:
+        ratios["prefork_vs_plain_throughput"] = (
+            runs["local_prefork_1_worker"]["nodes_per_hour"]
+            / runs["local_1_worker"]["nodes_per_hour"])
+    if "docker_sandbox" in runs and "local_2_workers" in runs:
         ratios["docker_vs_local_overhead"] = (
             runs["docker_sandbox"]["median_harness_overhead_ms"]
             / runs["local_2_workers"]["median_harness_overhead_ms"])
     result = {"task": TASK, "runs": runs, "ratios": ratios, "breakdown": breakdown,
               "cpus": os.cpu_count(), "load_avg_1min": os.getloadavg()[0],
               "targets": {"ray_vs_local_throughput": ">= 0.9", "docker_vs_local_overhead": "<= 2"}}
-    out = Path(__file__).resolve().parents[1] / "results" / "scale.json"
+    out = args.out or Path(__file__).resolve().parents[1] / "results" / "scale.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     _print(runs, ratios, breakdown, out)

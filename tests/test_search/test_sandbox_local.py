@@ -24,7 +24,7 @@ import pytest
 
 from aira_eval.errors import UsageError
 from aira_eval.search.report import format_report_lines, parse_report
-from aira_eval.search.sandbox import ExecResult, ExecSpec, Sandbox, make_sandbox
+from aira_eval.search.sandbox import ExecResult, ExecSpec, Sandbox, make_sandbox, prefork
 from aira_eval.search.sandbox.base import OutputCapture, copy_submission
 from aira_eval.search.sandbox.local import JAIL_PREFIX, LocalSandbox
 
@@ -76,9 +76,12 @@ def none_survive(token: str, seconds: float = 30.0) -> bool:
 
 
 def survivors(token: str) -> list[int]:
-    """Live processes whose environment holds ``token``."""
-    hits = []
+    """Live processes whose environment holds ``token`` (but this harness's own idle
+    pre-forked interpreters, which start with the scripts' environment)."""
+    hits, zygotes = [], prefork.zygote_pids()
     for pid in filter(str.isdigit, os.listdir("/proc")):
+        if int(pid) in zygotes:
+            continue
         try:
             env = Path(f"/proc/{pid}/environ").read_bytes()
             state = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
@@ -114,7 +117,7 @@ def test_normal_script_submission_and_score(sandbox: LocalSandbox, task: Path,
     assert (keep / "code.py").read_text().startswith("\nimport os")
     assert (keep / "stderr.txt").exists()
     assert not (scratch / "work").exists(), "the working dir is removed"
-    assert res.isolation in ("unshare-net", "none")
+    assert res.isolation in ("unshare-net", "unshare-net+prefork", "none")
     assert res.wall_time > 0 and res.script_time is not None
 
 
@@ -219,7 +222,7 @@ def test_no_network(sandbox: LocalSandbox, task: Path, scratch: Path) -> None:
         print("IFACES", sorted(n for _, n in socket.if_nameindex()))
     """
     res = run(sandbox, task, scratch, code)
-    assert res.isolation == "unshare-net" and "netns" in res.mechanisms
+    assert res.isolation in ("unshare-net", "unshare-net+prefork") and "netns" in res.mechanisms
     assert "CONNECT_FAILED" in res.stdout_tail and "CONNECTED" not in res.stdout_tail
     assert "DNS_FAILED" in res.stdout_tail and "RESOLVED" not in res.stdout_tail
     assert "IFACES ['lo']" in res.stdout_tail

@@ -145,11 +145,16 @@ class LocalSandbox:
 
     name = "local"
 
-    def __init__(self, keep_workdir: bool = False, force_mode: str | None = None) -> None:
+    def __init__(self, keep_workdir: bool = False, force_mode: str | None = None,
+                 prefork: bool = False, preload: tuple[str, ...] | None = None) -> None:
         """``keep_workdir`` keeps the working dir for debugging; ``force_mode`` picks a mode
-        by name (``jail``/``pidns``/``plain``) instead of the strongest working one."""
+        by name (``jail``/``pidns``/``plain``) instead of the strongest working one;
+        ``prefork`` forks scripts from a pre-imported interpreter (:mod:`.prefork`, jail mode
+        only) that imported ``preload`` (default :data:`.prefork.PRELOAD`)."""
         self.keep_workdir = keep_workdir
         self.force_mode = force_mode
+        self.prefork = prefork
+        self.preload = preload
         sweep_stale_jail_dirs()
         self._modes: dict[str, Mode] = {}
         self._weaker_why: dict[str, str] = {}
@@ -206,14 +211,14 @@ class LocalSandbox:
                 f"but the local sandbox runs in {mode.name} mode here",
                 hint="Run as root or allow unprivileged user namespaces (the jail mode), or "
                      "use --sandbox docker.")
-        result = self._run_in_mode(spec, workdir, keep_dir, mode)
+        result = self._run_in_mode(spec, workdir, keep_dir, mode, self.prefork)
         why = self._weaker_why.get(spec.python)
         if why:
             result.isolation_note = f"{result.isolation_note or ''} {why}".strip()
         return result
 
     def _run_in_mode(self, spec: ExecSpec, workdir: Path, keep_dir: Path,
-                     mode: Mode) -> ExecResult:
+                     mode: Mode, prefork: bool = False) -> ExecResult:
         clear_kept(keep_dir)
         (keep_dir / "code.py").write_text(spec.code)
         fresh_workdir(workdir)
@@ -223,7 +228,14 @@ class LocalSandbox:
         try:
             uid = random.randint(*UID_RANGE) if mode.drop_uid else None
             cfg, notes = _prepare(spec, workdir, mode, uid, jail_root)
-            result = _execute(spec, mode, cfg, workdir, keep_dir, self.cancel_event)
+            if prefork and mode.jail:
+                from aira_eval.search.sandbox import prefork as pf
+
+                result = pf.execute(spec, mode, cfg, workdir, keep_dir, self.cancel_event,
+                                    self.preload)
+            else:
+                notes += ["prefork needs the jail mode: the script was exec'd"] if prefork else []
+                result = _execute(spec, mode, cfg, workdir, keep_dir, self.cancel_event)
             result.notes[:0] = notes
             collect_submission(result, spec, workdir, keep_dir)
             return result
@@ -359,8 +371,7 @@ def _execute(spec: ExecSpec, mode: Mode, cfg: dict[str, Any], workdir: Path,
     cfg["status_fd"] = status_w
     stage = os.open(limits.__file__, os.O_RDONLY | os.O_CLOEXEC)  # named by fd, not by path
     argv = [*mode.argv_prefix(spec.network), sys.executable, "-I", "-S", f"/dev/fd/{stage}"]
-    out = OutputCapture(keep_dir / "stdout.txt", spec.max_output_bytes, scan_report=True)
-    err = OutputCapture(keep_dir / "stderr.txt", spec.max_output_bytes)
+    out, err = _captures(spec, keep_dir)
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -374,6 +385,21 @@ def _execute(spec: ExecSpec, mode: Mode, cfg: dict[str, Any], workdir: Path,
     finally:
         os.close(status_w)
         os.close(stage)
+    return supervise(spec, mode, cfg, proc, workdir, (out, err, start, status_r), cancel)
+
+
+def _captures(spec: ExecSpec, keep_dir: Path) -> tuple[OutputCapture, OutputCapture]:
+    return (OutputCapture(keep_dir / "stdout.txt", spec.max_output_bytes, scan_report=True),
+            OutputCapture(keep_dir / "stderr.txt", spec.max_output_bytes))
+
+
+def supervise(spec: ExecSpec, mode: Mode, cfg: dict[str, Any], proc: Any, workdir: Path,
+              run: tuple[OutputCapture, OutputCapture, float, int],
+              cancel: threading.Event | None) -> ExecResult:
+    """Watch a launched run (``proc``: a ``Popen``, or the prefork launcher) to its end:
+    send it its config (exec'd stage), pump its output, enforce the limits, read its
+    status. ``run`` is (stdout capture, stderr capture, start time, status read end)."""
+    out, err, start, status_r = run
     jail = cfg.get("jail")
     leftovers.record_run(workdir, proc.pid, Path(jail["root"]) if jail else None)
     watch = watchdog.Watchdog(
@@ -382,7 +408,8 @@ def _execute(spec: ExecSpec, mode: Mode, cfg: dict[str, Any], workdir: Path,
         disk=None if spec.disk_mb is None else (str(workdir), spec.disk_mb),
     )
     try:
-        _send_config(proc, cfg)
+        if isinstance(proc, subprocess.Popen):
+            _send_config(proc, cfg)
         killed = watch.supervise(out, err, start)
     finally:
         if not watch.cleaned:  # supervise was interrupted
