@@ -41,8 +41,8 @@ def test_study_records_every_node(tmp_path: Path) -> None:
 
 
 def test_same_seed_same_search(tmp_path: Path) -> None:
-    a = read_nodes(run_small(tmp_path / "a", steps=5).study_dir / "nodes.parquet")
-    b = read_nodes(run_small(tmp_path / "b", steps=5).study_dir / "nodes.parquet")
+    a = read_nodes(run_small(tmp_path / "a", steps=3).study_dir / "nodes.parquet")
+    b = read_nodes(run_small(tmp_path / "b", steps=3).study_dir / "nodes.parquet")
     assert comparable(a).equals(comparable(b))
 
 

@@ -223,15 +223,16 @@ class DockerSandbox:
             "cap_drop": ["ALL"], "security_opt": ["no-new-privileges"],
             "user": f"{uid}:{uid}", "working_dir": "/work",
             "environment": {"TMPDIR": "/tmp", **base_env(spec, "/work")},
-            "volumes": {str(workdir.resolve()): {"bind": "/work", "mode": "rw"},
-                        str(input_src): {"bind": "/work/input", "mode": "ro"}},
+            # mounts, not volumes: a dict keyed by the host path cannot bind one source twice
+            "mounts": [_bind(workdir.resolve(), "/work", False),
+                       _bind(input_src, "/work/input", True)],
             "ulimits": [docker.types.Ulimit(name="fsize", soft=_fsize(spec), hard=_fsize(spec)),
                         docker.types.Ulimit(name="core", soft=0, hard=0)],
         }
         for target, entry in spec.path_maps:  # e.g. /home/data -> the input, read-only
             ro = read_only_entry(spec, entry)
             src = input_src if ro else workdir.resolve() / entry
-            options["volumes"][str(src)] = {"bind": target, "mode": "ro" if ro else "rw"}
+            options["mounts"].append(_bind(src, target, ro))
         if spec.memory_mb is not None:
             options["mem_limit"] = options["memswap_limit"] = f"{spec.memory_mb}m"
         if self.cpus:
@@ -345,6 +346,11 @@ def _runtime(state: dict[str, Any]) -> float | None:
     except (KeyError, ValueError, TypeError):
         return None
     return seconds if seconds >= 0 else None
+
+
+def _bind(source: Path, target: str, read_only: bool) -> Any:
+    """A bind mount of the host path ``source`` at ``target`` in the container."""
+    return _sdk().types.Mount(target, str(source), type="bind", read_only=read_only)
 
 
 def _tmp_mb(spec: ExecSpec) -> int:
