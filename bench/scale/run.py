@@ -49,9 +49,12 @@ IMPORTS = "import numpy, pandas, sklearn.ensemble, sklearn.linear_model, sklearn
 
 
 def _config(seeds: int, steps: int, workers: int, **extra: Any) -> StudyConfig:
+    """No injected bugs: a ``timeout`` bug sleeps out the node limit, which would measure the
+    limit, not the harness (scripts still fail on their own)."""
     return StudyConfig.from_dict({
         "tasks": [TASK], "policies": ["greedy"], "seeds": list(range(seeds)), "steps": steps,
-        "workers": workers, "node_timeout_s": 300.0, "mlflow": False, **extra,
+        "workers": workers, "node_timeout_s": 300.0, "mlflow": False,
+        "operator_params": {"bug_rate": 0.0}, **extra,
     }).validate()
 
 
