@@ -152,14 +152,48 @@ def _runs(args: argparse.Namespace, root: Path) -> tuple[dict[str, Any], list[No
     return runs, local1
 
 
+def _alternate(args: argparse.Namespace, root: Path) -> dict[str, Any]:
+    """Local (2 workers) and Ray on this machine, alternated ``args.alternate`` times each
+    (local, Ray, local, Ray, ...): on a shared machine whose load drifts, each Ray run is
+    compared with the local runs on either side of it, so drift cancels in the ratio."""
+    local: list[dict[str, Any]] = []
+    ray: list[dict[str, Any]] = []
+    for i in range(args.alternate):
+        local.append(_study(root, f"alt-local{i}", _config(args.seeds, args.steps, 2))[0])
+        ray.append(_study(root, f"alt-ray{i}", _config(args.seeds, args.steps, 2,
+                                                       executor="ray"))[0])
+    local.append(_study(root, "alt-local-last", _config(args.seeds, args.steps, 2))[0])
+    ratios = [r["nodes_per_hour"] / statistics.mean(
+        [local[i]["nodes_per_hour"], local[i + 1]["nodes_per_hour"]])
+        for i, r in enumerate(ray)]
+    return {"local_2_workers": local, "ray_this_machine": ray,
+            "ray_vs_local_throughput_per_pair": ratios,
+            "ray_vs_local_throughput_median": statistics.median(ratios)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--alternate", type=int, default=0, metavar="N",
+                        help="only local vs Ray, alternated N times (drift-robust ratio)")
     parser.add_argument("--seeds", type=int, default=4)
     parser.add_argument("--steps", type=int, default=16)
     parser.add_argument("--out", type=Path, default=None, help="JSON result path")
     parser.add_argument("--skip", default="",
                         help="comma list: prefork, local2, ray, cluster, docker")
     args = parser.parse_args()
+    if args.alternate:
+        with tempfile.TemporaryDirectory(prefix="aira-bench-scale-") as tmp:
+            alt = _alternate(args, Path(tmp))
+        out = args.out or Path(__file__).resolve().parents[1] / "results" / "scale-alt.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(alt, indent=2))
+        for kind in ("local_2_workers", "ray_this_machine"):
+            print(kind, [f"{r['nodes_per_hour']:.0f}/h (load {r['load_avg_1min']['start']:.1f})"
+                         for r in alt[kind]])
+        print("ray vs local per pair:", [f"{x:.2f}" for x in
+                                         alt["ray_vs_local_throughput_per_pair"]],
+              f"median {alt['ray_vs_local_throughput_median']:.2f}x; results in {out}")
+        return
     with tempfile.TemporaryDirectory(prefix="aira-bench-scale-") as tmp:
         runs, local1 = _runs(args, Path(tmp))
         breakdown = _breakdown(local1)
