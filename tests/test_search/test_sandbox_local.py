@@ -324,6 +324,14 @@ def test_memory_limit_across_processes(sandbox: LocalSandbox, task: Path,
 # process sleeps until killed, so however slowly a loaded machine forks, only the process
 # limit can end the run: the reason must be that limit, never the clock.
 FORK_BOMB_TIMEOUT_S = 600.0
+FORK_BOMB = """
+    import os
+    while True:
+        try:
+            os.fork()
+        except OSError:
+            pass
+"""
 
 
 def test_fork_bomb_contained(sandbox: LocalSandbox, task: Path, scratch: Path) -> None:
@@ -357,14 +365,7 @@ def test_exponential_fork_bomb_contained(sandbox: LocalSandbox, task: Path,
     if "rlimit-nproc" not in probe.mechanisms:
         pytest.skip("RLIMIT_NPROC is not enforced here (the script would run as root)")
     token = uuid.uuid4().hex
-    code = """
-        import os
-        while True:
-            try:
-                os.fork()
-            except OSError:
-                pass
-    """
+    code = FORK_BOMB
     shutil.rmtree(scratch / "keep")
     res = run(sandbox, task, scratch, code, timeout_s=FORK_BOMB_TIMEOUT_S, env={"MARK": token})
     assert res.killed_reason == "killed: 512 processes at once (fork bomb?)", res

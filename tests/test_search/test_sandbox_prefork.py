@@ -18,7 +18,7 @@ import pytest
 from aira_eval.search.sandbox import ExecSpec, prefork
 from aira_eval.search.sandbox.local import LocalSandbox
 from tests.test_search.test_sandbox_local import *  # noqa: F403 (the suite, re-collected)
-from tests.test_search.test_sandbox_local import run, survivors
+from tests.test_search.test_sandbox_local import FORK_BOMB, run, survivors
 
 if LocalSandbox().mode_for(sys.executable).name != "jail":
     pytest.skip("prefork runs only in the jail mode", allow_module_level=True)
@@ -183,14 +183,7 @@ def test_exponential_fork_bomb_contained_on_the_prefork_path(sandbox: LocalSandb
     numpy and pandas, so on a loaded machine the bomb can reach the time limit before the
     process limit). The run ends only when its whole namespace is gone."""
     token = uuid.uuid4().hex
-    code = """
-        import os
-        while True:
-            try:
-                os.fork()
-            except OSError:
-                pass
-    """
+    code = FORK_BOMB
     res = run(sandbox, task, scratch, code, timeout_s=15, env={"MARK": token})
     assert res.killed_reason is not None
     assert res.timed_out or "processes" in res.killed_reason
