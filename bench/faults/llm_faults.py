@@ -119,6 +119,8 @@ class FaultyModel:
     #: prompts whose fault outlasted every attempt: key -> operator
     exhausted: dict[str, str] = field(default_factory=dict)
     faulted: set[str] = field(default_factory=set)
+    #: faults that outlasted every attempt, by kind
+    exhausted_kinds: Counter[str] = field(default_factory=Counter)
     _sent: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -149,6 +151,7 @@ class FaultyModel:
                     self.faulted.add(key)
                     if nth == limit:
                         self.exhausted[key] = call.op
+                        self.exhausted_kinds[kind] += 1
                 return RAISED[kind] if transient else self._bad(call, kind)
         return self._good(call, key)
 
@@ -201,9 +204,12 @@ def llm(work: Path, steps: int = 8, share: float = 0.4, max_retries: int = 2,
     model = FaultyModel(share, max_retries + 1, parse_attempts)
     counter, sleeps = _Tracebacks(), list[float]()
     real_sleep, root = client_module._sleep, logging.getLogger()
-    client_module._sleep, started = sleeps.append, time.perf_counter()
+    setattr(client_module, "_sleep", sleeps.append)  # noqa: B010 (a module function)
+    started = time.perf_counter()
     root.addHandler(counter)
-    nodes, outcomes, raised = [], {}, []
+    nodes: list[Any] = []
+    outcomes: dict[str, str] = {}
+    raised: list[str] = []
     try:
         with scripted_llm(model):
             for operators in operator_sets:
@@ -216,7 +222,7 @@ def llm(work: Path, steps: int = 8, share: float = 0.4, max_retries: int = 2,
                 outcomes.update({o.search_id: o.stopped for o in result.outcomes})
                 nodes.extend(n for o in result.outcomes for n in o.nodes)
     finally:
-        client_module._sleep = real_sleep
+        setattr(client_module, "_sleep", real_sleep)  # noqa: B010
         root.removeHandler(counter)
     return _figures(model, nodes, outcomes, steps * len(operator_sets), {
         "raised": raised, "logged_exceptions": counter.count, "sleeps": len(sleeps),
@@ -246,6 +252,7 @@ def _figures(model: FaultyModel, nodes: list[Any], outcomes: dict[str, str], bud
         "faults_injected": dict(sorted(model.injected.items())),
         "prompts_faulted": len(model.faulted),
         "prompts_exhausted_code": len(exhausted_code),
+        "transport_exhausted": sum(model.exhausted_kinds[k] for k in TRANSIENT),
         "error_nodes": sum(n.status == "error" for n in nodes),
         "error_nodes_not_exhausted": len(set(errors) - exhausted_code),
         "exhausted_without_error_node": len(exhausted_code - set(errors)),
