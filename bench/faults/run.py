@@ -1,14 +1,19 @@
-"""Fault campaign: kill -9 + resume, concurrent writers, a full disk, an unwritable MLflow store.
+"""Fault campaign: kill -9 + resume, concurrent writers, a full disk, an unwritable MLflow
+store, a misbehaving LLM.
 
-Each scenario drives the real CLI (``python -m aira_eval search``) on builtin:iris with the
-procedural operators and counts what the issue's targets count: nodes lost or duplicated,
-tables that differ from an uninterrupted run, sandboxed processes and dirs left behind, and
-tracebacks on stderr. Targets: all zero. The ``fullfs`` and ``mlflow`` scenarios mount a
-size-limited tmpfs and need root (they are skipped otherwise); ``mlflow`` fills the store's
-filesystem mid-study, then frees it and runs ``aira-eval sync`` twice.
+Each scenario but ``llm`` drives the real CLI (``python -m aira_eval search``) on builtin:iris
+with the procedural operators and counts what the issue's targets count: nodes lost or
+duplicated, tables that differ from an uninterrupted run, sandboxed processes and dirs left
+behind, and tracebacks on stderr. Targets: all zero. ``kills`` runs with MLflow on (the
+study's own sqlite store) and checks, after the last resume, that the store holds every
+journaled node exactly once and leaves no run RUNNING. The ``fullfs`` and ``mlflow``
+scenarios mount a size-limited tmpfs and need root (they are skipped otherwise); ``mlflow``
+fills the store's filesystem mid-study, then frees it and runs ``aira-eval sync`` twice.
+``llm`` (:mod:`llm_faults`) runs aide and aira studies in this process against a scripted
+litellm provider that injects rate limits, timeouts, prose and malformed review calls.
 
 Writes bench/results/faults.json and prints a table. ``--kills N`` (default 20),
-``--only kills,concurrent,fullfs,mlflow``.
+``--only kills,concurrent,fullfs,mlflow,llm``.
 """
 
 from __future__ import annotations
