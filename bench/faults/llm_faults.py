@@ -8,8 +8,9 @@ from call order: a prompt (its system and user messages) is faulted when its has
 types), prose without code (code operators) or a malformed tool call (review calls) — and how
 often it recurs: 1 to N times, where N (every attempt the client or the operator makes) means
 the fault outlasts the retries. Rate limits and timeouts recur on resends of the same request
-(counted per prompt, so parallel searches cannot reorder them), prose and malformed reviews on
-the operator's follow-up turns. The client's backoff sleeps are skipped.
+(counted per prompt: each study runs one worker, so no two requests race for one count, and
+other prompts' calls never shift it), prose and malformed reviews on the operator's follow-up
+turns. The client's backoff sleeps are skipped.
 
 Figures: steps journaled vs budget (lost, duplicated), nodes per status, error nodes against
 the prompts whose faults outlasted the retries (both ways), failed reviews likewise, tracebacks
