@@ -235,6 +235,7 @@ def log_nodes(client: Any, run_id: str, rows: Sequence[tuple[Node, Mapping[str, 
 
     metrics = [Metric(k, float(v), _ms(node.finished_at), node.step)
                for node, values in rows for k, v in values.items()]
+    metrics.sort(key=lambda m: m.key == COUNT_KEY)  # the marks last, should batches be split
     with tempfile.TemporaryDirectory(prefix="aira-mlflow-") as tmp:
         for node, _ in rows:
             folder = Path(tmp) / node.node_id

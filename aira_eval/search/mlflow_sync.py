@@ -46,7 +46,7 @@ def sync_study(study_dir: Path, tracking_uri: str | None = None) -> SyncReport:
         UsageError: ``study_dir`` is not a study; DataError from a broken manifest. MLflow's own
             errors (store unreachable) propagate: the caller reports them.
     """
-    from aira_eval.search.recorders import StudyLogger
+    from aira_eval.search.recorders import StudyLogger, outcome_summary
 
     if not (study_dir / "study.json").exists():
         raise UsageError(f"{study_dir} is not a study directory (no study.json)",
@@ -62,9 +62,7 @@ def sync_study(study_dir: Path, tracking_uri: str | None = None) -> SyncReport:
         logger.open_search(meta, dict(raw.get("params") or {}), nodes)
         outcome = raw.get("outcome")
         if outcome is not None:
-            summary = {k: float(v) for k, v in outcome.items()
-                       if isinstance(v, int | float) and not isinstance(v, bool)}
-            logger.close_search(meta.search_id, summary)
+            logger.close_search(meta.search_id, outcome_summary(outcome))
     logger.flush()
     if searches and all("outcome" in json.loads(p.read_text()) for p in searches):
         logger.finish_study()

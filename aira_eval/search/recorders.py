@@ -29,6 +29,13 @@ from aira_eval.study.records import SearchMeta
 log = logging.getLogger(__name__)
 
 
+def outcome_summary(outcome: dict[str, Any]) -> dict[str, float]:
+    """A search's summary metrics from its recorded outcome (the numbers of ``search.json``'s
+    ``outcome``; ``stopped`` is text)."""
+    return {k: float(v) for k, v in outcome.items()
+            if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
 @dataclass
 class _Search:
     meta: SearchMeta
@@ -129,8 +136,9 @@ class StudyLogger:
         if self.live and before not in (None, "RUNNING"):
             client.update_run(run_id, status="RUNNING")  # a resumed search runs again
             state.reopened = before
-        else:
-            state.closed = state.closed or before == "FINISHED"
+        # a finished run holds its summary; one left RUNNING (a killed study) is closed by
+        # the search's summary, even when the search had ended and this run adds no node
+        state.closed = state.closed or before == "FINISHED"
         return run_id
 
     def _flush_search(self, state: _Search) -> None:
@@ -140,21 +148,22 @@ class StudyLogger:
         if state.run_id is None:
             state.run_id = self._open_run(client, state)
         todo = [(n, m) for n, m in state.rows if n.step not in state.logged]
+        state.closed = state.closed and not todo  # new nodes: its summary is due again
         for i in range(0, len(todo), 50):
             chunk = todo[i:i + 50]
             mlflow_log.log_nodes(client, state.run_id, chunk, state.meta)
             state.logged.update(n.step for n, _ in chunk)
             self.nodes_logged += len(chunk)
-        if state.summary is not None and (not state.closed or todo):
+        if state.summary is not None and not state.closed:
             mlflow_log.close_run(client, state.run_id, state.summary, state.last_end_ms())
-            state.closed = True
+            state.closed, state.reopened = True, None
 
     def finish_study(self) -> None:
         """Mark the study run finished, and put back the status of runs this logger reopened
-        for searches that then had nothing to run (a complete search in a resumed study)."""
+        and did not close again (a complete search in a resumed study: nothing to run)."""
         client = self._connect()
         for state in self._searches.values():
-            if state.reopened is not None and state.summary is None and state.run_id:
+            if state.reopened is not None and state.run_id:
                 client.set_terminated(state.run_id, status=state.reopened,
                                       end_time=state.last_end_ms())
                 state.reopened = None

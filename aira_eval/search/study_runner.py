@@ -21,7 +21,7 @@ from aira_eval.search.engine import Budget, SearchEngine, SearchOutcome
 from aira_eval.search.executors import ContextSpec, StudyExecutor
 from aira_eval.search.node import Node
 from aira_eval.search.operators.base import TaskBrief
-from aira_eval.search.recorders import MlflowRecorder, StudyLogger
+from aira_eval.search.recorders import MlflowRecorder, StudyLogger, outcome_summary
 from aira_eval.search.runner import SearchContext
 from aira_eval.search.sandbox.leftovers import reap, scratch_root
 from aira_eval.study.journal import JournalFile
@@ -426,7 +426,10 @@ def _run_one(
     if events.on_search_start is not None:
         events.on_search_start(plan, journaled, bool(task.lower_is_better))
     outcome = engine.run()
-    if not _was_complete(outcome, previous):  # a finished search resumed: nothing to rewrite
+    if _was_complete(outcome, previous):  # a finished search resumed: nothing to rewrite,
+        if recorder is not None:  # but a run killed before its run was closed left it open
+            recorder.close_search(meta, outcome_summary(previous or {}))
+    else:
         summary = _summary(outcome, bool(task.lower_is_better))
         write_search_meta(ctx.search_dir, meta, {
             "params": params, "outcome": {"stopped": outcome.stopped, **summary}})

@@ -1,14 +1,19 @@
-"""Fault campaign: kill -9 + resume, concurrent writers, a full disk, an unwritable MLflow store.
+"""Fault campaign: kill -9 + resume, concurrent writers, a full disk, an unwritable MLflow
+store, a misbehaving LLM.
 
-Each scenario drives the real CLI (``python -m aira_eval search``) on builtin:iris with the
-procedural operators and counts what the issue's targets count: nodes lost or duplicated,
-tables that differ from an uninterrupted run, sandboxed processes and dirs left behind, and
-tracebacks on stderr. Targets: all zero. The ``fullfs`` and ``mlflow`` scenarios mount a
-size-limited tmpfs and need root (they are skipped otherwise); ``mlflow`` fills the store's
-filesystem mid-study, then frees it and runs ``aira-eval sync`` twice.
+Each scenario but ``llm`` drives the real CLI (``python -m aira_eval search``) on builtin:iris
+with the procedural operators and counts what the issue's targets count: nodes lost or
+duplicated, tables that differ from an uninterrupted run, sandboxed processes and dirs left
+behind, and tracebacks on stderr. Targets: all zero. ``kills`` runs with MLflow on (the
+study's own sqlite store) and checks, after the last resume, that the store holds every
+journaled node exactly once and leaves no run RUNNING. The ``fullfs`` and ``mlflow``
+scenarios mount a size-limited tmpfs and need root (they are skipped otherwise); ``mlflow``
+fills the store's filesystem mid-study, then frees it and runs ``aira-eval sync`` twice.
+``llm`` (:mod:`llm_faults`) runs aide and aira studies in this process against a scripted
+litellm provider that injects rate limits, timeouts, prose and malformed review calls.
 
 Writes bench/results/faults.json and prints a table. ``--kills N`` (default 20),
-``--only kills,concurrent,fullfs,mlflow``.
+``--only kills,concurrent,fullfs,mlflow,llm``.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from llm_faults import llm  # noqa: E402
 
 from aira_eval.search.sandbox.leftovers import scratch_root  # noqa: E402
 from aira_eval.search.sandbox.watchdog import alive, descendants, process_table  # noqa: E402
@@ -43,9 +51,9 @@ def args_for(out: Path, steps: int, *extra: str) -> list[str]:
             *extra]
 
 
-def again(out: Path, steps: int) -> list[str]:
+def again(out: Path, steps: int, *extra: str) -> list[str]:
     """Resume ``out``; a study killed before its manifest was written starts afresh."""
-    return args_for(out, steps, *(["--resume"] if (out / "study.json").exists() else []))
+    return args_for(out, steps, *extra, *(["--resume"] if (out / "study.json").exists() else []))
 
 
 def start(args: list[str]) -> subprocess.Popen[bytes]:
@@ -74,7 +82,7 @@ def comparable(out: Path) -> Any:
 def kills(work: Path, n_kills: int, steps: int, seed: int) -> dict[str, Any]:
     """``n_kills`` random ``kill -9`` of the study's process group, each followed by --resume."""
     rng, out = random.Random(seed), work / "killed"
-    proc = start(args_for(out, steps))
+    proc = start(args_for(out, steps, "--mlflow"))
     target, extended, left_behind, tracebacks, killed = steps, 0, 0, 0, 0
     while killed < n_kills:
         time.sleep(rng.uniform(0.5, 4.0))
@@ -82,7 +90,7 @@ def kills(work: Path, n_kills: int, steps: int, seed: int) -> dict[str, Any]:
             rc, err = finish(proc)
             tracebacks += "Traceback" in err
             target, extended = target + 2, extended + 1
-            proc = start(again(out, target))
+            proc = start(again(out, target, "--mlflow"))
             continue
         tree = descendants(proc.pid, process_table()) - {proc.pid}
         os.killpg(proc.pid, signal.SIGKILL)
@@ -90,7 +98,7 @@ def kills(work: Path, n_kills: int, steps: int, seed: int) -> dict[str, Any]:
         killed += 1
         time.sleep(2.0)  # PDEATHSIG acts at once; give the kernel a moment under load
         left_behind += sum(1 for pid in tree if alive(pid))
-        proc = start(again(out, target))
+        proc = start(again(out, target, "--mlflow"))
     rc, err = finish(proc)
     steps_seen = journal_steps(out)
     reference = work / "reference"
@@ -104,6 +112,33 @@ def kills(work: Path, n_kills: int, steps: int, seed: int) -> dict[str, Any]:
         "table_equals_uninterrupted": bool(equal),
         "processes_left_behind": left_behind,
         "scratch_left_behind": scratch_root(out).exists(),
+        **mlflow_complete(out / "mlflow.db", {SEARCH: steps_seen}),
+    }
+
+
+def mlflow_complete(db: Path, journaled: dict[str, list[int]]) -> dict[str, Any]:
+    """Whether an MLflow sqlite store holds every journaled node exactly once per search
+    (``count/nodes`` steps of each search's runs), and how many runs it leaves RUNNING.
+    Read with sqlite alone, read-only: MLflow's client would migrate the store."""
+    import sqlite3
+
+    held: dict[str, list[int]] = {search: [] for search in journaled}
+    runs: dict[str, int] = {search: 0 for search in journaled}
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as con:
+        for run_uuid, search in con.execute(
+                "SELECT run_uuid, value FROM tags WHERE key = 'aira_eval.search_id'"):
+            runs[search] = runs.get(search, 0) + 1
+            held.setdefault(search, []).extend(int(step) for (step,) in con.execute(
+                "SELECT step FROM metrics WHERE run_uuid = ? AND key = 'count/nodes'",
+                (run_uuid,)))
+        running = con.execute("SELECT count(*) FROM runs WHERE status = 'RUNNING' AND "
+                              "lifecycle_stage = 'active'").fetchone()[0]
+    return {
+        "mlflow_search_runs": sum(runs.values()),
+        "mlflow_missing": sum(len(set(steps) - set(held.get(s, [])))
+                              for s, steps in journaled.items()),
+        "mlflow_duplicated": sum(len(steps) - len(set(steps)) for steps in held.values()),
+        "mlflow_runs_left_running": int(running),
     }
 
 
@@ -305,7 +340,10 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--only", default="kills,concurrent,fullfs,mlflow")
+    parser.add_argument("--only", default="kills,concurrent,fullfs,mlflow,llm")
+    parser.add_argument("--llm-steps", type=int, default=8, help="steps per LLM study")
+    parser.add_argument("--llm-share", type=float, default=0.4,
+                        help="share of prompts the scripted model faults")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "faults.json"))
     opts = parser.parse_args()
     chosen = opts.only.split(",")
@@ -320,6 +358,8 @@ def main() -> None:
             result["fullfs"] = fullfs(work, opts.steps)
         if "mlflow" in chosen:
             result["mlflow"] = mlflow(work, 6)
+        if "llm" in chosen:
+            result["llm"] = llm(work, opts.llm_steps, opts.llm_share)
     out = Path(opts.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=str))

@@ -11,6 +11,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -222,21 +223,83 @@ def test_disk_full_sees_through_wrappers_and_errno_less_errors() -> None:
     assert disk_full(ValueError("No space left on device")) is None
 
 
-@pytest.mark.slow
-def test_fault_campaign_meets_its_targets(tmp_path: Path) -> None:
-    """bench/faults/run.py's kill and concurrency scenarios: 0 lost, 0 duplicated, 0 left
-    behind, 0 tracebacks, and the same table as an uninterrupted run."""
+def _bench(name: str) -> Any:
+    """A module of bench/faults (the campaign's scripts are not a package)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location(
-        "faults_run", Path(__file__).resolve().parents[2] / "bench" / "faults" / "run.py")
+    path = Path(__file__).resolve().parents[2] / "bench" / "faults" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"faults_{name}", path)
     assert spec is not None and spec.loader is not None
-    campaign = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(campaign)
+    if spec.name in sys.modules:
+        return sys.modules[spec.name]
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def _llm_targets(figures: dict[str, Any]) -> None:
+    """The llm scenario's targets: every step a node, errors only where retries ran out."""
+    assert figures["lost"] == 0 and figures["duplicated"] == 0, figures
+    assert figures["nodes_journaled"] == figures["budget"], figures
+    assert figures["searches_stopped"] == ["budget"], figures  # the search went on
+    assert figures["error_nodes"] == figures["prompts_exhausted_code"], figures
+    assert figures["error_nodes_not_exhausted"] == 0, figures
+    assert figures["exhausted_without_error_node"] == 0, figures
+    assert figures["failed_reviews"] == figures["reviews_exhausted"], figures
+    assert figures["tracebacks"] == 0 and figures["raised"] == [], figures
+    assert figures["backoff_sleeps_skipped"] == (figures["faults_injected"].get("rate_limit", 0)
+                                                 + figures["faults_injected"].get("timeout", 0)
+                                                 - figures["transport_exhausted"]), figures
+
+
+def test_faulty_model_answers_from_the_prompt_never_the_call_order() -> None:
+    from aira_eval.search.operators.llm.scripted import Call
+
+    faults = _bench("llm_faults")
+
+    def call(user: str, op: str = "draft", attempt: int = 0) -> Call:
+        return Call(op, attempt, [{"role": "system", "content": "s"},
+                                  {"role": "user", "content": user}], None, None)
+
+    calls = [call(f"# Draft a solution\nprompt {i}") for i in range(40)]
+    calls += [call(f"# Review a run\nrun {i}", "analyze") for i in range(40)]
+    first, second = faults.FaultyModel(0.5, 3, 4), faults.FaultyModel(0.5, 3, 4)
+    forward = [repr(first(c)) for c in calls]
+    backward = [repr(second(c)) for c in reversed(calls)][::-1]
+    assert forward == backward and first.injected == second.injected
+    assert set(first.injected) == {"rate_limit", "timeout", "prose", "malformed"}
+    # a rate limit or timeout recurs on resends of one prompt, then the model answers
+    model = faults.FaultyModel(1.0, 3, 4)
+    key = next(c for c in calls if model.fault_of(faults.prompt_key(c.messages), c.op)[0]
+               in faults.TRANSIENT)
+    kind, times = model.fault_of(faults.prompt_key(key.messages), key.op)
+    replies = [model(key) for _ in range(4)]
+    assert replies[:times] == [faults.RAISED[kind]] * times
+    assert faults.RAISED[kind] not in replies[times:]
+
+
+def test_llm_faults_scenario_tiny(tmp_path: Path) -> None:
+    """bench/faults' llm scenario at its smallest: every prompt faulted, 3 steps, 1 search."""
+    figures = _bench("llm_faults").llm(tmp_path, steps=3, share=1.0, operator_sets=("aide",))
+    assert sum(figures["faults_injected"].values()) >= 3, figures
+    _llm_targets(figures)
+
+
+@pytest.mark.slow
+def test_fault_campaign_meets_its_targets(tmp_path: Path) -> None:
+    """bench/faults/run.py's scenarios: 0 lost, 0 duplicated, 0 left behind, 0 tracebacks, the
+    same table as an uninterrupted run, MLflow complete; LLM faults never stop a search."""
+    campaign = _bench("run")
     kills = campaign.kills(tmp_path, n_kills=6, steps=12, seed=7)
     assert kills["exit_code"] == 0 and kills["lost"] == 0 and kills["duplicated"] == 0
     assert kills["processes_left_behind"] == 0 and not kills["scratch_left_behind"]
     assert kills["tracebacks"] == 0 and kills["table_equals_uninterrupted"]
+    assert kills["mlflow_missing"] == 0 and kills["mlflow_duplicated"] == 0, kills
+    assert kills["mlflow_search_runs"] == 1 and kills["mlflow_runs_left_running"] == 0, kills
+    llm = campaign.llm(tmp_path, steps=8, share=0.4)
+    _llm_targets(llm)
+    assert llm["budget"] == 16 and sum(llm["faults_injected"].values()) > 0, llm
     together = campaign.concurrent(tmp_path, steps=4)
     assert together["exit_codes"] == [0, 2] and together["second_refused_naming_pid"]
     assert together["resume_during_run_refused"] and together["duplicated"] == 0

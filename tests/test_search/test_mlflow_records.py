@@ -106,6 +106,29 @@ def test_resume_logs_only_missing_nodes_and_runs_again(tmp_path: Path) -> None:
     assert client.get_run(study.info.run_id).info.status == "FINISHED"
 
 
+def test_resume_closes_a_finished_search_whose_run_a_kill_left_running(tmp_path: Path) -> None:
+    """``kill -9`` after a search's outcome is written but before its run is closed leaves the
+    run RUNNING; the resume that finds the search complete (nothing to run) closes it once."""
+    out = tmp_path / "study"
+    run_small(out, steps=2, mlflow=True, workers=1)
+    client = _client(out)
+    exp = client.get_experiment_by_name(f"aira-eval/{out.name}")
+    (run,) = client.search_runs([exp.experiment_id], "tags.`aira_eval.kind` = 'search'")
+    (study,) = client.search_runs([exp.experiment_id], "tags.`aira_eval.kind` = 'study'")
+    summary = {k: v for k, v in run.data.metrics.items() if k.startswith("summary/")}
+    for run_id in (run.info.run_id, study.info.run_id):  # as the killed run left them
+        client.update_run(run_id, status="RUNNING")
+    result = run_study(small_config(), out, resume=True)
+    assert result.outcomes[0].resumed_from == 2 and result.mlflow_errors == []
+    assert client.get_run(run.info.run_id).info.status == "FINISHED"
+    assert client.get_run(study.info.run_id).info.status == "FINISHED"
+    for key, value in summary.items():  # closed with the search's own summary, once
+        history = client.get_metric_history(run.info.run_id, key)
+        assert len(history) <= 2 and history[-1].value == value
+    steps = [m.step for m in client.get_metric_history(run.info.run_id, "count/nodes")]
+    assert sorted(steps) == [0, 1]
+
+
 def test_mlflow_failure_never_loses_a_node(tmp_path: Path) -> None:
     out = tmp_path / "study"
     (tmp_path / "a-file").write_text("not a directory")
