@@ -312,7 +312,8 @@ def _run_study(
         if failed:  # best effort: the first error is the one to report (journals are intact)
             with contextlib.suppress(Exception):
                 shared.table.rebuild()
-        else:
+        else:  # every search joined: left here is what a killed Ray worker could not clean
+            reap(scratch_root(out))
             shared.table.rebuild()
         if recorder is not None:
             recorder.finish()
