@@ -165,11 +165,12 @@ def connect(address: str | None) -> tuple[bool, str | None]:
     try:
         info = ray.init(address=address or "local", logging_level=logging.ERROR,
                         log_to_driver=False, configure_logging=False, _system_config=system)
-    except (ConnectionError, RuntimeError, ValueError, TimeoutError) as err:
+    except Exception as err:  # Ray raises bare Exception too (a node that timed out starting)
         raise UsageError(f"cannot connect to the Ray cluster at {address or 'a new local one'}: "
                          f"{str(err).splitlines()[0] if str(err) else type(err).__name__}",
                          hint="Check `ray status` on the head, or pass --ray-address "
-                         "HOST:PORT.") from err
+                         "HOST:PORT; a new local one may time out starting on an "
+                         "overloaded machine: try again.") from err
     return True, _dashboard(getattr(info, "dashboard_url", None))
 
 
