@@ -36,6 +36,8 @@ ARGS = ["search", "--task", "builtin:iris", "--policy", "greedy", "--seeds", "0"
         "--steps", str(STEPS), "--workers", "1", "--node-timeout", "60", "--no-mlflow",
         "--bug-rate", "0", "--executor", "ray"]  # as run_small(steps=STEPS, workers=1)
 BOUND_S = 240.0  # generous bounds on waits for events, never expected durations
+SLOW_RAY = {"RAY_NUM_REDIS_GET_RETRIES": "120",  # a private instance on a loaded machine
+            "RAY_raylet_start_wait_time_s": "120"}  # starts slowly (as LoopbackCluster's)
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +63,10 @@ class Cli:
 
     def start(self, resume: bool = False) -> subprocess.Popen[bytes]:
         args = [*ARGS, *self.extra, "--out", str(self.out), *(["--resume"] if resume else [])]
-        self.proc = subprocess.Popen([sys.executable, "-m", "aira_eval", *args],
-                                     env={**cli_env(), **self.env}, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, start_new_session=True)
+        env = {**cli_env(), **SLOW_RAY, **self.env}
+        self.proc = subprocess.Popen([sys.executable, "-m", "aira_eval", *args], env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     start_new_session=True)
         return self.proc
 
     def finish(self) -> tuple[int, str]:
@@ -103,7 +106,9 @@ def _running_script(proc: subprocess.Popen[bytes], out: Path, lines: int) -> lis
     deadline = time.monotonic() + BOUND_S
     scratch = scratch_root(out)
     while time.monotonic() < deadline:
-        assert proc.poll() is None, "the study ended before the fault"
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            raise AssertionError(f"the study ended before the fault: {err}")
         journal = _journal(out)
         if journal.exists() and journal.read_text().count("\n") >= lines:
             records = sorted(scratch.glob(f"*{RUN_SUFFIX}")) if scratch.is_dir() else []
