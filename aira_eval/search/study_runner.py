@@ -281,9 +281,9 @@ def _run_study(
         make_policy(plan.policy, config.policy_params.get(plan.policy, {}))
     _check_sandbox(config)  # e.g. a missing docker image: fail before study.json exists
     if resume and config.sandbox == "docker":  # containers a killed run left behind
-        from aira_eval.search.sandbox.docker import reap
+        from aira_eval.search.sandbox.docker import reap as reap_containers
 
-        reap(out)
+        reap_containers(out)
     _check_llm_credentials(config)
     infos = {t: task_info(task) for t, task in tasks.items()}  # once per task: grades, md5s
     executor = _executor(config)  # e.g. Ray unreachable: fail before study.json exists
@@ -312,7 +312,8 @@ def _run_study(
         if failed:  # best effort: the first error is the one to report (journals are intact)
             with contextlib.suppress(Exception):
                 shared.table.rebuild()
-        else:
+        else:  # every search joined: left here is what a killed Ray worker could not clean
+            reap(scratch_root(out))
             shared.table.rebuild()
         if recorder is not None:
             recorder.finish()

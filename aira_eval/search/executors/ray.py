@@ -13,12 +13,16 @@ nodes re-run on ``--resume``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
 import socket
 import threading
 import time
 import traceback
 from collections import OrderedDict
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +45,7 @@ MAX_SEARCH_THREADS = 256
 #: with ``RAY_worker_niceness=0`` (docs/scale.md).
 WORKER_NICENESS = 0
 ATTEMPTS_FILE = "ray_attempts.txt"
+ORPHAN_POLL_S = 0.05  # how often a busy worker checks that its raylet lives
 _CACHED = 32  # search contexts kept per worker process
 _CONTEXTS: OrderedDict[tuple[str, str], SearchContext] = OrderedDict()
 _CONTEXTS_LOCK = threading.Lock()
@@ -71,13 +76,49 @@ def run_node(spec: ContextSpec, action: Action, view: JournalView, step: int,
     here = _node_id()
     skeleton = new_node(ctx, action, view, step, batch)
     log = ctx.search_dir / "nodes" / skeleton.node_id / ATTEMPTS_FILE
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("a") as fh:
-        fh.write(here + "\n")
-    node = execute_action(ctx, action, view, step, batch)
-    node.meta["ray_node"] = here
-    node.meta["ray_attempts"] = log.read_text().split()
+    with _fate_shared(bool(here)):
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a") as fh:
+            fh.write(here + "\n")
+        node = execute_action(ctx, action, view, step, batch)
+        node.meta["ray_node"] = here
+        node.meta["ray_attempts"] = log.read_text().split()
     return node
+
+
+@contextlib.contextmanager
+def _fate_shared(worker: bool) -> Iterator[None]:
+    """While a node runs on a Ray worker, the worker dies at once with what it works for, so a
+    task of a dead driver (or of a dead Ray node) never writes into the study dir again.
+
+    Ray lets a running task finish when its raylet dies (the driver's private instance when
+    the driver is killed, or a node lost mid-study): the task would then journal nothing but
+    write its node's files while the resumed study (or Ray's retry elsewhere) runs the same
+    node. And Ray ends the workers of a dead driver with SIGTERM, which its handler turns
+    into ``SystemExit``, a graceful unwind that still flushes the node's output files. So
+    here SIGTERM takes the kernel's default action, and a thread ends the worker when its
+    parent (the raylet) is gone. The sandboxed script follows its worker
+    (``PR_SET_PDEATHSIG``)."""
+    if not worker or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    done = threading.Event()
+    watcher = threading.Thread(target=_exit_when_orphaned, args=(os.getppid(), done),
+                               name="aira-eval-fate", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_when_orphaned(parent: int, done: threading.Event) -> None:
+    while not done.wait(ORPHAN_POLL_S):
+        if os.getppid() != parent:
+            os._exit(1)
 
 
 def _node_id() -> str:
@@ -104,8 +145,12 @@ def _check_reachable(address: str) -> None:
 
 
 def connect(address: str | None) -> tuple[bool, str | None]:
-    """Join the cluster at ``address`` (None: start a Ray instance on this machine; ``auto``:
-    the one already running here). Returns (we started Ray here, the dashboard URL)."""
+    """Join the cluster at ``address`` (None: start a private Ray instance on this machine;
+    ``auto``: the one already running here). Returns (we connected here, the dashboard URL).
+
+    None starts a new instance even when another one runs here (``ray.init(address="local")``):
+    ``ray.init()`` alone would join whatever ``RAY_ADDRESS`` or the last ``ray start`` of the
+    machine names — a stranger's cluster, or one left over by a killed run."""
     try:
         import ray
     except ImportError as err:
@@ -118,13 +163,14 @@ def connect(address: str | None) -> tuple[bool, str | None]:
     # a Ray instance started here runs its workers at the driver's priority (see WORKER_NICENESS)
     system = {"worker_niceness": WORKER_NICENESS} if address in (None, "local") else None
     try:
-        info = ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False,
-                        configure_logging=False, _system_config=system)
-    except (ConnectionError, RuntimeError, ValueError, TimeoutError) as err:
+        info = ray.init(address=address or "local", logging_level=logging.ERROR,
+                        log_to_driver=False, configure_logging=False, _system_config=system)
+    except Exception as err:  # Ray raises bare Exception too (a node that timed out starting)
         raise UsageError(f"cannot connect to the Ray cluster at {address or 'a new local one'}: "
                          f"{str(err).splitlines()[0] if str(err) else type(err).__name__}",
                          hint="Check `ray status` on the head, or pass --ray-address "
-                         "HOST:PORT.") from err
+                         "HOST:PORT; a new local one may time out starting on an "
+                         "overloaded machine: try again.") from err
     return True, _dashboard(getattr(info, "dashboard_url", None))
 
 
