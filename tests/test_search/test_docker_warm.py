@@ -64,7 +64,11 @@ def spec(tmp_path: Path, code: str = "print(1)", **kw: Any) -> ExecSpec:
 
 
 def removed(warm: Warm) -> bool:
-    return warm.container.removed.wait(30) and not warm.workdir.exists()
+    """Whether ``warm``'s container and working dir are removed (waiting for it, bounded)."""
+    deadline = time.monotonic() + 30
+    while warm.workdir.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return warm.container.removed.is_set() and not warm.workdir.exists()
 
 
 def test_the_container_started_ahead_serves_the_next_run_of_the_same_spec(
@@ -80,6 +84,17 @@ def test_the_container_started_ahead_serves_the_next_run_of_the_same_spec(
     pool.discard(warm)
     pool.close()
     assert removed(warm)
+
+
+def test_as_many_are_started_ahead_as_run_at_once(tmp_path: Path) -> None:
+    launch = Launcher()
+    pool = WarmPool(launch)
+    pool.refill(spec(tmp_path), tmp_path, count=2)
+    pool.refill(spec(tmp_path), tmp_path, count=2)  # topped up already
+    first, second = pool.take(spec(tmp_path)), pool.take(spec(tmp_path))
+    assert first is not None and second is not None and first is not second
+    assert pool.take(spec(tmp_path)) is None and len(launch.made) == 2
+    pool.close()
 
 
 def test_a_container_for_another_spec_is_removed_not_used(tmp_path: Path) -> None:

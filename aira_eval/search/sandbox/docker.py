@@ -146,6 +146,7 @@ class DockerSandbox:
         self._client: Any = None
         self._pool: WarmPool | None = None
         self._pool_lock = threading.Lock()
+        self._running = 0  # runs in progress: as many containers are started ahead
         if check:
             self.check()
 
@@ -197,18 +198,22 @@ class DockerSandbox:
         clear_kept(keep_dir)
         (keep_dir / "code.py").write_text(spec.code)
         fresh_workdir(workdir)
-        pool = self.pool
-        warm = pool.take(spec) if self.prestart else None
+        pool, warm = self.pool, None
+        with self._pool_lock:
+            self._running += 1
         try:
+            warm = pool.take(spec) if self.prestart else None
             if warm is None:
                 warm = self._launch(spec, workdir.parent)
-            if self.prestart and not self.cancel_event.is_set():
-                pool.refill(spec, workdir.parent)  # the next node's, while this one runs
+            if self.prestart and not self.cancel_event.is_set():  # the next nodes' containers
+                pool.refill(spec, workdir.parent, self._running)
             result = self._execute(spec, warm, keep_dir)
             result.notes[:0] = warm.notes
             collect_submission(result, spec, warm.workdir, keep_dir)
             return result
         finally:
+            with self._pool_lock:
+                self._running -= 1
             if warm is not None:  # killed if still running, then removed, off the clock
                 pool.discard(warm)
             remove_tree(workdir)

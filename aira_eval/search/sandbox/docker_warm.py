@@ -24,6 +24,7 @@ import atexit
 import contextlib
 import dataclasses
 import errno
+import functools
 import os
 import threading
 import time
@@ -118,8 +119,18 @@ def open_gate(warm: Warm, patience_s: float = GATE_PATIENCE_S) -> float:
             return time.time()
         polls += 1
         if time.monotonic() > deadline or (polls % 100 == 0 and not warm.alive()):
-            raise SandboxError("the container ended before its script could start")
+            raise SandboxError("the container ended before its script could start"
+                               + _logs_tail(warm))
         time.sleep(0.001)
+
+
+def _logs_tail(warm: Warm) -> str:
+    """``: <the container's last output lines>``, or nothing."""
+    try:
+        text = warm.container.logs(tail=5).decode(errors="replace").strip()
+    except Exception:
+        return ""
+    return f": {text[-500:]}" if text else ""
 
 
 def script_runtime(state: dict[str, Any], released: float) -> float | None:
@@ -221,20 +232,22 @@ class WarmPool:
         self.discard(warm)
         return None
 
-    def refill(self, spec: ExecSpec, parent: Path) -> None:
-        """Start a container for the next node of ``spec`` in the background."""
+    def refill(self, spec: ExecSpec, parent: Path, count: int = 1) -> None:
+        """Start containers for the next nodes of ``spec`` in the background, up to
+        ``count`` (as many as run at once) started ahead."""
         key = warm_key(spec)
         with self._lock:
-            if self.closed or any(e.key == key for e in self._pending):
-                return
-            try:
-                entry = _Entry(key, self._bg.submit(self._launch, spec, parent))
-            except RuntimeError:  # the interpreter is shutting down
-                return
-            entry.timer = threading.Timer(self.idle_s, self._expire, (entry,))
-            entry.timer.daemon = True
-            self._pending.append(entry)
-        entry.future.add_done_callback(lambda _f: _start(entry.timer))
+            for _ in range(count - sum(e.key == key for e in self._pending)):
+                if self.closed:
+                    return
+                try:
+                    entry = _Entry(key, self._bg.submit(self._launch, spec, parent))
+                except RuntimeError:  # the interpreter is shutting down
+                    return
+                entry.timer = threading.Timer(self.idle_s, self._expire, (entry,))
+                entry.timer.daemon = True
+                self._pending.append(entry)
+                entry.future.add_done_callback(functools.partial(_start, entry.timer))
 
     def discard(self, warm: Warm) -> None:
         """Remove ``warm`` in the background (here and now once the pool is closed)."""
@@ -272,9 +285,8 @@ class WarmPool:
         self._discard_done(entry.future)
 
 
-def _start(timer: threading.Timer | None) -> None:
-    if timer is not None:
-        timer.start()
+def _start(timer: threading.Timer, _future: Future[Warm]) -> None:
+    timer.start()
 
 
 _POOLS: weakref.WeakSet[WarmPool] = weakref.WeakSet()
