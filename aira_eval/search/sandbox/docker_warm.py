@@ -216,8 +216,8 @@ class WarmPool:
         key = warm_key(spec)
         with self._lock:
             found = next((e for e in self._pending if e.key == key), None)
-            stale = [e for e in self._pending if e is not found]
-            self._pending.clear()
+            stale = [e for e in self._pending if e.key != key]
+            self._pending = [e for e in self._pending if e.key == key and e is not found]
         self._drop(stale)
         if found is None:
             return None
