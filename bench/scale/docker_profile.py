@@ -12,7 +12,8 @@ submission out, ``remove``, unmounting. A step on the sandbox's background threa
 marked ``(bg)``: it is off the node's clock. For every backend: the sandbox overhead per run
 (``run()`` wall time minus the script's own run time), medians. Then, on bare containers
 (``python3 -c pass``, no limits): create, start call to docker's ``StartedAt``,
-``FinishedAt`` to the end of the output stream, and remove.
+``FinishedAt`` to the end of the output stream, and remove; and ``exec_run(["true"])`` in
+a running container (the cost per node of one long-lived container per search).
 
     python bench/scale/docker_profile.py [--runs 20] [--out FILE]
 
@@ -123,8 +124,9 @@ def _runs(name: str, runs: int, public: Path, timings: Timings | None,
     return overheads
 
 
-def _daemon_gaps(public: Path, runs: int) -> dict[str, float]:
-    """Medians (ms): start call -> StartedAt, and FinishedAt -> the stream's end."""
+def _bare_containers(runs: int) -> dict[str, float]:
+    """Medians (ms) on bare containers: create, start call -> StartedAt, FinishedAt -> the
+    output stream's end, remove; exec_run in a running one."""
     import docker
 
     cli = docker.from_env()
@@ -148,7 +150,18 @@ def _daemon_gaps(public: Path, runs: int) -> dict[str, float]:
         t0 = time.perf_counter()
         ctr.remove(force=True)
         remove_s.append(time.perf_counter() - t0)
+    idle = cli.containers.run(image, ["sleep", "600"], detach=True, network_disabled=True,
+                              network_mode="none", labels={"aira-eval.profile": "1"})
+    exec_s = []
+    try:
+        for _ in range(runs):  # the alternative: one container per search, exec per node
+            t0 = time.perf_counter()
+            idle.exec_run(["true"])
+            exec_s.append(time.perf_counter() - t0)
+    finally:
+        idle.remove(force=True)
     return {"create_bare_ms": 1000 * statistics.median(create_s),
+            "exec_run_true_ms": 1000 * statistics.median(exec_s),
             "start_call_to_StartedAt_ms": 1000 * statistics.median(to_started),
             "FinishedAt_to_stream_end_ms": 1000 * statistics.median(to_stream_end),
             "remove_bare_ms": 1000 * statistics.median(remove_s)}
@@ -172,7 +185,7 @@ def main() -> None:
         name = "prestart" if prestart else "no_prestart"
         steps[name] = {k: 1000 * statistics.median(v) for k, v in timings.steps.items()}
         calls[name] = {k: len(v) / args.runs for k, v in timings.steps.items()}
-    gaps = _daemon_gaps(public, args.runs)
+    gaps = _bare_containers(args.runs)
     result = {"runs": args.runs, "load_avg_1min": {"start": load, "end": os.getloadavg()[0]},
               "local_overhead_ms": 1000 * statistics.median(local),
               "docker_overhead_ms": 1000 * statistics.median(overhead[True]),
