@@ -200,7 +200,8 @@ def _print(runs: dict[str, Any], ratios: dict[str, float], breakdown: dict[str, 
               f"{r['nodes_per_hour_with_startup']:>10.0f}{r['median_node_s']:>8.2f}"
               f"{r['median_harness_overhead_ms']:>12.0f}{r['dispatch_overhead_ms']:>13.0f}"
               f"  {r['statuses']}")
-    print("\nwhere a node's time goes (local sandbox, 1 worker, medians):")
+    if breakdown:
+        print("\nwhere a node's time goes (local sandbox, 1 worker, medians):")
     for part, seconds in breakdown.items():
         print(f"  {part:<28}{seconds:>8.3f} s")
     for name, value in ratios.items():
