@@ -408,3 +408,24 @@ def test_a_container_started_ahead_and_never_used_is_removed(task: Path,
         time.sleep(0.1)
     assert containers() == []  # the node's own container, and the idle one
     assert closed(sb, scratch)
+
+
+@pytest.mark.docker
+def test_a_study_on_docker_leaves_no_container_and_no_working_dir(docker_sb: DockerSandbox,
+                                                                  tmp_path: Path) -> None:
+    """Containers started ahead are removed when each search ends (and the study's scratch
+    dir with them)."""
+    from aira_eval.search.config import StudyConfig
+    from aira_eval.search.sandbox.leftovers import scratch_root
+    from aira_eval.search.study_runner import run_study
+
+    config = StudyConfig.from_dict({
+        "tasks": ["builtin:iris"], "policies": ["greedy"], "seeds": [0], "steps": 3,
+        "workers": 1, "node_timeout_s": 120.0, "mlflow": False, "sandbox": "docker",
+        "docker_image": IMAGE}).validate()
+    result = run_study(config, tmp_path / "study")
+    nodes = [n for o in result.outcomes for n in o.nodes]
+    assert len(nodes) == 3 and all(n.status != "error" for n in nodes), nodes
+    assert all(n.meta.get("script_time") is not None for n in nodes)
+    label = f"{LABEL_STUDY_DIR}={(tmp_path / 'study').resolve()}"
+    assert containers(label) == [] and not scratch_root(tmp_path / "study").exists()
