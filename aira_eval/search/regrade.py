@@ -32,6 +32,7 @@ from aira_eval.errors import UsageError
 from aira_eval.search.node import Node
 from aira_eval.search.operators.base import TaskBrief
 from aira_eval.search.runner import NodeCancelled, SearchContext, rerun_node
+from aira_eval.search.sandbox import close_sandbox
 from aira_eval.search.sandbox.leftovers import reap, scratch_root
 from aira_eval.study.journal import JournalFile
 from aira_eval.study.lock import study_lock
@@ -274,6 +275,7 @@ def _run_pool(work: list[tuple[_Job, int]], env: dict[str, Any], workers: int,
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
+    close_sandbox(sandbox)
 
 
 def regrade_study(

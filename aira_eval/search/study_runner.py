@@ -309,6 +309,11 @@ def _run_study(
         failed = False
     finally:
         executor.close()
+        if config.sandbox == "docker":  # e.g. containers started ahead in killed Ray workers
+            with contextlib.suppress(Exception):  # (this machine's daemon; maybe none here)
+                from aira_eval.search.sandbox.docker import reap
+
+                reap(out)
         if failed:  # best effort: the first error is the one to report (journals are intact)
             with contextlib.suppress(Exception):
                 shared.table.rebuild()

@@ -22,6 +22,7 @@ each); docker per-node overhead <= 2x the local sandbox's. Writes
 bench/results/scale.json and prints a table.
 
     python bench/scale/run.py [--seeds 4] [--steps 16] [--skip docker,cluster] [--out FILE]
+    python bench/scale/run.py --skip local1,prefork,ray,cluster   # docker vs local only
 """
 
 from __future__ import annotations
@@ -128,8 +129,11 @@ def _same_scores(a: list[Node], b: list[Node]) -> bool:
 
 def _runs(args: argparse.Namespace, root: Path) -> tuple[dict[str, Any], list[Node]]:
     runs: dict[str, Any] = {}
-    runs["local_1_worker"], local1 = _study(root, "local1", _config(args.seeds, args.steps, 1))
-    if "prefork" not in args.skip:
+    local1: list[Node] = []
+    if "local1" not in args.skip:
+        runs["local_1_worker"], local1 = _study(root, "local1", _config(args.seeds, args.steps,
+                                                                        1))
+    if "prefork" not in args.skip and local1:
         runs["local_prefork_1_worker"], forked = _study(root, "prefork1", _config(
             args.seeds, args.steps, 1, sandbox_prefork=True))
         runs["local_prefork_1_worker"]["same_scores_as_local_1_worker"] = \
@@ -179,7 +183,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=16)
     parser.add_argument("--out", type=Path, default=None, help="JSON result path")
     parser.add_argument("--skip", default="",
-                        help="comma list: prefork, local2, ray, cluster, docker")
+                        help="comma list: local1 (and the breakdown), prefork, local2, ray, "
+                        "cluster, docker")
     args = parser.parse_args()
     if args.alternate:
         with tempfile.TemporaryDirectory(prefix="aira-bench-scale-") as tmp:
@@ -196,7 +201,7 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="aira-bench-scale-") as tmp:
         runs, local1 = _runs(args, Path(tmp))
-        breakdown = _breakdown(local1)
+        breakdown = _breakdown(local1) if local1 else {}
     ratios = {}
     if "ray_this_machine" in runs and "local_2_workers" in runs:
         ratios["ray_vs_local_throughput"] = (runs["ray_this_machine"]["nodes_per_hour"]
@@ -209,6 +214,8 @@ def main() -> None:
         ratios["docker_vs_local_overhead"] = (
             runs["docker_sandbox"]["median_harness_overhead_ms"]
             / runs["local_2_workers"]["median_harness_overhead_ms"])
+        ratios["docker_vs_local_throughput"] = (runs["docker_sandbox"]["nodes_per_hour"]
+                                                / runs["local_2_workers"]["nodes_per_hour"])
     result = {"task": TASK, "runs": runs, "ratios": ratios, "breakdown": breakdown,
               "cpus": os.cpu_count(), "load_avg_1min": os.getloadavg()[0],
               "targets": {"ray_vs_local_throughput": ">= 0.9", "docker_vs_local_overhead": "<= 2"}}
@@ -227,7 +234,8 @@ def _print(runs: dict[str, Any], ratios: dict[str, float], breakdown: dict[str, 
               f"{r['nodes_per_hour_with_startup']:>10.0f}{r['median_node_s']:>8.2f}"
               f"{r['median_harness_overhead_ms']:>12.0f}{r['dispatch_overhead_ms']:>13.0f}"
               f"  {r['statuses']}")
-    print("\nwhere a node's time goes (local sandbox, 1 worker, medians):")
+    if breakdown:
+        print("\nwhere a node's time goes (local sandbox, 1 worker, medians):")
     for part, seconds in breakdown.items():
         print(f"  {part:<28}{seconds:>8.3f} s")
     for name, value in ratios.items():

@@ -45,13 +45,18 @@ def _docker() -> DockerSandbox:
 
 
 @pytest.fixture(scope="module")
-def docker_sb() -> DockerSandbox:
-    return _docker()
+def docker_sb() -> Iterator[DockerSandbox]:
+    sb = _docker()
+    yield sb
+    sb.close()
 
 
 @pytest.fixture(scope="module", params=["local", pytest.param("docker", marks=pytest.mark.docker)])
-def backend(request: pytest.FixtureRequest) -> Sandbox:
-    return LocalSandbox() if request.param == "local" else _docker()
+def backend(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
+    sb = LocalSandbox() if request.param == "local" else _docker()
+    yield sb
+    if isinstance(sb, DockerSandbox):
+        sb.close()
 
 
 @pytest.fixture
@@ -72,9 +77,18 @@ def scratch() -> Iterator[Path]:
 
 
 def run(sb: Sandbox, task: Path, scratch: Path, code: str, **kw: object) -> ExecResult:
+    """Run ``code``; on docker in a container started ahead, as a study's nodes are."""
     spec = ExecSpec(code=textwrap.dedent(code), public_dir=task / "public",
                     **{"timeout_s": 30.0, "memory_mb": 512, **kw})  # type: ignore[arg-type]
+    if isinstance(sb, DockerSandbox):
+        sb.pool.refill(spec, scratch)
     return sb.run(spec, scratch / "work", scratch / "keep")
+
+
+def closed(sb: DockerSandbox, scratch: Path) -> bool:
+    """After :meth:`DockerSandbox.close`: no container of the tests and no working dir left."""
+    sb.close()
+    return containers() == [] and sorted(p.name for p in scratch.iterdir()) in ([], ["keep"])
 
 
 def containers(label: str = "aira-eval.test=1") -> list[str]:
@@ -247,9 +261,9 @@ def test_containment(backend: Sandbox, task: Path, scratch: Path, name: str) -> 
     code = textwrap.dedent(case.code).replace("{answers}", str(task / "private" / "answers.csv"))
     res = run(backend, task, scratch, code, env={"MARK": token}, **case.options)
     case.check(res, (scratch / "keep" / "stdout.txt").read_text(errors="replace"))
+    if isinstance(backend, DockerSandbox):  # also the next node's container, started ahead
+        assert closed(backend, scratch)
     assert none_survive(token)  # nothing of the script outlives its run
-    if isinstance(backend, DockerSandbox):
-        assert containers() == []
 
 
 def test_unknown_image_is_a_usage_error_with_the_recipe() -> None:
@@ -276,7 +290,7 @@ def test_normal_run_labels_and_removal(docker_sb: DockerSandbox, task: Path,
     assert res.report.score == 0.625 and res.report.folds == [0.5, 0.75]
     assert res.submission_path is not None and res.submission_path.read_text() == "id\n1\n2\n"
     assert "OPENAI_API_KEY" not in res.stdout_tail
-    assert not (scratch / "work").exists() and containers() == []
+    assert not (scratch / "work").exists() and closed(docker_sb, scratch)
 
 
 @pytest.mark.docker
@@ -346,4 +360,72 @@ def test_disk_bound_without_a_mount_is_watched(docker_sb: DockerSandbox, task: P
     assert res.killed_reason == "killed: the working dir used more than 24 MB of disk"
     assert "disk-watchdog" in res.mechanisms
     case.check(res, (scratch / "keep" / "stdout.txt").read_text(errors="replace"))
-    assert containers() == []
+    assert closed(docker_sb, scratch)
+
+
+FRESH = """
+    import os, socket, sys
+    print("HOST", socket.gethostname(), "ARGV", sys.argv, "LISTING", sorted(os.listdir(".")))
+"""
+
+
+@pytest.mark.docker
+def test_a_container_started_ahead_serves_exactly_one_node(task: Path, scratch: Path) -> None:
+    """Each node gets its own container; the next one is started while a node runs, and
+    its script starts as in a container started for it (no gate left, same argv)."""
+    sb = _docker()
+    launched: list[str] = []
+    launch = sb._launch
+
+    def counting(spec: ExecSpec, parent: Path) -> Any:
+        warm = launch(spec, parent)
+        launched.append(warm.container.id)
+        return warm
+
+    sb._launch = counting  # type: ignore[method-assign]
+    first = run(sb, task, scratch, FRESH)  # `run` starts the container ahead: taken here
+    second = run(sb, task, scratch, FRESH)
+    assert first.exit_code == 0 and second.exit_code == 0, second.stderr_tail
+    for res in (first, second):
+        assert "ARGV ['code.py'] LISTING ['code.py', 'input', 'submission', 'working']" \
+            in res.stdout_tail
+        assert res.script_time is not None and 0 < res.script_time <= res.wall_time
+    hosts = [r.stdout_tail.split()[1] for r in (first, second)]
+    assert hosts[0] != hosts[1] and all(launched[i].startswith(hosts[i]) for i in (0, 1))
+    assert closed(sb, scratch)  # with the third container, started ahead and never used
+    assert len(launched) == 3  # the second node's container was one started ahead
+
+
+@pytest.mark.docker
+def test_a_container_started_ahead_and_never_used_is_removed(task: Path,
+                                                             scratch: Path) -> None:
+    sb = _docker()
+    sb.pool.idle_s = 0.5
+    res = run(sb, task, scratch, "print('ok')\n")
+    assert res.exit_code == 0, res.stderr_tail
+    deadline = time.monotonic() + 20
+    while containers() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert containers() == []  # the node's own container, and the idle one
+    assert closed(sb, scratch)
+
+
+@pytest.mark.docker
+def test_a_study_on_docker_leaves_no_container_and_no_working_dir(docker_sb: DockerSandbox,
+                                                                  tmp_path: Path) -> None:
+    """Containers started ahead are removed when each search ends (and the study's scratch
+    dir with them)."""
+    from aira_eval.search.config import StudyConfig
+    from aira_eval.search.sandbox.leftovers import scratch_root
+    from aira_eval.search.study_runner import run_study
+
+    config = StudyConfig.from_dict({
+        "tasks": ["builtin:iris"], "policies": ["greedy"], "seeds": [0], "steps": 3,
+        "workers": 1, "node_timeout_s": 120.0, "mlflow": False, "sandbox": "docker",
+        "docker_image": IMAGE}).validate()
+    result = run_study(config, tmp_path / "study")
+    nodes = [n for o in result.outcomes for n in o.nodes]
+    assert len(nodes) == 3 and all(n.status != "error" for n in nodes), nodes
+    assert all(n.meta.get("script_time") is not None for n in nodes)
+    label = f"{LABEL_STUDY_DIR}={(tmp_path / 'study').resolve()}"
+    assert containers(label) == [] and not scratch_root(tmp_path / "study").exists()

@@ -109,7 +109,10 @@ def test_docker_maps_the_same_layout(public: Path) -> None:
     keep = Path(tempfile.mkdtemp(prefix="layout-keep-"))
     spec = ExecSpec(code=code, public_dir=public, timeout_s=60, input_aliases=("data",),
                     path_maps=(("/home/data", "input"), ("/home/submission", "submission")))
-    result = docker.run(spec, Path(tempfile.mkdtemp(prefix="layout-work-")) / "w", keep)
+    try:
+        result = docker.run(spec, Path(tempfile.mkdtemp(prefix="layout-work-")) / "w", keep)
+    finally:
+        docker.close()
     assert result.exit_code == 0, result.stderr_tail
     assert "read-only" in result.stdout_tail
     assert (keep / "submission.csv").read_text() == "a,b\n1,2\n"

@@ -7,6 +7,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from aira_eval.search.runner import execute_action
+from aira_eval.search.sandbox import close_sandbox
 
 if TYPE_CHECKING:
     from aira_eval.search.executors import ContextSpec
@@ -42,6 +43,7 @@ class LocalSearchExecutor:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
+        close_sandbox(self.ctx.sandbox)  # e.g. docker's containers started ahead
 
 
 class LocalExecutor:

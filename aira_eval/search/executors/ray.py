@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from aira_eval.errors import UsageError
 from aira_eval.search.runner import NodeCancelled, execute_action, new_node
+from aira_eval.search.sandbox import close_sandbox
 from aira_eval.search.sandbox.watchdog import CANCELLED_REASON
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ def _context_for(spec: ContextSpec) -> SearchContext:
             ctx = spec.build()
             _CONTEXTS[key] = ctx
             while len(_CONTEXTS) > _CACHED:
-                _CONTEXTS.popitem(last=False)
+                close_sandbox(_CONTEXTS.popitem(last=False)[1].sandbox)
         _CONTEXTS.move_to_end(key)
         return ctx
 

@@ -27,8 +27,17 @@ __all__ = [
     "ExecSpec",
     "Sandbox",
     "SandboxError",
+    "close_sandbox",
     "make_sandbox",
 ]
+
+
+def close_sandbox(sandbox: Sandbox) -> None:
+    """Release what ``sandbox`` holds between runs (docker: the containers started ahead);
+    a backend without a ``close`` holds nothing."""
+    close = getattr(sandbox, "close", None)
+    if callable(close):
+        close()
 
 
 def make_sandbox(name: str, *, image: str = DEFAULT_IMAGE, labels: dict[str, str] | None = None,

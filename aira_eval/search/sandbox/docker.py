@@ -15,6 +15,8 @@ The harness streams the output through the same bounded capture as the local bac
 kills the container at the time limit, on cancel, or when its process count reaches the
 limit (a fork bomb, recognised as by the local backend), and removes it on every exit path;
 coreutils ``timeout`` in the image (when present) ends the script even if the harness dies.
+Each container serves one node, but is started ahead, while the previous node runs, and
+removed in the background afterwards (:mod:`.docker_warm`; ``prestart=False`` turns it off).
 No image is pulled: build one (``docker/Dockerfile``, or offline with :data:`IMAGE_RECIPE`).
 ``spec.python`` and ``spec.ro_binds`` are local-only; the image's python runs the script.
 """
@@ -25,6 +27,7 @@ import contextlib
 import errno
 import os
 import random
+import tempfile
 import threading
 import time
 import uuid
@@ -49,7 +52,18 @@ from aira_eval.search.sandbox.base import (
     read_only_entry,
     remove_tree,
 )
-from aira_eval.search.sandbox.disk import explain_disk, mount_bounded, unmount
+from aira_eval.search.sandbox.disk import explain_disk, mount_bounded
+from aira_eval.search.sandbox.docker_warm import (
+    Warm,
+    WarmPool,
+    gated,
+    make_gate,
+    open_gate,
+    pids_counter,
+    pump_output,
+    script_runtime,
+    warm_key,
+)
 from aira_eval.search.sandbox.watchdog import (
     CANCELLED_REASON,
     DISK_SCAN_INTERVAL_S,
@@ -117,16 +131,22 @@ class DockerSandbox:
     name = "docker"
 
     def __init__(self, image: str = DEFAULT_IMAGE, check: bool = True,
-                 labels: dict[str, str] | None = None, cpus: float | None = None) -> None:
+                 labels: dict[str, str] | None = None, cpus: float | None = None,
+                 prestart: bool = True) -> None:
         """``check`` verifies at once that the daemon answers and the image has a python;
-        ``labels`` go on every container; ``cpus`` caps each container's CPU time."""
+        ``labels`` go on every container; ``cpus`` caps each container's CPU time;
+        ``prestart`` starts the next node's container while a node runs."""
         self.image = image
         self.labels = {f"{LABEL_PREFIX}.sandbox": "1", **(labels or {})}
         self.cpus = cpus
+        self.prestart = prestart
         self.python: str = "python"
         self.timeout_bin: str | None = None
         self.cancel_event = threading.Event()
         self._client: Any = None
+        self._pool: WarmPool | None = None
+        self._pool_lock = threading.Lock()
+        self._running = 0  # runs in progress: as many containers are started ahead
         if check:
             self.check()
 
@@ -137,8 +157,10 @@ class DockerSandbox:
         return self._client
 
     def cancel(self) -> None:
-        """Kill every container in progress (``killed_reason == CANCELLED_REASON``)."""
+        """Kill every container in progress (``killed_reason == CANCELLED_REASON``) and
+        remove those started ahead."""
         self.cancel_event.set()
+        self.close()
 
     def check(self) -> None:
         """Raise :class:`UsageError` unless the daemon is reachable and the image exists
@@ -168,36 +190,74 @@ class DockerSandbox:
         _CHECKED[self.image] = (self.python, self.timeout_bin)
 
     def run(self, spec: ExecSpec, workdir: Path, keep_dir: Path) -> ExecResult:
-        """Run ``spec`` in a container (see :class:`~aira_eval.search.sandbox.base.Sandbox`)."""
+        """Run ``spec`` in a container (see :class:`~aira_eval.search.sandbox.base.Sandbox`).
+
+        The container, and the working dir it mounts, were started ahead for this spec
+        (:mod:`.docker_warm`) or are started now, beside ``workdir`` (which stays unused)."""
         check_spec(spec)
         clear_kept(keep_dir)
         (keep_dir / "code.py").write_text(spec.code)
         fresh_workdir(workdir)
-        bounded = spec.disk_mb is not None and mount_bounded(workdir, spec.disk_mb)
-        container = None
+        pool, warm = self.pool, None
+        with self._pool_lock:
+            self._running += 1
         try:
-            options, notes = self._prepare(spec, workdir)
-            container = self.client.containers.create(self.image, **options)
-            result = self._execute(spec, container, workdir, keep_dir, bounded)
-            result.notes[:0] = notes
-            collect_submission(result, spec, workdir, keep_dir)
+            warm = pool.take(spec) if self.prestart else None
+            if warm is None:
+                warm = self._launch(spec, workdir.parent)
+            if self.prestart and not self.cancel_event.is_set():  # the next nodes' containers
+                pool.refill(spec, workdir.parent, self._running)
+            result = self._execute(spec, warm, keep_dir)
+            result.notes[:0] = warm.notes
+            collect_submission(result, spec, warm.workdir, keep_dir)
             return result
         finally:
-            if container is not None:
-                with contextlib.suppress(Exception):
-                    container.remove(force=True)
-            if bounded:
-                unmount(workdir)
+            with self._pool_lock:
+                self._running -= 1
+            if warm is not None:  # killed if still running, then removed, off the clock
+                pool.discard(warm)
             remove_tree(workdir)
 
+    @property
+    def pool(self) -> WarmPool:
+        """The containers started ahead (and removed afterwards) for this sandbox."""
+        with self._pool_lock:
+            if self._pool is None or self._pool.closed:
+                self._pool = WarmPool(self._launch)
+            return self._pool
+
+    def close(self) -> None:
+        """Remove the containers started ahead and wait for every removal under way."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+
+    def _launch(self, spec: ExecSpec, parent: Path) -> Warm:
+        """A started container for ``spec`` (its own working dir in ``parent``), its script
+        waiting at the gate."""
+        workdir = Path(tempfile.mkdtemp(prefix="docker-", dir=parent))
+        bounded = spec.disk_mb is not None and mount_bounded(workdir, spec.disk_mb)
+        warm = Warm(workdir, bounded, warm_key(spec))
+        try:
+            options, warm.notes = self._prepare(spec, workdir)
+            warm.container = self.client.containers.create(self.image, **options)
+            warm.stream = warm.container.attach(stdout=True, stderr=True, stream=True,
+                                                logs=True, demux=True)
+            warm.container.start()
+            warm.counter = pids_counter(warm.container)
+        except BaseException:
+            warm.destroy()
+            raise
+        return warm
+
     def _prepare(self, spec: ExecSpec, workdir: Path) -> tuple[dict[str, Any], list[str]]:
-        """Populate ``workdir``; the ``containers.create`` options."""
+        """Populate ``workdir`` (all but ``code.py``); the ``containers.create`` options."""
         docker = _sdk()
 
         notes: list[str] = []
         for sub in ("submission", "working"):
             (workdir / sub).mkdir()
-        (workdir / "code.py").write_text(spec.code)
         input_src = workdir / "input"
         try:  # hard links, made read-only by the ro mount and the unprivileged uid
             populate_input(spec.public_dir, input_src, hardlink=True)
@@ -210,11 +270,12 @@ class DockerSandbox:
         uid = random.randint(*UID_RANGE)
         for path in (workdir, workdir / "submission", workdir / "working", *created):
             os.chown(path, uid, uid)
+        make_gate(workdir, uid)
         backstop: list[str] = []  # if the harness dies, the container still ends
         if self.timeout_bin:
             backstop = [self.timeout_bin, "-s", "KILL", str(int(spec.timeout_s) + BACKSTOP_S)]
         options: dict[str, Any] = {
-            "command": [*backstop, self.python, "code.py"],
+            "command": gated(self.python, [*backstop, self.python, "code.py"]),
             "name": f"aira-eval-{uuid.uuid4().hex[:16]}", "labels": self.labels,
             "init": True, "network_disabled": not spec.network,
             "network_mode": "bridge" if spec.network else "none",
@@ -243,42 +304,41 @@ class DockerSandbox:
         """Processes of the container that are not the script's: docker-init, timeout."""
         return 1 + (1 if self.timeout_bin else 0)
 
-    def _execute(self, spec: ExecSpec, container: Any, workdir: Path,
-                 keep_dir: Path, bounded: bool) -> ExecResult:
-        """Start the container, stream its output, kill it at a limit; the result
-        (``bounded``: the working dir is a tmpfs of ``spec.disk_mb``)."""
+    def _execute(self, spec: ExecSpec, warm: Warm, keep_dir: Path) -> ExecResult:
+        """Write the script, open the gate, stream the output, kill the container at a
+        limit; the result."""
+        (warm.workdir / "code.py").write_text(spec.code)
         out = OutputCapture(keep_dir / "stdout.txt", spec.max_output_bytes, scan_report=True)
         err = OutputCapture(keep_dir / "stderr.txt", spec.max_output_bytes)
-        stream = container.attach(stdout=True, stderr=True, stream=True, logs=True, demux=True)
-        pump = threading.Thread(target=_pump, args=(stream, out, err), daemon=True)
+        pump = threading.Thread(target=pump_output, args=(warm.stream, out, err), daemon=True)
         pump.start()
-        start = time.monotonic()
         try:
-            container.start()
-            killed = self._supervise(spec, container, pump, start,
-                                     None if bounded else workdir)
+            released = open_gate(warm)
+            start = time.monotonic()
+            killed = self._supervise(spec, warm, pump, start)
         finally:
             if pump.is_alive():  # interrupted or limit hit: do not leave it running
                 with contextlib.suppress(Exception):
-                    container.kill()
+                    warm.container.kill()
             pump.join(5)
             with contextlib.suppress(Exception):
-                stream.close()
+                warm.stream.close()
             out.close()
             err.close()
         wall = time.monotonic() - start
-        result = self._result(spec, container, killed, wall, out, err, workdir)
-        if bounded:
-            explain_disk(result, spec, workdir)
-        result.mechanisms += ("disk-tmpfs",) if bounded else (
+        result = self._result(spec, warm, killed, (released, wall), out, err)
+        if warm.bounded:
+            explain_disk(result, spec, warm.workdir)
+        result.mechanisms += ("disk-tmpfs",) if warm.bounded else (
             ("disk-watchdog",) if spec.disk_mb is not None else ())
         return result
 
-    def _supervise(self, spec: ExecSpec, container: Any, pump: threading.Thread,
-                   start: float, watch_dir: Path | None) -> tuple[str, str] | None:
+    def _supervise(self, spec: ExecSpec, warm: Warm, pump: threading.Thread,
+                   start: float) -> tuple[str, str] | None:
         """Wait for the output stream to end; ``(kind, reason)`` if a limit came first
-        (``watch_dir``: a working dir whose size is watched, not bounded by a mount)."""
-        counter = _pids_counter(container)
+        (a working dir not bounded by a mount has its size watched)."""
+        counter, container = warm.counter, warm.container
+        watch_dir = None if warm.bounded else warm.workdir
         deadline = start + spec.timeout_s
         next_disk = start + DISK_SCAN_INTERVAL_S
         while pump.is_alive():
@@ -304,9 +364,11 @@ class DockerSandbox:
                 return kill
         return None
 
-    def _result(self, spec: ExecSpec, container: Any, kill: tuple[str, str] | None,
-                wall: float, out: OutputCapture, err: OutputCapture,
-                workdir: Path) -> ExecResult:
+    def _result(self, spec: ExecSpec, warm: Warm, kill: tuple[str, str] | None,
+                times: tuple[float, float], out: OutputCapture,
+                err: OutputCapture) -> ExecResult:
+        """``times``: when the gate opened (epoch seconds) and the wall time since."""
+        container, (released, wall) = warm.container, times
         try:
             status = container.wait(timeout=60)
             container.reload()
@@ -325,27 +387,11 @@ class DockerSandbox:
             stderr_tail=err.tail_text(), stdout_truncated=out.truncated,
             stderr_truncated=err.truncated, submission_path=None, isolation="docker",
             isolation_note="network access allowed by the spec." if spec.network else None,
-            workdir=workdir, script_time=_runtime(state),
+            workdir=warm.workdir, script_time=script_runtime(state, released),
             report=out.scanner.report() if out.scanner else ValidationReport(score=None),
             mechanisms=tuple(m for m in MECHANISMS if (m != "netns" or not spec.network)
                              and (m != "cpu-limit" or self.cpus)),
         )
-
-
-def _runtime(state: dict[str, Any]) -> float | None:
-    """Seconds the container's process ran, from docker's StartedAt/FinishedAt stamps."""
-    from datetime import UTC, datetime
-
-    def stamp(text: str) -> float:
-        base, _, frac = text.rstrip("Z").partition(".")
-        return datetime.fromisoformat(base).replace(tzinfo=UTC).timestamp() + float(
-            f"0.{frac[:9] or 0}")
-
-    try:
-        seconds = stamp(state["FinishedAt"]) - stamp(state["StartedAt"])
-    except (KeyError, ValueError, TypeError):
-        return None
-    return seconds if seconds >= 0 else None
 
 
 def _bind(source: Path, target: str, read_only: bool) -> Any:
@@ -363,42 +409,6 @@ def _fsize(spec: ExecSpec) -> int:
     """The per-file size limit: the disk bound (plus a little), as in the local backend."""
     return FILE_SIZE_LIMIT if spec.disk_mb is None else min(
         FILE_SIZE_LIMIT, (spec.disk_mb + 1) * 1024**2)
-
-
-def _pump(stream: Any, out: OutputCapture, err: OutputCapture) -> None:
-    """Feed the demultiplexed container output into the two captures until it ends."""
-    with contextlib.suppress(Exception):  # the stream closes when the container is removed
-        for chunk_out, chunk_err in stream:
-            if chunk_out:
-                out.feed(chunk_out)
-            if chunk_err:
-                err.feed(chunk_err)
-
-
-def _pids_counter(container: Any) -> Any:
-    """A function returning the container's current process count, read from its pids
-    cgroup on this host (None when the daemon is remote or the file is not visible)."""
-    try:
-        container.reload()
-        pid = int(container.attrs["State"]["Pid"])
-        lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
-    except (OSError, KeyError, ValueError, TypeError):
-        return None
-    for line in lines:
-        _id, controllers, path = line.split(":", 2)
-        for base in (("/sys/fs/cgroup/pids" if "pids" in controllers.split(",") else None),
-                     ("/sys/fs/cgroup" if controllers == "" else None)):
-            if base and Path(f"{base}{path}/pids.current").is_file():
-                target = Path(f"{base}{path}/pids.current")
-                return lambda target=target: _read_int(target)
-    return None
-
-
-def _read_int(path: Path) -> int:
-    try:
-        return int(path.read_text().strip())
-    except (OSError, ValueError):
-        return 0
 
 
 def _signed(code: int) -> int:
