@@ -46,7 +46,7 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def slow(session: nox.Session) -> None:
     """Slow tests only (coverage simulations, exhaustive end-to-end matrices)."""
-    session.install("-e", ".[dev]")
+    session.install("-e", ".[dev,ray]")
     install_mlebench(session)
     session.run("pytest", "-m", "slow", "-q", *session.posargs, env=ENV)
 

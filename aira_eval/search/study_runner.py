@@ -311,9 +311,9 @@ def _run_study(
         executor.close()
         if config.sandbox == "docker":  # e.g. containers started ahead in killed Ray workers
             with contextlib.suppress(Exception):  # (this machine's daemon; maybe none here)
-                from aira_eval.search.sandbox.docker import reap
+                from aira_eval.search.sandbox.docker import reap as reap_containers
 
-                reap(out)
+                reap_containers(out)
         if failed:  # best effort: the first error is the one to report (journals are intact)
             with contextlib.suppress(Exception):
                 shared.table.rebuild()

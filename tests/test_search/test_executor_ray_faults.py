@@ -29,7 +29,7 @@ from aira_eval.study.journal import JournalFile
 from aira_eval.study.table import read_nodes
 from tests.test_search.conftest import cli_env, comparable, run_small
 
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.slow]  # ~3 min on a quiet 2-core machine
 STEPS = 4
 SEARCH = "builtin-iris__greedy__s0"
 ARGS = ["search", "--task", "builtin:iris", "--policy", "greedy", "--seeds", "0",
