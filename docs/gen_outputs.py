@@ -22,7 +22,8 @@ stops the generation, so the docs never show an unexpected error); ``needs=DATA_
 ``needs=AGENT_LOGS`` or ``needs=DOCKER`` (a comma list) keeps the block unchanged when that
 input is not available.
 
-The scratch directory has ``AIRA_EVAL_CACHE_DIR``, ``DATA_DIR`` (MLE-bench data, from
+The scratch directory has ``AIRA_EVAL_CACHE_DIR`` (``cache``, relative, so table cells that wrap
+show no machine path), ``DATA_DIR`` (MLE-bench data, from
 ``--data-dir``, ``$DATA_DIR`` or ``../shared/data/mlebench``), ``AGENT_LOGS`` (peers' logs)
 and ``LITELLM_LOCAL_MODEL_COST_MAP`` set; machine paths in outputs are written back as the
 variables. ``--check`` runs everything but writes nothing and exits 1 if an output's shape
@@ -49,7 +50,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MARKER = re.compile(r"^<!--\s*(output|run|not run|file)\b(.*?)-->\s*$")
 FENCE = re.compile(r"^```(\w*)")
-WIDTH = 100
+WIDTH = 80
 
 
 @dataclass
@@ -135,7 +136,7 @@ class Runner:
     def unexpand(self, text: str) -> str:
         """Machine paths back to the variables the docs use."""
         for name in ("AIRA_EVAL_CACHE_DIR", "DATA_DIR", "AGENT_LOGS"):
-            if self.env.get(name):
+            if self.env.get(name) and Path(self.env[name]).is_absolute():
                 text = text.replace(self.env[name], f"${name}")
         return text.replace(str(self.cwd) + "/", "").replace(str(self.cwd), ".")
 
@@ -206,7 +207,8 @@ def _is_prompt(block: Block) -> bool:
 
 
 def _environment(cwd: Path, data_dir: Path | None, logs: Path | None) -> dict[str, str]:
-    env = {**os.environ, "AIRA_EVAL_CACHE_DIR": str(cwd / "cache"), "COLUMNS": str(WIDTH),
+    env = {**os.environ, "COLUMNS": str(WIDTH),
+           "AIRA_EVAL_CACHE_DIR": "cache",  # relative to cwd: wraps in table cells as-is
            "LITELLM_LOCAL_MODEL_COST_MAP": "True", "MLFLOW_TRACKING_URI": "",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
            "NO_COLOR": "1", "TERM": "dumb"}

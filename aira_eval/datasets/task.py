@@ -225,12 +225,28 @@ class Task:
                                      reason=err.reason, path=path, exists=exists)
                 for name in self.heldout_names
             }
-        return {
+        reports = {
             name: grade_frame(
                 parts[name], self.answers(name), self.grader,
                 thresholds if name == TEST else None,
                 competition_id=self.name, submission_path=str(path),
             )
+            for name in self.heldout_names
+        }
+        return self._whole_file_validity(reports, path, thresholds)
+
+    def _whole_file_validity(self, reports: dict[str, GradeReport], path: Path,
+                             thresholds: Thresholds | None) -> dict[str, GradeReport]:
+        """A submission is one file, valid or not as a whole (as MLE-bench grades it): a value
+        that makes one set's rows invalid (a NaN, a label out of range) makes every report
+        invalid. The reason never names the set, which would tell which rows are held out."""
+        bad = next((r for r in reports.values() if not r.valid_submission), None)
+        if bad is None:
+            return reports
+        return {
+            name: invalid_report(self.name, self.grader, thresholds if name == TEST else None,
+                                 reason=bad.reason or "invalid submission", path=path,
+                                 exists=True)
             for name in self.heldout_names
         }
 

@@ -211,3 +211,25 @@ def test_grading_reads_the_leaderboard_once(
     assert task_info(task).thresholds["gold"] == first["test"].gold_threshold
     assert reads == [task.leaderboard_path]
     assert first["test"].score == second["test"].score
+
+
+@pytest.mark.parametrize("where", ["search", "select", "test"])
+def test_a_nan_in_any_set_makes_the_whole_submission_invalid(
+    where: str, cache: Path, tmp_path: Path
+) -> None:
+    """One file, one verdict: a NaN prediction in the rows of any held-out set (here one row
+    of ``where``) invalidates every report, as MLE-bench grading the file would; the other
+    sets are not scored on the rest. The reason never names the set."""
+    task = resolve_task("builtin:breast-cancer", cache_dir=cache)
+    sub = pd.read_csv(task.sample_submission_path)
+    assert all(r.valid_submission for r in task.grade_heldouts(task.sample_submission_path)
+               .values())
+    row = sub.index[sub["id"].astype(str).isin(_ids(task, where))][0]
+    sub.loc[row, "target"] = np.nan
+    path = tmp_path / "nan.csv"
+    sub.to_csv(path, index=False)
+    reports = task.grade_heldouts(path)
+    assert set(reports) == {"search", "select", "test"}
+    for name, report in reports.items():
+        assert not report.valid_submission and report.score is None, name
+        assert report.reason and where not in report.reason.lower(), report.reason
