@@ -167,6 +167,14 @@ def _check_complete(out: Path, reference: pd.DataFrame) -> None:
     assert not scratch_root(out).exists()  # no working dir left, even of a killed attempt
 
 
+def _resume_and_check(run: Cli, reference: pd.DataFrame) -> None:
+    """``--resume`` the interrupted study: it ends cleanly and equals the uninterrupted run."""
+    run.start(resume=True)
+    rc, err = run.finish()
+    assert rc == 0, err
+    _check_complete(run.out, reference)
+
+
 @pytest.mark.parametrize("where", ["private", "cluster"])
 def test_driver_killed_then_resume_completes_and_leftovers_never_write(
     where: str, cluster: LoopbackCluster, cli: Callable[..., Cli],
@@ -191,10 +199,7 @@ def test_driver_killed_then_resume_completes_and_leftovers_never_write(
     assert not _wait_gone(doomed - {proc.pid}), "processes of the killed study live on"
     assert _snapshot(run.out) == before  # nothing written after the kill
 
-    run.start(resume=True)
-    rc, err = run.finish()
-    assert rc == 0, err
-    _check_complete(run.out, reference)
+    _resume_and_check(run, reference)
 
 
 def test_ctrl_c_exits_130_cleanly_then_resume_completes(
@@ -215,10 +220,7 @@ def test_ctrl_c_exits_130_cleanly_then_resume_completes(
     nodes = JournalFile(_journal(run.out)).read()
     assert len(nodes) < STEPS and all(n.status != "error" for n in nodes)
 
-    run.start(resume=True)
-    rc, err = run.finish()
-    assert rc == 0, err
-    _check_complete(run.out, reference)
+    _resume_and_check(run, reference)
 
 
 def test_killed_worker_process_reruns_its_node(
