@@ -8,13 +8,16 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from aira_eval.study.journal import JournalFile
 from aira_eval.study.table import read_nodes
 from tests.test_search.conftest import comparable, run_small, start_cli
 
+STEPS = 6
 ARGS = ["search", "--task", "builtin:iris", "--policy", "greedy", "--seeds", "0",
-        "--steps", "8", "--workers", "2", "--node-timeout", "60", "--no-mlflow",
-        "--bug-rate", "0"]  # as run_small, the uninterrupted reference
+        "--steps", str(STEPS), "--workers", "2", "--node-timeout", "120", "--no-mlflow",
+        "--bug-rate", "0"]  # as the uninterrupted reference (run_small)
 
 
 JOURNAL = Path("searches") / "builtin-iris__greedy__s0" / "journal.jsonl"
@@ -36,7 +39,20 @@ def _kill_group(proc: object) -> None:
     proc.wait()  # type: ignore[attr-defined]
 
 
-def test_kill_9_then_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The uninterrupted study both interrupted ones must equal (one run for the module)."""
+    out = tmp_path_factory.mktemp("reference") / "study"
+    return run_small(out, steps=STEPS, workers=2, node_timeout_s=120.0).study_dir
+
+
+def _same_nodes(study: Path, reference: Path) -> None:
+    got = comparable(read_nodes(study / "nodes.parquet"))
+    want = comparable(read_nodes(reference / "nodes.parquet"))
+    assert got.equals(want), got.compare(want)
+
+
+def test_kill_9_then_resume_matches_uninterrupted_run(tmp_path: Path, reference: Path) -> None:
     rng = random.Random(1234)
     out = tmp_path / "killed"
     proc = start_cli([*ARGS, "--out", str(out)])
@@ -55,17 +71,13 @@ def test_kill_9_then_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
     journal = JournalFile(out / "searches" / "builtin-iris__greedy__s0" / "journal.jsonl")
     nodes = journal.read()
     steps = [n.step for n in nodes]
-    assert sorted(steps) == list(range(8)), steps  # none lost, none duplicated
-
-    reference = run_small(tmp_path / "reference", steps=8, workers=2).study_dir
-    got = comparable(read_nodes(out / "nodes.parquet"))
-    want = comparable(read_nodes(reference / "nodes.parquet"))
-    assert got.equals(want), got.compare(want)
+    assert sorted(steps) == list(range(STEPS)), steps  # none lost, none duplicated
+    _same_nodes(out, reference)
 
 
-def test_ctrl_c_stops_cleanly_and_resume_completes(tmp_path: Path) -> None:
+def test_ctrl_c_stops_cleanly_and_resume_completes(tmp_path: Path, reference: Path) -> None:
     out = tmp_path / "interrupted"
-    args = [*ARGS, "--out", str(out), "--node-timeout", "120"]
+    args = [*ARGS, "--out", str(out)]
     proc = start_cli(args)
     _wait_for_nodes(proc, out / JOURNAL, n=1)
     assert proc.poll() is None, "the study finished before it could be interrupted"
@@ -78,7 +90,8 @@ def test_ctrl_c_stops_cleanly_and_resume_completes(tmp_path: Path) -> None:
     assert "--resume" in stderr and "Traceback" not in stderr
     journal = JournalFile(out / "searches" / "builtin-iris__greedy__s0" / "journal.jsonl")
     before = journal.read()
-    assert len(before) < 8 and all(n.status != "pending" for n in before)
+    assert len(before) < STEPS and all(n.status != "pending" for n in before)
     resumed = start_cli([*args, "--resume"])
     assert resumed.wait(timeout=300) == 0
-    assert sorted(n.step for n in journal.read()) == list(range(8))
+    assert sorted(n.step for n in journal.read()) == list(range(STEPS))
+    _same_nodes(out, reference)
