@@ -10,6 +10,7 @@ number of every table and figure) and ``report.json`` (timings, empty sections).
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ class ReportResult:
     timings: dict[str, float] = field(default_factory=dict)  # wall seconds
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds of this process
     mlflow: dict[str, Any] | None = None
+    replaced: bool = False  # a previous report in ``out`` was removed first
 
     @property
     def errors(self) -> dict[str, str]:
@@ -108,8 +110,8 @@ def report(study: Study | str | Path | Sequence[str | Path], out: str | Path,
     if not isinstance(study, Study):
         study = load_study(study)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    result = ReportResult(out)
+    replaced = prepare_out(out)
+    result = ReportResult(out, replaced=replaced)
     t0, c0 = time.perf_counter(), time.process_time()
     groups = {sid: g for g, ids in search_groups(study, options.by).items() for sid in ids}
     ctx = Context(study, options, out, groups, study_scale(study))
@@ -133,6 +135,38 @@ def report(study: Study | str | Path | Sequence[str | Path], out: str | Path,
 
         result.mlflow = log_report(study, out, mlflow_uri)
     return result
+
+
+REPORT_FILES = ("report.md", "report.html", "report.tex", "report.json",
+                "report.pdf", "report.aux", "report.log", "report.out")  # and its LaTeX build
+REPORT_DIRS = ("data", "figures", "tables", "reproduce")
+"""What a report writes into its directory: all of it, and only it, is replaced by the next."""
+
+
+def prepare_out(out: Path) -> bool:
+    """Make ``out`` ready for a report; True when a previous report there was removed.
+
+    A previous report (``report.json`` present) is replaced: its files and folders go, so no
+    table or figure of another study survives beside the new one; anything else in the folder
+    stays. A non-empty folder that holds no report is refused (nothing of the user's is ever
+    overwritten), as is a path that is a file.
+    """
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a directory",
+                         "give a new or empty directory for the report")
+    if not out.exists() or not any(out.iterdir()):
+        out.mkdir(parents=True, exist_ok=True)
+        return False
+    if not (out / "report.json").is_file():
+        raise UsageError(f"--out {out} is not empty and holds no aira-eval report",
+                         "give a new or empty directory (a previous report's folder, with "
+                         "its report.json, is replaced)")
+    for name in REPORT_FILES:
+        (out / name).unlink(missing_ok=True)
+    for name in REPORT_DIRS:
+        if (out / name).is_dir():
+            shutil.rmtree(out / name)
+    return True
 
 
 def _write(result: ReportResult, ctx: Context) -> dict[str, Path]:

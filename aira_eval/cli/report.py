@@ -66,6 +66,8 @@ def report(
     except DataError as err:
         fail(err.message, err.hint, code=2)
     result = build(study, out, options, mlflow=mlflow, mlflow_uri=mlflow_uri)
+    if result.replaced:
+        err_console.print(f"[dim]replaced the previous report in {out}[/]", highlight=False)
     for section in result.sections:
         state = f"[yellow]empty:[/] {section.empty}" if section.empty else \
             f"{len(section.tables)} table(s), {len(section.figures)} figure(s)"

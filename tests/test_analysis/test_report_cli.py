@@ -69,3 +69,44 @@ def test_report_is_an_artifact_of_the_selection_run(study_dir: Path, tmp_path: P
     assert len(runs) == 1 and runs[0].data.tags["aira_eval.kind"] == "selection"
     names = {a.path for a in client.list_artifacts(runs[0].info.run_id, "report")}
     assert "report/report.md" in names
+
+
+def _files(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+
+
+def test_a_second_report_replaces_the_first_and_nothing_else(study_dir: Path,
+                                                             tmp_path: Path) -> None:
+    other = generate_study(SyntheticSpec(n_tasks=1, n_seeds=3, n_nodes=6, study_id="other"))
+    other_dir = other.write(tmp_path / "other")
+    out = tmp_path / "rep"
+    first = runner.invoke(app, ["report", str(study_dir), "--out", str(out), *CHEAP])
+    assert first.exit_code == 0, first.output
+    (out / "notes.txt").write_text("mine")  # the user's own file
+    (out / "data" / "stale.csv").write_text("x")  # a file only the first report had
+    fresh = tmp_path / "fresh"
+    assert runner.invoke(app, ["report", str(other_dir), "--out", str(fresh),
+                               *CHEAP]).exit_code == 0
+    second = runner.invoke(app, ["report", str(other_dir), "--out", str(out), *CHEAP])
+    assert second.exit_code == 0, second.output
+    assert "replaced the previous report" in second.output
+    assert _files(out) == _files(fresh) | {"notes.txt"}  # the first study's files are gone
+    assert (out / "notes.txt").read_text() == "mine"
+    assert not list((out / "reproduce").glob("cli*"))
+
+
+@pytest.mark.parametrize("content", ["a folder", "a file"])
+def test_out_that_is_not_a_report_folder_is_refused(study_dir: Path, tmp_path: Path,
+                                                    content: str) -> None:
+    out = tmp_path / "taken"
+    if content == "a file":
+        out.write_text("precious")
+    else:
+        out.mkdir()
+        (out / "paper.tex").write_text("precious")
+    result = runner.invoke(app, ["report", str(study_dir), "--out", str(out), *CHEAP])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and "hint:" in result.output
+    assert "is a file" in result.output if content == "a file" else "not empty" in result.output
+    kept = out if content == "a file" else out / "paper.tex"
+    assert kept.read_text() == "precious"
