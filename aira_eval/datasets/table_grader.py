@@ -10,13 +10,17 @@ exactly): rows are matched to the answers by id, and every problem below is an
 - missing (NaN), duplicate or unknown ids, or answer ids the submission lacks;
 - NaN predictions; non-numeric values for score/probability metrics; infinite values;
 - probabilities outside [0, 1]; for ``multiclass_log_loss`` rows that do not sum to one
-  within ``sum_tolerance`` (absolute, no relative term).
+  within ``sum_tolerance`` (absolute, no relative term);
+- for label metrics (``accuracy``, ``f1``, ``f1_macro``, ``quadratic_weighted_kappa``) a
+  label that is none of the task's classes (the labels of the train file's label column and
+  of the answers): it would otherwise count as an extra class (``f1_macro``, kappa).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -47,6 +51,33 @@ def _id_keys(sub_ids: pd.Series, ans_ids: pd.Series) -> tuple[pd.Index, pd.Index
     if numeric:
         return pd.Index(sub_ids.to_numpy(dtype=float)), pd.Index(ans_ids.to_numpy(dtype=float))
     return pd.Index(sub_ids.astype(str).to_numpy()), pd.Index(ans_ids.astype(str).to_numpy())
+
+
+def is_numeric_labels(labels: pd.Series) -> bool:
+    """Whether ``labels`` are numbers (booleans are not)."""
+    types = pd.api.types
+    return bool(types.is_numeric_dtype(labels) and not types.is_bool_dtype(labels))
+
+
+def label_keys(labels: pd.Series, numeric: bool) -> pd.Series:
+    """Labels as comparable keys: floats when the task's labels are numbers (``1`` and ``1.0``
+    are one label, as for scikit-learn; text that is no number becomes NaN, matching nothing),
+    else their text (``True`` read as a boolean equals ``"True"``)."""
+    if numeric:
+        return pd.to_numeric(labels, errors="coerce").astype(float)
+    return labels.astype(str)
+
+
+def read_label_column(path: Path, column: str) -> pd.Series:
+    """The ``column`` of the CSV at ``path`` (the task's train labels).
+
+    Raises:
+        DataError: the file cannot be read or lacks the column.
+    """
+    try:
+        return pd.read_csv(path, usecols=[column])[column]
+    except (OSError, ValueError) as err:
+        raise DataError(f"cannot read the labels {column!r} of {path}: {err}") from err
 
 
 def _examples(values: pd.Index | np.ndarray) -> str:
@@ -119,6 +150,9 @@ class TableGrader:
             label in this column instead of one-hot class columns; a label ``x`` is the class
             whose target column is named ``str(x)``.
         sum_tolerance: absolute tolerance of the probability row sums.
+        train_file: for label metrics: the train CSV whose label column (the target column's
+            name) holds the task's classes, with the answers' labels; ``None``: the answers'
+            labels only. Read once, on first use.
         lower_is_better: set from the metric.
     """
 
@@ -128,7 +162,9 @@ class TableGrader:
     target_columns: tuple[str, ...]
     answer_label_column: str | None = None
     sum_tolerance: float = 1e-6
+    train_file: Path | None = None
     lower_is_better: bool = field(init=False)
+    _train_labels: pd.Series | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         spec = get_metric(self.metric)
@@ -156,6 +192,8 @@ class TableGrader:
         def compute() -> float:
             aligned = self._aligned_submission(submission, answers)
             y_pred = self._predictions(spec, aligned)
+            if spec.needs == "labels":
+                self._check_known_labels(aligned, answers)
             y_true = self._truth(spec, answers.reset_index(drop=True))
             return spec(y_true, y_pred)
 
@@ -204,6 +242,29 @@ class TableGrader:
                     f"[{block.min()}, {block.max()}]"
                 )
         return block[:, 0] if block.shape[1] == 1 and not spec.simplex else block
+
+    def _known_labels(self, answers: pd.DataFrame) -> pd.Series:
+        """The task's classes: the answers' labels plus the train file's (read once)."""
+        column = self.target_columns[0]
+        if self._train_labels is None and self.train_file is not None:
+            self._train_labels = read_label_column(self.train_file, column)
+        parts = [answers[column], *([] if self._train_labels is None else [self._train_labels])]
+        return pd.concat(parts, ignore_index=True).dropna().drop_duplicates()
+
+    def _check_known_labels(self, aligned: pd.DataFrame, answers: pd.DataFrame) -> None:
+        column = self.target_columns[0]
+        known = self._known_labels(answers)
+        numeric = is_numeric_labels(known)
+        submitted = aligned[column]
+        unknown = ~label_keys(submitted, numeric).isin(label_keys(known, numeric))
+        if unknown.any():
+            allowed = sorted({str(v) for v in known})
+            more = ", ..." if len(allowed) > 10 else ""
+            raise InvalidSubmission(
+                f"column {column!r} has {int(unknown.sum())} label(s) that are none of the "
+                f"task's classes, such as {short_examples(submitted[unknown].unique())}; "
+                f"allowed labels: {', '.join(allowed[:10])}{more}"
+            )
 
     def _truth(self, spec: MetricSpec, answers: pd.DataFrame) -> np.ndarray:
         columns = list(self.target_columns)

@@ -171,8 +171,9 @@ def prepared_table_task(
     return table_task(task_id, source, name, root, problem)
 
 
-def table_grader(name: str, problem: ProblemSpec) -> TableGrader:
-    """The generic grader for answers written by :func:`answers_frame`."""
+def table_grader(name: str, problem: ProblemSpec, train_file: Path | None = None) -> TableGrader:
+    """The generic grader for answers written by :func:`answers_frame`; ``train_file`` (the
+    public train CSV) holds the classes a ``label`` submission may use."""
     label_col = problem.label_columns[0] if problem.prediction == "class_probabilities" else None
     return TableGrader(
         name=name,
@@ -180,6 +181,7 @@ def table_grader(name: str, problem: ProblemSpec) -> TableGrader:
         id_column=problem.id_columns[0],
         target_columns=tuple(problem.submission_columns),
         answer_label_column=label_col,
+        train_file=train_file if problem.prediction == "label" else None,
     )
 
 
@@ -193,7 +195,7 @@ def table_task(
 ) -> Task:
     """The :class:`Task` of a generic table task prepared at ``root`` by :func:`write_prepared`."""
     public, private = root / "prepared" / "public", root / "prepared" / "private"
-    grader = table_grader(name, problem)
+    grader = table_grader(name, problem, public / problem.train_file)
     return Task(
         task_id=task_id,
         source=source,

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from sklearn.metrics import f1_score
 
 from aira_eval.datasets.builtin import BUILTINS, builtin_names, builtin_root, load_builtin
 from aira_eval.datasets.grading import grade_frame
@@ -94,6 +95,20 @@ def test_perfect_submissions_score_best(cache: Path) -> None:
     sub = pd.get_dummies(answers["target"]).astype(float)
     sub.insert(0, "id", answers["id"])
     assert grade_frame(sub, answers, wine.grader).score == pytest.approx(0.0, abs=1e-9)
+
+
+def test_iris_unknown_species_is_invalid_and_known_ones_score(cache: Path) -> None:
+    iris = load_builtin("iris", cache)
+    answers = iris.answers()
+    wrong = answers.copy()
+    wrong.loc[0, "species"] = next(s for s in ("setosa", "virginica") if s != wrong.species[0])
+    expected = f1_score(answers["species"], wrong["species"], average="macro")
+    assert grade_frame(wrong, answers, iris.grader, decimals=None).score == expected
+    wrong.loc[1, "species"] = "martian"
+    report = grade_frame(wrong, answers, iris.grader)
+    assert not report.valid_submission and report.score is None
+    assert report.reason is not None and "['martian']" in report.reason
+    assert "allowed labels: setosa, versicolor, virginica" in report.reason
 
 
 def test_second_use_reuses_the_cache(cache: Path) -> None:

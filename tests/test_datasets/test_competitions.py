@@ -242,6 +242,17 @@ def test_spaceship_integer_labels_score_like_booleans(mlebench_data: Path) -> No
         _grade(real, as_text)
 
 
+def test_spaceship_unknown_label_is_a_mismatch_as_in_mlebench(mlebench_data: Path) -> None:
+    # MLE-bench's accuracy only counts mismatches: a label outside True/False (but of a type
+    # sklearn can compare) is simply wrong, not invalid; the built-in grader must agree.
+    real = _load(mlebench_data, "spaceship-titanic")
+    unknown = real.answers[["PassengerId"]].assign(Transported=real.answers.Transported.astype(int))
+    unknown.loc[[0, 3], "Transported"] = 7
+    expected = ref_spaceship(unknown, real.answers)
+    assert expected == pytest.approx(1 - 2 / len(real.answers))
+    assert _grade(real, unknown) == pytest.approx(expected, abs=1e-12)
+
+
 def test_nomad_positional_equivalence_with_mlebench(mlebench_data: Path) -> None:
     real = _load(mlebench_data, "nomad2018-predict-transparent-conductors")
     noisy = perturb_nomad(real.answers, np.random.default_rng(6))

@@ -196,11 +196,64 @@ def test_table_grader_rejects_nan_labels() -> None:
         TableGrader("t", "accuracy", "id", ("c",)).grade(sub, ans)
 
 
-def test_table_grader_metric_failures_are_invalid_not_crashes() -> None:
+def test_table_grader_labels_of_another_vocabulary_are_invalid_not_crashes() -> None:
     ans = pd.DataFrame({"id": range(4), "c": [True, False, True, False]})
     sub = ans.assign(c=["yes", "no", "yes", "no"])
-    with pytest.raises(InvalidSubmission, match="accuracy"):
+    with pytest.raises(InvalidSubmission, match=r"4 label\(s\) that are none of the task's"):
         TableGrader("t", "accuracy", "id", ("c",)).grade(sub, ans)
+
+
+def _species(n: int = 30) -> pd.DataFrame:
+    names = np.array(["setosa", "versicolor", "virginica"])
+    return pd.DataFrame({"id": np.arange(n), "species": names[np.arange(n) % 3]})
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "f1_macro", "quadratic_weighted_kappa"])
+def test_table_grader_unknown_label_is_invalid_and_named(metric: str) -> None:
+    ans = _species()
+    sub = ans.copy()
+    sub.loc[[2, 5], "species"] = ["martian", "venusian"]
+    grader = TableGrader("t", metric, "id", ("species",))
+    with pytest.raises(InvalidSubmission) as info:
+        grader.grade(sub, ans)
+    reason = info.value.reason
+    assert "column 'species' has 2 label(s) that are none of the task's classes" in reason
+    assert "'martian'" in reason and "'venusian'" in reason
+    assert reason.endswith("allowed labels: setosa, versicolor, virginica")
+
+
+def test_table_grader_f1_macro_averages_known_classes_only() -> None:
+    ans = _species()
+    sub = ans.copy()
+    sub.loc[2, "species"] = "setosa"  # one wrong but known label: scored as sklearn does
+    expected = skm.f1_score(ans["species"], sub["species"], average="macro")
+    assert TableGrader("t", "f1_macro", "id", ("species",)).grade(sub, ans) == expected
+
+
+def test_table_grader_train_classes_absent_from_answers_are_allowed(tmp_path: Path) -> None:
+    ans = _species().query("species != 'virginica'").reset_index(drop=True)
+    train = tmp_path / "train.csv"
+    _species(9).assign(x=1.0).to_csv(train, index=False)
+    sub = ans.copy()
+    sub.loc[0, "species"] = "virginica"
+    with_train = TableGrader("t", "accuracy", "id", ("species",), train_file=train)
+    assert with_train.grade(sub, ans) == pytest.approx((len(ans) - 1) / len(ans))
+    sub.loc[1, "species"] = "martian"
+    with pytest.raises(InvalidSubmission, match="allowed labels: setosa, versicolor, virginica"):
+        with_train.grade(sub, ans)
+
+
+def test_table_grader_numeric_labels_compare_as_numbers() -> None:
+    ans = pd.DataFrame({"id": range(6), "c": [0, 1, 2, 0, 1, 2]})
+    as_float = ans.assign(c=ans["c"].astype(float))
+    grader = TableGrader("t", "accuracy", "id", ("c",))
+    assert grader.grade(as_float, ans) == 1.0
+    out_of_range = ans.assign(c=[0, 1, 2, 0, 1, 7])
+    with pytest.raises(InvalidSubmission, match=r"such as \['7'\]; allowed labels: 0, 1, 2"):
+        grader.grade(out_of_range, ans)
+    text = ans.assign(c=["0", "1", "2", "0", "1", "martian"])
+    with pytest.raises(InvalidSubmission, match=r"1 label\(s\).*\['martian'\]"):
+        grader.grade(text, ans)
 
 
 def test_table_grader_answer_problems_are_data_errors() -> None:
