@@ -46,6 +46,8 @@ class MetricSpec:
             more) or ``any``.
         simplex: each row of a multi-column prediction is a distribution over the columns
             (values sum to one), as for ``multiclass_log_loss``.
+        positive_class: the metric scores one positive label against the rest (``f1``): the
+            grader turns labels into 1 (the task's positive label) and 0 before calling ``fn``.
         description: one line for humans.
     """
 
@@ -55,6 +57,7 @@ class MetricSpec:
     needs: MetricNeeds
     columns: MetricColumns = "one"
     simplex: bool = False
+    positive_class: bool = False
     description: str = ""
 
     def __call__(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -176,7 +179,14 @@ _SPECS: tuple[MetricSpec, ...] = (
     MetricSpec(
         "r2", _r2, False, "scores", columns="any", description="coefficient of determination"
     ),
-    MetricSpec("f1", _f1, False, "labels", description="binary F1 of the label 1"),
+    MetricSpec(
+        "f1",
+        _f1,
+        False,
+        "labels",
+        positive_class=True,
+        description="F1 of the positive label against the rest",
+    ),
     MetricSpec("f1_macro", _f1_macro, False, "labels", description="unweighted mean F1"),
     MetricSpec(
         "quadratic_weighted_kappa",

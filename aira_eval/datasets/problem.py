@@ -35,7 +35,8 @@ class ProblemSpec:
         submission_columns: target columns as they appear in the submission
             (the class names for ``class_probabilities``; else the label columns).
         prediction: how the submission's target columns are filled (see ``PredictionKind``).
-        positive_label: for ``probability``, the train label value that counts as positive.
+        positive_label: for ``probability`` and the ``f1`` metric, the train label value that
+            counts as positive.
         text_columns: free-text feature columns (TF-IDF material).
         drop_columns: columns that must not be used as features (free identifiers, names).
         metric: name of the metric in :mod:`aira_eval.datasets.metrics`.

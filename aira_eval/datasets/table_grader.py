@@ -14,6 +14,9 @@ exactly): rows are matched to the answers by id, and every problem below is an
 - for label metrics (``accuracy``, ``f1``, ``f1_macro``, ``quadratic_weighted_kappa``) a
   label that is none of the task's classes (the labels of the train file's label column and
   of the answers): it would otherwise count as an extra class (``f1_macro``, kappa).
+
+For ``f1`` the labels are scored one against the rest: ``positive_label`` (default 1) is 1,
+any other label 0; a positive label that is none of the task's classes is a ``DataError``.
 """
 
 from __future__ import annotations
@@ -66,6 +69,12 @@ def label_keys(labels: pd.Series, numeric: bool) -> pd.Series:
     if numeric:
         return pd.to_numeric(labels, errors="coerce").astype(float)
     return labels.astype(str)
+
+
+def allowed_labels(known: pd.Series, limit: int = 10) -> str:
+    """The task's classes as sorted text, for reasons (the first ``limit``)."""
+    names = sorted({str(v) for v in known})
+    return ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
 
 
 def read_label_column(path: Path, column: str) -> pd.Series:
@@ -153,6 +162,7 @@ class TableGrader:
         train_file: for label metrics: the train CSV whose label column (the target column's
             name) holds the task's classes, with the answers' labels; ``None``: the answers'
             labels only. Read once, on first use.
+        positive_label: for ``f1``: the label that counts as positive (``None``: 1).
         lower_is_better: set from the metric.
     """
 
@@ -163,6 +173,7 @@ class TableGrader:
     answer_label_column: str | None = None
     sum_tolerance: float = 1e-6
     train_file: Path | None = None
+    positive_label: str | int | bool | None = None
     lower_is_better: bool = field(init=False)
     _train_labels: pd.Series | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -192,9 +203,9 @@ class TableGrader:
         def compute() -> float:
             aligned = self._aligned_submission(submission, answers)
             y_pred = self._predictions(spec, aligned)
-            if spec.needs == "labels":
-                self._check_known_labels(aligned, answers)
             y_true = self._truth(spec, answers.reset_index(drop=True))
+            if spec.needs == "labels":
+                y_true, y_pred = self._label_inputs(spec, aligned, answers)
             return spec(y_true, y_pred)
 
         return guarded(f"{self.name}: {spec.name} failed", compute)
@@ -251,20 +262,40 @@ class TableGrader:
         parts = [answers[column], *([] if self._train_labels is None else [self._train_labels])]
         return pd.concat(parts, ignore_index=True).dropna().drop_duplicates()
 
-    def _check_known_labels(self, aligned: pd.DataFrame, answers: pd.DataFrame) -> None:
+    def _label_inputs(
+        self, spec: MetricSpec, aligned: pd.DataFrame, answers: pd.DataFrame
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(y_true, y_pred)`` labels once every submitted label is a known class; 0/1
+        indicators of the positive label for ``f1``."""
         column = self.target_columns[0]
         known = self._known_labels(answers)
         numeric = is_numeric_labels(known)
-        submitted = aligned[column]
+        truth, submitted = answers[column].reset_index(drop=True), aligned[column]
         unknown = ~label_keys(submitted, numeric).isin(label_keys(known, numeric))
         if unknown.any():
-            allowed = sorted({str(v) for v in known})
-            more = ", ..." if len(allowed) > 10 else ""
             raise InvalidSubmission(
                 f"column {column!r} has {int(unknown.sum())} label(s) that are none of the "
                 f"task's classes, such as {short_examples(submitted[unknown].unique())}; "
-                f"allowed labels: {', '.join(allowed[:10])}{more}"
+                f"allowed labels: {allowed_labels(known)}"
             )
+        if not spec.positive_class:
+            return truth.to_numpy(), submitted.to_numpy()
+        positive = self._positive_key(known, numeric)
+        return (
+            (label_keys(truth, numeric) == positive).to_numpy(dtype=np.int64),
+            (label_keys(submitted, numeric) == positive).to_numpy(dtype=np.int64),
+        )
+
+    def _positive_key(self, known: pd.Series, numeric: bool) -> object:
+        label = 1 if self.positive_label is None else self.positive_label
+        key = label_keys(pd.Series([label]), numeric).iloc[0]
+        if not label_keys(known, numeric).eq(key).any():
+            raise DataError(
+                f"{self.name}: the positive label {label!r} of metric {self.metric} is none of "
+                f"the task's classes ({allowed_labels(known)})",
+                hint="Set positive_label in the task YAML to the label that counts as positive.",
+            )
+        return key
 
     def _truth(self, spec: MetricSpec, answers: pd.DataFrame) -> np.ndarray:
         columns = list(self.target_columns)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from aira_eval.datasets.metrics import get_metric
 from aira_eval.datasets.prepare import CHECKSUMS_FILE, atomic_build, write_checksums, write_csv
 from aira_eval.datasets.problem import PredictionKind, ProblemSpec
-from aira_eval.datasets.table_grader import TableGrader
+from aira_eval.datasets.table_grader import TableGrader, is_numeric_labels, label_keys
 from aira_eval.datasets.task import Task
 
 if TYPE_CHECKING:
@@ -29,14 +29,19 @@ def answers_frame(problem: ProblemSpec, rows: pd.DataFrame) -> pd.DataFrame:
 
     The id column plus: the label columns as they are (``label``, ``regression``,
     ``class_probabilities``, whose grader reads the class from the label column), or 0/1
-    indicators of ``positive_label`` (``probability``).
+    indicators of ``positive_label`` (``probability``; labels compare as the grader compares
+    them, see :func:`~aira_eval.datasets.table_grader.label_keys`).
     """
+    import pandas as pd
+
     id_col = problem.id_columns[0]
     out = rows[[id_col]].reset_index(drop=True).copy()
     for column in problem.label_columns:
         values = rows[column].reset_index(drop=True)
         if problem.prediction == "probability" and problem.positive_label is not None:
-            values = (values.astype(str) == str(problem.positive_label)).astype("int64")
+            numeric = is_numeric_labels(values)
+            key = label_keys(pd.Series([problem.positive_label]), numeric).iloc[0]
+            values = label_keys(values, numeric).eq(key).astype("int64")
         out[column] = values
     return out
 
@@ -83,6 +88,9 @@ def render_description(title: str, intro: str, problem: ProblemSpec) -> str:
         label=problem.label_columns[0], positive=problem.positive_label
     )
     header = ",".join([*problem.id_columns, *problem.submission_columns])
+    if metric.positive_class:
+        positive = 1 if problem.positive_label is None else problem.positive_label
+        direction += f"; the positive label is `{positive}`"
     return "\n".join([
         f"# {title}", "", intro.strip(), "",
         "## Task", "",
@@ -175,6 +183,7 @@ def table_grader(name: str, problem: ProblemSpec, train_file: Path | None = None
     """The generic grader for answers written by :func:`answers_frame`; ``train_file`` (the
     public train CSV) holds the classes a ``label`` submission may use."""
     label_col = problem.label_columns[0] if problem.prediction == "class_probabilities" else None
+    positive = problem.positive_label if get_metric(problem.metric).positive_class else None
     return TableGrader(
         name=name,
         metric=problem.metric,
@@ -182,6 +191,7 @@ def table_grader(name: str, problem: ProblemSpec, train_file: Path | None = None
         target_columns=tuple(problem.submission_columns),
         answer_label_column=label_col,
         train_file=train_file if problem.prediction == "label" else None,
+        positive_label=positive,
     )
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from aira_eval.datasets.grading import read_answers
+from aira_eval.datasets.metrics import get_metric
 from aira_eval.datasets.prepare import (
     atomic_build,
     fingerprint,
@@ -23,6 +24,7 @@ from aira_eval.datasets.prepare import (
     write_checksums,
 )
 from aira_eval.datasets.problem import ProblemSpec
+from aira_eval.datasets.table_grader import allowed_labels, is_numeric_labels, label_keys
 from aira_eval.datasets.table_task import (
     answers_frame,
     render_description,
@@ -74,6 +76,7 @@ def build_from_yaml(spec: TaskYaml, root: Path) -> None:
     train, test, answers_raw = _yaml_frames(spec)
     id_col = spec.id_column or "id"
     classes = _classes(spec, train, answers_raw)
+    _check_positive_label(spec, train, answers_raw)
     problem = spec.problem(classes)
     answers = answers_frame(problem, answers_raw)
     if "sample_submission" in spec.files:
@@ -143,6 +146,35 @@ def _classes(spec: TaskYaml, train: pd.DataFrame, answers: pd.DataFrame) -> tupl
     if unknown:
         raise DataError(f"{spec.path}: labels {unknown[:5]} of {label!r} are not in class_columns")
     return tuple(classes)
+
+
+def _check_positive_label(spec: TaskYaml, train: pd.DataFrame, answers: pd.DataFrame) -> None:
+    """A task scoring a positive label (probability predictions, ``f1``) must name one of its
+    labels: with labels other than 0/1 the default 1 matches none, and no submission could
+    ever score."""
+    import pandas as pd
+
+    if spec.prediction != "probability" and not get_metric(spec.metric).positive_class:
+        return
+    label = spec.target_columns[0]
+    labels = pd.concat([train[label], answers[label]], ignore_index=True).dropna()
+    numeric = is_numeric_labels(labels)
+    key = label_keys(pd.Series([spec.positive_label]), numeric).iloc[0]
+    if label_keys(labels, numeric).eq(key).any():
+        return
+    allowed = allowed_labels(labels)
+    if "positive_label" not in spec.raw:
+        raise UsageError(
+            f"{spec.path}: field `positive_label` is required: metric {spec.metric} scores a "
+            f"positive label, and the labels of {label!r} ({allowed}) are not 0/1",
+            hint="Set `positive_label:` to the label that counts as positive, e.g. "
+            f"positive_label: {max(str(v) for v in labels)!r}.",
+        )
+    raise UsageError(
+        f"{spec.path}: field `positive_label`: {spec.positive_label!r} is none of the labels of "
+        f"{label!r} ({allowed})",
+        hint="Set `positive_label:` to the label that counts as positive.",
+    )
 
 
 def _normalized(spec: TaskYaml, problem: ProblemSpec) -> dict[str, Any]:

@@ -21,7 +21,8 @@ Schema (paths relative to the YAML file's folder, or to ``--raw-dir``)::
     direction: higher              # optional: higher | lower, must agree with the metric
     prediction: probability        # optional: label | probability | class_probabilities |
                                    #   regression (default: from the metric)
-    positive_label: 1              # probability only (default 1)
+    positive_label: 1              # probability and metric f1 only (default 1); required
+                                   #   when the labels are not 0/1
     class_columns: [a, b, c]       # class_probabilities only (default: sorted train labels)
     text_columns: [comment]        # optional: free-text feature columns
     drop_columns: [name]           # optional: columns that are not features
@@ -162,7 +163,7 @@ def load_task_yaml(path: Path, raw_dir: Path | None = None) -> TaskYaml:
         lower_is_better=lower, prediction=prediction,
         title=str(raw.get("title") or name), description=str(raw.get("description") or ""),
         description_file=_opt_path(path, raw, "description_file", base),
-        positive_label=raw.get("positive_label", 1 if prediction == "probability" else None),
+        positive_label=raw.get("positive_label", 1 if _has_positive(metric, prediction) else None),
         class_columns=_str_list(path, raw, "class_columns"),
         text_columns=_str_list(path, raw, "text_columns"),
         drop_columns=_str_list(path, raw, "drop_columns"),
@@ -251,6 +252,13 @@ def _prediction(path: Path, raw: dict[str, Any], metric: str) -> PredictionKind:
         raise _bad(path, "prediction", f"{given} does not fit metric {metric}, which scores "
                    f"{expected} predictions")
     return expected
+
+
+def _has_positive(metric: str, prediction: str) -> bool:
+    """Whether the task scores a positive label (probability predictions, ``f1``)."""
+    from aira_eval.datasets.metrics import get_metric
+
+    return prediction == "probability" or get_metric(metric).positive_class
 
 
 def _check_columns(

@@ -403,3 +403,23 @@ def test_report_to_dict_is_json_and_roundtrips() -> None:
         "reason",
     }
     assert GradeReport.from_dict(data) == report
+
+
+def test_table_grader_f1_positive_label_one_against_the_rest() -> None:
+    ans = _species()
+    sub = ans.copy()
+    sub.loc[[0, 1, 4], "species"] = ["versicolor", "setosa", "setosa"]
+    grader = TableGrader("t", "f1", "id", ("species",), positive_label="setosa")
+    expected = skm.f1_score(ans["species"] == "setosa", sub["species"] == "setosa")
+    assert grader.grade(sub, ans) == pytest.approx(expected, abs=1e-12)
+    assert grader.grade(ans, ans) == 1.0
+    binary = pd.DataFrame({"id": range(6), "c": [0, 1, 1, 0, 1, 0]})
+    guess = binary.assign(c=[0, 1, 0, 1, 1, 0])
+    default = TableGrader("t", "f1", "id", ("c",))
+    assert default.grade(guess, binary) == pytest.approx(skm.f1_score(binary.c, guess.c))
+
+
+def test_table_grader_f1_positive_label_outside_the_classes_is_a_data_error() -> None:
+    ans = _species()
+    with pytest.raises(DataError, match=r"positive label 1 of metric f1 is none of the task's"):
+        TableGrader("t", "f1", "id", ("species",)).grade(ans, ans)

@@ -197,3 +197,70 @@ def test_data_that_does_not_fit_the_yaml(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="repeat"):
         prepare_yaml(load_task_yaml(_yaml(raw)), tmp_path / "o2")
     assert not (tmp_path / "o2").exists()
+
+
+# -- f1 and positive_label -------------------------------------------------------------------
+
+
+def test_f1_with_string_labels_scores_the_positive_label(tmp_path: Path) -> None:
+    from sklearn.metrics import f1_score
+
+    raw = _raw(tmp_path)
+    written = prepare_yaml(load_task_yaml(_yaml(raw, metric="f1")), tmp_path / "out")
+    task = resolve_task(str(written), heldouts=False, cache_dir=tmp_path / "c")
+    answers = task.answers()
+    assert set(answers["label"]) == {"yes", "no"}
+    perfect = tmp_path / "perfect.csv"
+    answers.to_csv(perfect, index=False)
+    report = task.grade(perfect, heldouts=False)
+    assert report.valid_submission and report.score == 1.0
+    flipped = answers.assign(label=answers["label"].map({"yes": "no", "no": "yes"}))
+    flipped.loc[:9, "label"] = answers.loc[:9, "label"]
+    wrong = tmp_path / "wrong.csv"
+    flipped.to_csv(wrong, index=False)
+    expected = f1_score(answers["label"], flipped["label"], pos_label="yes")
+    assert 0 < expected < 1
+    assert task.grade(wrong, heldouts=False).raw_score == pytest.approx(expected, abs=1e-12)
+    assert "the positive label is `yes`" in task.description()
+
+
+def test_f1_with_string_labels_needs_positive_label(tmp_path: Path) -> None:
+    raw = _raw(tmp_path)
+    spec = load_task_yaml(_yaml(raw, metric="f1", positive_label=None))
+    with pytest.raises(UsageError, match="field `positive_label` is required") as info:
+        prepare_yaml(spec, tmp_path / "out")
+    assert "(no, yes) are not 0/1" in str(info.value)
+    assert info.value.hint is not None and "positive_label: 'yes'" in info.value.hint
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(UsageError, match="positive_label"):  # loading a raw YAML prepares it
+        resolve_task(str(raw / "task.yaml"), heldouts=False, cache_dir=tmp_path / "c")
+    typo = load_task_yaml(_yaml(raw, metric="f1", positive_label="Yes"))
+    with pytest.raises(UsageError, match=r"'Yes' is none of the labels of 'label' \(no, yes\)"):
+        prepare_yaml(typo, tmp_path / "out")
+
+
+def test_probability_with_string_labels_needs_positive_label(tmp_path: Path) -> None:
+    raw = _raw(tmp_path)
+    spec = load_task_yaml(_yaml(raw, positive_label=None))
+    with pytest.raises(UsageError, match="field `positive_label` is required"):
+        prepare_yaml(spec, tmp_path / "out")
+
+
+def test_f1_with_0_1_labels_defaults_to_positive_1(tmp_path: Path) -> None:
+    from sklearn.metrics import f1_score
+
+    raw = _raw(tmp_path)
+    frame = pd.read_csv(raw / "train.csv")
+    frame["flag"] = (frame["label"] == "yes").astype(int)
+    frame.to_csv(raw / "train.csv", index=False)
+    spec = load_task_yaml(_yaml(raw, metric="f1", target_columns=["flag"], positive_label=None))
+    assert spec.positive_label == 1
+    task = resolve_task(str(prepare_yaml(spec, tmp_path / "out")), heldouts=False,
+                        cache_dir=tmp_path / "c")
+    answers = task.answers()
+    guess = answers.assign(flag=1 - answers["flag"])
+    guess.loc[:4, "flag"] = answers.loc[:4, "flag"]
+    path = tmp_path / "guess.csv"
+    guess.to_csv(path, index=False)
+    expected = f1_score(answers["flag"], guess["flag"])
+    assert task.grade(path, heldouts=False).raw_score == pytest.approx(expected, abs=1e-12)
