@@ -203,9 +203,10 @@ class TableGrader:
         def compute() -> float:
             aligned = self._aligned_submission(submission, answers)
             y_pred = self._predictions(spec, aligned)
-            y_true = self._truth(spec, answers.reset_index(drop=True))
             if spec.needs == "labels":
                 y_true, y_pred = self._label_inputs(spec, aligned, answers)
+            else:
+                y_true = self._truth(spec, answers.reset_index(drop=True))
             return spec(y_true, y_pred)
 
         return guarded(f"{self.name}: {spec.name} failed", compute)
@@ -299,8 +300,6 @@ class TableGrader:
 
     def _truth(self, spec: MetricSpec, answers: pd.DataFrame) -> np.ndarray:
         columns = list(self.target_columns)
-        if spec.needs == "labels":
-            return answers[columns[0]].to_numpy()
         if self.answer_label_column is not None:
             labels = answers[self.answer_label_column].astype(str).to_numpy()
             unknown = sorted(set(labels.tolist()) - set(columns))
