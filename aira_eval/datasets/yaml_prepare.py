@@ -24,7 +24,12 @@ from aira_eval.datasets.prepare import (
     write_checksums,
 )
 from aira_eval.datasets.problem import ProblemSpec
-from aira_eval.datasets.table_grader import allowed_labels, is_numeric_labels, label_keys
+from aira_eval.datasets.table_grader import (
+    allowed_labels,
+    is_numeric_labels,
+    label_keys,
+    read_label_column,
+)
 from aira_eval.datasets.table_task import (
     answers_frame,
     render_description,
@@ -76,7 +81,9 @@ def build_from_yaml(spec: TaskYaml, root: Path) -> None:
     train, test, answers_raw = _yaml_frames(spec)
     id_col = spec.id_column or "id"
     classes = _classes(spec, train, answers_raw)
-    _check_positive_label(spec, train, answers_raw)
+    if scores_positive_label(spec):
+        label = spec.target_columns[0]
+        _check_positive_label(spec, train[label], answers_raw[label])
     problem = spec.problem(classes)
     answers = answers_frame(problem, answers_raw)
     if "sample_submission" in spec.files:
@@ -148,16 +155,19 @@ def _classes(spec: TaskYaml, train: pd.DataFrame, answers: pd.DataFrame) -> tupl
     return tuple(classes)
 
 
-def _check_positive_label(spec: TaskYaml, train: pd.DataFrame, answers: pd.DataFrame) -> None:
-    """A task scoring a positive label (probability predictions, ``f1``) must name one of its
-    labels: with labels other than 0/1 the default 1 matches none, and no submission could
-    ever score."""
+def scores_positive_label(spec: TaskYaml) -> bool:
+    """Whether the task scores a positive label (probability predictions, ``f1``)."""
+    return spec.prediction == "probability" or get_metric(spec.metric).positive_class
+
+
+def _check_positive_label(spec: TaskYaml, *columns: pd.Series) -> None:
+    """The positive label of a task that scores one must be one of the labels in
+    ``columns`` (the train's, the answers'): with labels other than 0/1 the default 1 matches
+    none, and no submission could ever score."""
     import pandas as pd
 
-    if spec.prediction != "probability" and not get_metric(spec.metric).positive_class:
-        return
     label = spec.target_columns[0]
-    labels = pd.concat([train[label], answers[label]], ignore_index=True).dropna()
+    labels = pd.concat(columns, ignore_index=True).dropna()
     numeric = is_numeric_labels(labels)
     key = label_keys(pd.Series([spec.positive_label]), numeric).iloc[0]
     if label_keys(labels, numeric).eq(key).any():
@@ -214,5 +224,7 @@ def load_yaml_task(path: Path, cache_dir: Path, task_id: str | None = None) -> T
         if not (root / PREPARED_YAML).is_file():
             atomic_build(root, lambda tmp: build_from_yaml(spec, tmp))
         spec = load_task_yaml(root / PREPARED_YAML)
+    if scores_positive_label(spec):  # a task prepared before positive_label applied to f1
+        _check_positive_label(spec, read_label_column(spec.files["train"], spec.target_columns[0]))
     problem = spec.problem()
     return table_task(task_id or str(path), "yaml", spec.name, root, problem, spec.leaderboard)

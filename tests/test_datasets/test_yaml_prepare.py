@@ -264,3 +264,14 @@ def test_f1_with_0_1_labels_defaults_to_positive_1(tmp_path: Path) -> None:
     guess.to_csv(path, index=False)
     expected = f1_score(answers["flag"], guess["flag"])
     assert task.grade(path, heldouts=False).raw_score == pytest.approx(expected, abs=1e-12)
+
+
+def test_prepared_yaml_without_positive_label_fails_to_load(tmp_path: Path) -> None:
+    # a task prepared before positive_label applied to f1 (or edited by hand) lacks it
+    raw = _raw(tmp_path)
+    written = prepare_yaml(load_task_yaml(_yaml(raw, metric="f1")), tmp_path / "out")
+    stored = yaml.safe_load(written.read_text())
+    del stored["positive_label"]
+    written.write_text(yaml.safe_dump(stored))
+    with pytest.raises(UsageError, match="field `positive_label` is required"):
+        resolve_task(str(written), heldouts=False, cache_dir=tmp_path / "c")
