@@ -199,7 +199,20 @@ def local_tasks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, LocalTask
         root, "text", _text_frame(), text, TableGrader("text", "roc_auc", "id", ("insult",)),
         ["insult"])
     tasks["json-records"] = _json_task(root)
+    tasks["yes-no-f1"] = _yes_no_task(root)
     return tasks
+
+
+def _yes_no_task(root: Path) -> LocalTask:
+    """Binary F1 of a string label (the script's own validation must use the same label)."""
+    from sklearn import datasets
+
+    bc = datasets.load_breast_cancer()
+    frame = _with_ids(bc.data[:, :8]).assign(
+        target=np.where(bc.target == 1, "yes", "no"))
+    return _write_task(
+        root, "yes-no-f1", frame, _spec("label", "f1", False, positive_label="yes"),
+        TableGrader("yes-no", "f1", "id", ("target",), positive_label="yes"), ["target"])
 
 
 def _json_task(root: Path) -> LocalTask:
@@ -689,6 +702,7 @@ REPRESENTATIVE = (
           ("missing_indicators", True), ("log1p_skewed", True))),
     Case("text", "svm", (("text_analyzer", "char_wb"), ("model.params.kernel", "linear"))),
     Case("json-records", "linear"),
+    Case("yes-no-f1", "linear"),
     Case("wine", draft_seed=1),
     Case("breast-cancer", draft_seed=4),
 )

@@ -150,7 +150,8 @@ def model_expression(config: PipelineConfig, problem: ProblemSpec, imports: Impo
 _SCORES: dict[tuple[str, str], tuple[str, str, tuple[str, ...]]] = {
     ("label", "accuracy"): ("Accuracy.", "accuracy_score(y_true, predictions)",
                             ("accuracy_score",)),
-    ("label", "f1"): ("Binary F1 of the label 1.", "f1_score(y_true, predictions)", ("f1_score",)),
+    ("label", "f1"): ("Binary F1 of the positive label.",
+                      "f1_score(y_true, predictions, pos_label=POSITIVE_LABEL)", ("f1_score",)),
     ("label", "f1_macro"): ("Unweighted mean F1 over classes.",
                             'f1_score(y_true, predictions, average="macro")', ("f1_score",)),
     ("label", "quadratic_weighted_kappa"): (

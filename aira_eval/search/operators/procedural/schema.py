@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from aira_eval.datasets.metrics import get_metric
 from aira_eval.datasets.problem import ProblemSpec
 
 SAMPLE_ROWS = 5000
@@ -54,7 +55,8 @@ class DataSchema:
         cardinality: distinct values seen in the sample, per string column.
         n_rows: train rows (exact when the file is small, else estimated from its size).
         n_classes: classes of a classification target (0 for regression).
-        positive_label: the positive class of a ``probability`` task (spec's, else inferred).
+        positive_label: the positive class of a ``probability`` task or of a binary-F1 label
+            task (spec's, else inferred; F1's default is 1, as the grader's).
         targets_nonnegative: every sampled regression target is ≥ 0 (log1p targets allowed).
         submission_order: the sample submission's column order (ids and targets).
         numeric_missing: a numeric feature (or a compound column, whose parts may be absent)
@@ -193,11 +195,15 @@ def _estimate_rows(path: Path, sample: pd.DataFrame, nrows: int) -> int:
 
 
 def _positive_label(problem: ProblemSpec, labels: pd.Series) -> str | int | bool | None:
-    if problem.prediction != "probability":
+    """The positive class of a probability task, or of a label task scored by binary F1."""
+    f1 = problem.prediction == "label" and get_metric(problem.metric).name == "f1"
+    if problem.prediction != "probability" and not f1:
         return None
     if problem.positive_label is not None:
         return problem.positive_label
     values = labels.dropna().unique().tolist()
+    if f1:  # the grader's default: the label 1 (a task with other labels names its own)
+        return 1
     if set(values) <= {0, 1} or set(values) <= {False, True}:
         return True if any(isinstance(v, bool) for v in values) else 1
     return sorted(values, key=str)[-1] if values else None
