@@ -60,15 +60,26 @@ def probability_block(values: np.ndarray, resamples: Resamples, reference: int,
     return block
 
 
+def _seed_level(resamples: Resamples, options: SelectionOptions) -> Resamples:
+    """``resamples`` when they resample seeds within fixed tasks; else seed-level draws over
+    the same units (per-task intervals resample each task's searches only)."""
+    if not resamples.task_level:
+        return resamples
+    return draw_resamples(resamples.strata, resamples.n_resamples, options.seed + 2)
+
+
 def per_task_intervals(values: np.ndarray, resamples: Resamples, reference: int,
                        direction: np.ndarray, options: SelectionOptions, task_names: list[str],
                        names: list[str], metrics: list[str]) -> dict[str, Any]:
     """``task -> strategy -> metric ->`` estimate, interval (``options.ci``), number of
     searches with a value and the paired difference to the reference, each in the task's own
-    metric. The t interval is analytic; the bootstrap methods use the task's columns of the
-    shared weights."""
+    metric. The t interval is analytic; the bootstrap methods resample the task's own searches
+    (seed level, whatever the study-level resampling): the task's columns of the shared
+    weights at seed level, fresh seed-level draws under ``--task-bootstrap`` (whose weights
+    of one task sum to ``m·n_t``, ``m`` the times the task was drawn)."""
     out: dict[str, Any] = {}
     _, n_strat, n_met = values.shape
+    seed_level = _seed_level(resamples, options)
     diffs = values - values[:, reference : reference + 1, :]
     for t, task in enumerate(task_names):
         units = np.flatnonzero(resamples.strata == t)
@@ -80,7 +91,7 @@ def per_task_intervals(values: np.ndarray, resamples: Resamples, reference: int,
             ci = t_interval(means, options.level).reshape(n_strat, n_met, 2)
             d_ci = t_interval(deltas, options.level).reshape(n_strat, n_met, 2)
         else:
-            sub = Resamples(weights=resamples.weights[:, units],
+            sub = Resamples(weights=seed_level.weights[:, units],
                             task_weights=np.ones((resamples.n_resamples, 1), dtype=np.float32),
                             strata=np.zeros(units.size, dtype=np.int64), task_level=False)
             boot = paired_bootstrap(values[units], sub, reference, direction, options.level,
