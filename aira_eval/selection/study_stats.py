@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 
 MIN_SEEDS = 5
 MIN_TEST_ROWS = 100
-CI_NAMES = {"t": "t (Welch–Satterthwaite)", "expanded": "expanded percentile",
-            "percentile": "percentile", "bca": "BCa"}
+CI_NAMES = {"t": "t (Welch–Satterthwaite)", "studentized": "studentized (bootstrap-t)",
+            "expanded": "expanded percentile", "percentile": "percentile", "bca": "BCa"}
 
 
 def _num(x: Any) -> float | None:

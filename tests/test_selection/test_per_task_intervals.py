@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
+from typer.testing import CliRunner
 
 import aira_eval as ae
+from aira_eval.cli.main import app
+from aira_eval.selection.bootstrap import CI_METHODS
+from aira_eval.selection.study_stats import CI_NAMES
 from aira_eval.study.manifest import TaskInfo
 from tests.test_selection.conftest import make_nodes, write_study
 
@@ -54,3 +59,30 @@ def test_per_task_percentile_interval_matches_scipy(tmp_path: Path,
         width = want.high - want.low
         assert block["delta_ci_low"] == pytest.approx(want.low, abs=0.1 * width)
         assert block["delta_ci_high"] == pytest.approx(want.high, abs=0.1 * width)
+
+
+@pytest.mark.parametrize("method", CI_METHODS)
+@pytest.mark.parametrize("task_bootstrap", [False, True])
+def test_every_accepted_ci_method_runs_end_to_end(tmp_path: Path, method: str,
+                                                  task_bootstrap: bool) -> None:
+    assert set(CI_NAMES) == set(CI_METHODS)
+    study = _two_task_study(tmp_path / "s", n_seeds=5)
+    res = ae.select(study, strategies=["best-val", "oracle"], ci=method, resamples=300,
+                    task_bootstrap=task_bootstrap)
+    assert res.summary["ci_method"] == method
+    assert CI_NAMES[method] in res.summary["resampling"]
+    row = res.table[(res.table["strategy"] == "oracle") & (res.table["metric"] == "test_score")]
+    assert np.isfinite(row[["lo", "hi"]].to_numpy(dtype=float)).all()
+    task = res.summary["per_task_intervals"]["ta"]["oracle"]["test_score"]
+    assert task["ci_low"] is not None and task["ci_low"] <= task["estimate"] <= task["ci_high"]
+
+
+@pytest.mark.parametrize("method", CI_METHODS)
+def test_every_ci_method_works_in_the_cli(tmp_path: Path, method: str) -> None:
+    study = _two_task_study(tmp_path / "s", n_seeds=5)
+    out = CliRunner().invoke(app, ["select", str(study), "--no-mlflow", "--resamples", "200",
+                                   "--ci", method, "-s", "best-val", "-s", "oracle", "--out",
+                                   str(tmp_path / "sel")])
+    assert out.exit_code == 0, out.output
+    summary = json.loads((tmp_path / "sel" / "summary.json").read_text())
+    assert summary["ci_method"] == method
