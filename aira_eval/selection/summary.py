@@ -34,7 +34,7 @@ from aira_eval.selection.bootstrap import (
     paired_bootstrap,
 )
 from aira_eval.selection.compare import CompareOptions, compare_groups
-from aira_eval.selection.duplicates import code_hashes
+from aira_eval.selection.duplicates import study_code_hashes
 from aira_eval.selection.evaluate import METRICS, evaluate_strategies
 from aira_eval.selection.grouping import Grouping, resolve_grouping
 from aira_eval.selection.result import (
@@ -204,7 +204,7 @@ def run_selection(study: Study, options: SelectionOptions) -> SelectionResult:
         raise UsageError(f"no group {options.baseline_group!r}",
                          hint=(f"Did you mean {', '.join(close)}? " if close else "")
                          + f"Groups: {', '.join(grouping.labels)}.")
-    frame = study.frame.assign(code_sha=code_hashes(study.frame, study.codes))
+    frame = study.frame.assign(code_sha=study_code_hashes(study))
     table = evaluate_strategies(frame, study.tasks, strategies, params)
     table = grouping.annotate(add_win_rate(table, options.reference, study.tasks))
     metrics, names = [*METRICS, WIN_RATE], [s.name for s in strategies]
