@@ -32,6 +32,8 @@ def _with_ci(stats: dict[str, Any]) -> str:
     """Estimate over its interval, two lines, so that 80 columns fit the table."""
     if stats["estimate"] is None:
         return "—"
+    if stats["ci_low"] is None and stats["ci_high"] is None:  # no variance estimate
+        return f"{_fmt(stats['estimate'])}\n—"
     return f"{_fmt(stats['estimate'])}\n{_fmt(stats['ci_low'])}…{_fmt(stats['ci_high'])}"
 
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 MIN_SEEDS = 5
 MIN_TEST_ROWS = 100
+NO_VARIANCE = "no variance estimate"
 CI_NAMES = {"t": "t (Welch–Satterthwaite)", "studentized": "studentized (bootstrap-t)",
             "expanded": "expanded percentile", "percentile": "percentile", "bca": "BCa"}
 
@@ -119,7 +120,17 @@ def per_task_frame(summary: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def small_sample_warnings(table: pd.DataFrame, study: Study) -> list[str]:
+def _undefined_note(seeds: pd.Series, task_level: bool) -> str:
+    """Why the intervals are undefined when no variance can be estimated, else ''."""
+    if (len(seeds) > 1) if task_level else (seeds.max() > 1):
+        return ""
+    unit = "one task" if task_level else "one search per task"
+    return (f" With {unit} there is {NO_VARIANCE}: the intervals are undefined (—), "
+            "not a point.")
+
+
+def small_sample_warnings(table: pd.DataFrame, study: Study, task_level: bool = False
+                          ) -> list[str]:
     """One line per kind of small sample (module docstring)."""
     out: list[str] = []
     first = table[table["strategy"] == table["strategy"].iloc[0]]
@@ -129,7 +140,8 @@ def small_sample_warnings(table: pd.DataFrame, study: Study) -> list[str]:
         out.append(f"{len(few)} task(s) have fewer than {MIN_SEEDS} searches (fewest: "
                    f"{int(few.min())}, {few.idxmin()}): the 95% intervals are approximate "
                    f"there (coverage is checked from {MIN_SEEDS} seeds per task up) — read them "
-                   "as rough, and prefer more seeds to a finer method.")
+                   "as rough, and prefer more seeds to a finer method."
+                   + _undefined_note(seeds, task_level))
     nodes = study.frame[study.frame["valid"].to_numpy(dtype=bool)]
     rows = nodes.groupby("task")["n_test"].median()
     small = rows[(rows > 0) & (rows < MIN_TEST_ROWS)]
@@ -159,6 +171,21 @@ def sparse_difference_warnings(summary: dict[str, Any], reference: str,
     return [f"{where}few searches where the pick differs from {reference}'s ({head}): "
             f"{', '.join(counts)}; their Δ intervals rest on those few searches: read the "
             "counts, not the intervals."]
+
+
+def undefined_interval_warnings(summary: dict[str, Any]) -> list[str]:
+    """One line naming the strategies whose headline estimate has no interval although it
+    has a value: every task has at most one value of it (e.g. one search reports a
+    validation score), so no variance can be estimated."""
+    head = summary["headline_metric"]
+    names = sorted({name for group in summary["groups"].values()
+                    for name, block in group["strategies"].items()
+                    if block["metrics"][head]["estimate"] is not None
+                    and block["metrics"][head]["ci_low"] is None})
+    if not names:
+        return []
+    return [f"no interval for {', '.join(names)} ({head}): at most one value per task, so "
+            f"{NO_VARIANCE} (shown as —)."]
 
 
 def resampling_note(options: SelectionOptions) -> str:
@@ -194,7 +221,9 @@ def add_study_stats(result: SelectionResult, options: SelectionOptions, study: S
     if len(result._stats) == 1:
         summary["per_task_intervals"] = next(iter(summary["groups"].values()))[
             "per_task_intervals"]
-    summary["warnings"] = [*small_sample_warnings(result.picks, study),
+    small = small_sample_warnings(result.picks, study, options.task_bootstrap)
+    explained = any(NO_VARIANCE in w for w in small)
+    summary["warnings"] = [*small, *([] if explained else undefined_interval_warnings(summary)),
                            *(w for label, g in summary["groups"].items()
                              for w in sparse_difference_warnings(
                                  {"headline_metric": summary["headline_metric"], **g},
