@@ -18,8 +18,10 @@ _SHORT = {"normalized_score": "norm.", "test_score": "test", "win_rate": "win",
           "any_medal": "medal", "valid_submission": "valid"}
 _CI_NAMES = {"t": "Welch t", "expanded": "expanded percentile", "percentile": "percentile",
              "bca": "BCa"}
-NORM_NOTE = ("norm. = (test score − the sample submission's) / (the study's best test score on "
-             "the task − the sample's); a failed submission counts 0")
+NORM_NOTE = ("norm. = (test score − the sample submission's) / (the task's reference − the "
+             "sample's), the reference fixed per task: the one study.json records, else the "
+             "leaderboard's best, else the best test score in the loaded studies; a failed "
+             "submission counts 0")
 
 
 def _fmt(value: float | None) -> str:
