@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 import aira_eval as ae
 from aira_eval.study.manifest import StudyManifest, TaskInfo
@@ -54,3 +56,20 @@ def test_topk_duplicates_are_detected_within_each_pooled_study(tmp_path: Path) -
             assert got["test_score"] == want["test_score"]
     assert (alone_a["duplicates_skipped"] == 0).all()
     assert (alone_b["duplicates_skipped"] == 1).all()
+
+
+def test_pooled_studies_share_the_first_recorded_reference(tmp_path: Path) -> None:
+    a = _study(tmp_path / "A", "A", ["a0", "a1", "a2", "a3"])
+    b = _study(tmp_path / "B", "B", ["b0", "b1", "b2", "b3"])
+    for directory, reference in ((a, None), (b, 1.5)):
+        manifest = StudyManifest.read(directory)
+        info = dataclasses.replace(manifest.tasks["t"], sample_score=0.4,
+                                   reference_score=reference)
+        dataclasses.replace(manifest, tasks={"t": info}).write(directory)
+    assert ae.load_study([a, b]).tasks["t"].reference_score == 1.5
+    assert ae.load_study([b, a]).tasks["t"].reference_score == 1.5
+    norm = [ae.select(paths, strategies=["best-val"], resamples=100, pool=True)
+            .table.set_index(["strategy", "metric"]).loc[("best-val", "normalized_score"),
+                                                         "estimate"]
+            for paths in ([a, b], [b, a])]
+    assert norm[0] == pytest.approx(norm[1]) == pytest.approx((0.5 - 0.4) / (1.5 - 0.4))
