@@ -195,6 +195,12 @@ def add_win_rate(table: pd.DataFrame, reference: str, tasks: dict[str, TaskInfo]
     return out
 
 
+def shared_metric(tasks: dict[str, TaskInfo]) -> bool:
+    """True when every task has the same metric and direction: only then is a mean of raw
+    scores over tasks meaningful."""
+    return len({(info.metric, info.lower_is_better) for info in tasks.values()}) <= 1
+
+
 def rate_metric(tasks: dict[str, TaskInfo]) -> str:
     """The generalization view's rate: medal rate when every task has medal thresholds, else
     the normalized score."""
@@ -260,7 +266,8 @@ def run_selection(study: Study, options: SelectionOptions) -> SelectionResult:
                if "task" not in grouping.columns}  # grouped by task: lacking others is the point
     result = SelectionResult(
         picks=table, table=tidy, compare=compare,
-        generalization=generalization_table(tidy, grouping.columns, rate_metric(study.tasks)),
+        generalization=generalization_table(tidy, grouping.columns, rate_metric(study.tasks),
+                                            raw=shared_metric(study.tasks)),
         summary={}, skipped=skipped, by=grouping.columns, groups=grouping.labels,
         note=grouping.note, missing_tasks={k: v for k, v in missing.items() if v},
         strategies=names, metrics=metrics, _values=values, _stats=stats)
