@@ -3,7 +3,7 @@ intervals, small-sample warnings and the note on what the bootstrap resamples.
 
 Warnings (one line each, returned in ``summary["warnings"]``; the CLI prints them):
 
-* a task with fewer than :data:`MIN_SEEDS` searches: the default interval's coverage was
+* a (group, task) with fewer than :data:`MIN_SEEDS` searches: the default interval's coverage was
   checked from 5 seeds per task up (docs/statistics.md); below that it is approximate;
 * a strategy that differs from the reference on fewer than :data:`MIN_SEEDS` searches
   (:func:`sparse_difference_warnings`);
@@ -121,24 +121,41 @@ def per_task_frame(summary: dict[str, Any]) -> pd.DataFrame:
 
 
 def _undefined_note(seeds: pd.Series, task_level: bool) -> str:
-    """Why the intervals are undefined when no variance can be estimated, else ''."""
-    if (len(seeds) > 1) if task_level else (seeds.max() > 1):
+    """Why the intervals are undefined when a group (``seeds``: searches per group and task)
+    has no variance estimate, else ''."""
+    per_group = seeds.groupby(level=0, sort=False)
+    bare = per_group.size() < 2 if task_level else per_group.max() < 2
+    if not bare.any():
         return ""
     unit = "one task" if task_level else "one search per task"
     return (f" With {unit} there is {NO_VARIANCE}: the intervals are undefined (—), "
             "not a point.")
 
 
+def _fewest(few: pd.Series, grouped: bool) -> str:
+    """``task n`` of the fewest searches, per group when there are several."""
+    parts = []
+    for group, counts in few.groupby(level=0, sort=False):
+        task = counts.droplevel(0)
+        parts.append(f"{group} {int(task.min())} on {task.idxmin()}" if grouped
+                     else f"{int(task.min())}, {task.idxmin()}")
+    return ("per group: " if grouped else "") + ", ".join(parts)
+
+
 def small_sample_warnings(table: pd.DataFrame, study: Study, task_level: bool = False
                           ) -> list[str]:
-    """One line per kind of small sample (module docstring)."""
+    """One line per kind of small sample (module docstring); searches are counted per
+    compared group (``table``'s ``group`` column, when it has one) and task."""
     out: list[str] = []
     first = table[table["strategy"] == table["strategy"].iloc[0]]
-    seeds = first.groupby("task", sort=False).size()
+    group = first["group"] if "group" in first.columns else pd.Series("all", first.index)
+    seeds = first.groupby([group.astype(str), first["task"]], sort=False).size()
     few = seeds[seeds < MIN_SEEDS]
     if len(few):
-        out.append(f"{len(few)} task(s) have fewer than {MIN_SEEDS} searches (fewest: "
-                   f"{int(few.min())}, {few.idxmin()}): the 95% intervals are approximate "
+        grouped = group.nunique() > 1
+        cells = "(group, task) pair(s)" if grouped else "task(s)"
+        out.append(f"{len(few)} {cells} have fewer than {MIN_SEEDS} searches (fewest: "
+                   f"{_fewest(few, grouped)}): the 95% intervals are approximate "
                    f"there (coverage is checked from {MIN_SEEDS} seeds per task up) — read them "
                    "as rough, and prefer more seeds to a finer method."
                    + _undefined_note(seeds, task_level))

@@ -97,3 +97,14 @@ def test_cli_shows_a_dash_for_an_undefined_interval(tmp_path: Path) -> None:
     assert out.exit_code == 0, out.output
     assert "…" not in out.output.split("generalization")[0]
     assert "no variance estimate: the intervals are undefined" in " ".join(out.output.split())
+
+
+def test_few_searches_warning_counts_per_group_and_task(tmp_path: Path) -> None:
+    # 2 policies × 3 seeds: 6 searches per task pooled, but each agent's intervals rest on 3
+    study = _study(tmp_path / "s", n_tasks=2, n_seeds=3, policies=("greedy", "random"))
+    res = ae.select(study, strategies=["best-val", "oracle"], by="policy", resamples=100)
+    line = next(w for w in res.summary["warnings"] if "fewer than 5 searches" in w)
+    assert "4 (group, task) pair(s)" in line
+    assert "per group: greedy 3 on t0, random 3 on t0" in line
+    pooled = ae.select(study, strategies=["best-val", "oracle"], pool=True, resamples=100)
+    assert not any("fewer than 5 searches" in w for w in pooled.summary["warnings"])
