@@ -1,10 +1,13 @@
-"""The normalized score's texts name the fixed per-task reference the code divides by."""
+"""The select table: the normalized score's texts name the fixed per-task reference the code
+divides by; the strategy table stays readable at 80 columns."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -36,3 +39,25 @@ def test_caption_and_description_name_the_leaderboard_reference(tmp_path: Path) 
     assert "the study's best test score on the task" not in caption
     assert "(the task's reference − the sample's)" in caption
     assert "else the leaderboard's best" in caption
+
+
+def test_strategy_table_fits_80_columns_without_cut_cells(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    frames = []
+    for s in range(3):
+        specs = [{"val": float(v), "test": float(t), "search": float(v), "select": float(v)}
+                 for v, t in zip(rng.uniform(0.7, 0.9, 6), rng.uniform(0.7, 0.9, 6),
+                                 strict=True)]
+        frames.append(make_nodes(specs, search_id=f"t__greedy__s{s}", task="t", seed=s))
+    info = TaskInfo(task="t", metric="acc", lower_is_better=False, sample_score=0.5,
+                    leaderboard_scores=[0.9, 0.85, 0.8, 0.75, 0.7], reference_score=0.9,
+                    thresholds={"gold": 0.88, "silver": 0.85, "bronze": 0.82, "median": 0.78})
+    study = write_study(tmp_path / "s", pd.concat(frames, ignore_index=True), {"t": info})
+    out = CliRunner().invoke(app, ["select", str(study), "--no-mlflow", "--resamples", "200",
+                                   "--out", str(tmp_path / "sel")], env={"COLUMNS": "80"})
+    assert out.exit_code == 0, out.output
+    table = out.output.split("95% t")[0]
+    rows = [line for line in table.splitlines() if line.startswith(" oracle")]
+    assert rows and all(len(line.rstrip()) <= 80 for line in table.splitlines())
+    assert not re.search(r"\d…(\s|$)", table), table  # no cell cut short ("0.9…")
+    assert re.search(r"\d\.\d\d\s*$", rows[0]), rows[0]  # fav. readable: 0.97
