@@ -66,7 +66,8 @@ def select(study: StudyLike, config: SelectionConfig | None = None, /, **options
             ``"operators"``, ``"model"``, ``"task"``, ``"agent"``, ``"param.<name>"``;
             default: by agent when the searches' agents differ), ``pool`` (one group),
             ``baseline_group``, ``reference``, ``k``, ``z``, ``resamples`` (alias of
-            ``n_resamples``), ``seed``, ``task_bootstrap``, ``ci`` (``"percentile"`` or
+            ``n_resamples``), ``seed``, ``task_bootstrap``, ``ci`` (the interval in ``lo``/``hi``:
+            ``"t"``, the default, ``"studentized"``, ``"expanded"``, ``"percentile"`` or
             ``"bca"``), ``level``, ``metric``.
 
     Returns:

@@ -142,8 +142,9 @@ def _warnings(result: SelectionResult, tracking: dict[str, Any] | None) -> None:
 def _mixed_metrics(study: Any) -> bool:
     """True when the tasks' raw test scores are on different scales (metric or direction):
     their mean is then meaningless and the table shows only normalized scores."""
-    metrics = {(info.metric, info.lower_is_better) for info in study.tasks.values()}
-    return len(metrics) > 1
+    from aira_eval.selection.summary import shared_metric
+
+    return not shared_metric(study.tasks)
 
 
 def register(app: typer.Typer) -> None:

@@ -3,6 +3,8 @@ generalization view (VAL/VAL, VAL/TEST, TEST/TEST, top-k)."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -18,21 +20,35 @@ _SHORT = {"normalized_score": "norm.", "test_score": "test", "win_rate": "win",
           "any_medal": "medal", "valid_submission": "valid"}
 _CI_NAMES = {"t": "Welch t", "expanded": "expanded percentile", "percentile": "percentile",
              "bca": "BCa"}
-NORM_NOTE = ("norm. = (test score − the sample submission's) / (the study's best test score on "
-             "the task − the sample's); a failed submission counts 0")
+NORM_NOTE = ("norm. = (test score − the sample submission's) / (the task's reference − the "
+             "sample's), the reference fixed per task: the one study.json records, else the "
+             "leaderboard's best, else the best test score in the loaded studies; a failed "
+             "submission counts 0")
 
 
-def _fmt(value: float | None) -> str:
+def _fmt(value: float | None, digits: int = 3) -> str:
     if value is None or pd.isna(value):
         return "—"
-    return f"{value:.3f}" if abs(value) < 1000 else f"{value:.4g}"
+    return f"{value:.{digits}f}" if abs(value) < 1000 else f"{value:.{digits + 1}g}"
 
 
-def _with_ci(stats: dict[str, Any]) -> str:
-    """Estimate over its interval, two lines, so that 80 columns fit the table."""
-    if stats["estimate"] is None:
+def _with_ci(stats: dict[str, Any], digits: int = 3) -> str:
+    """Estimate over its interval (bounds to ``digits`` decimals), two lines, so that 80
+    columns fit the table."""
+    if stats["estimate"] is None or pd.isna(stats["estimate"]):
         return "—"
-    return f"{_fmt(stats['estimate'])}\n{_fmt(stats['ci_low'])}…{_fmt(stats['ci_high'])}"
+    low, high = stats["ci_low"], stats["ci_high"]
+    if (low is None or pd.isna(low)) and (high is None or pd.isna(high)):  # no variance
+        return f"{_fmt(stats['estimate'])}\n—"
+    if digits < 3:  # rounded outwards: the interval shown contains the one computed
+        low, high = _outward(low, digits, math.floor), _outward(high, digits, math.ceil)
+    return f"{_fmt(stats['estimate'])}\n{_fmt(low, digits)}…{_fmt(high, digits)}"
+
+
+def _outward(value: float | None, digits: int, how: Callable[[float], int]) -> float | None:
+    if value is None or pd.isna(value) or abs(value) >= 1000:
+        return value
+    return how(round(value * 10**digits, 9)) / 10**digits  # 0.93 * 100 is 93.000…01
 
 
 def _table(title: str, caption: str | None = None) -> Table:
@@ -42,8 +58,19 @@ def _table(title: str, caption: str | None = None) -> Table:
 
 def _group_table(summary: dict[str, Any], label: str, block: dict[str, Any], mixed: bool,
                  grouped: bool) -> Table:
+    """One group's strategies (:func:`_strategy_table`), with two decimals in the intervals
+    and ``fav.`` when three do not fit the console (rich would cut every cell short)."""
+    table = _strategy_table(summary, label, block, mixed, grouped, 3)
+    unbounded = console.options.update_width(10_000)
+    if console.measure(table, options=unbounded).maximum <= console.width:
+        return table
+    return _strategy_table(summary, label, block, mixed, grouped, 2)
+
+
+def _strategy_table(summary: dict[str, Any], label: str, block: dict[str, Any], mixed: bool,
+                    grouped: bool, digits: int) -> Table:
     """One group's strategies; raw-score columns only when the tasks share a metric, the medal
-    column only when some task has medals."""
+    column only when some task has medals; ``digits`` decimals in intervals and ``fav.``."""
     head, ref, opts = summary["headline_metric"], summary["reference"], summary["options"]
     counts = block["counts"]
     where = f"{' · '.join(summary['by'])} {label}: " if grouped else ""
@@ -52,12 +79,12 @@ def _group_table(summary: dict[str, Any], label: str, block: dict[str, Any], mix
     medals = any(b["metrics"]["any_medal"]["estimate"] is not None for b in strategies.values())
     cells: list[tuple[str, Any]] = []
     if not mixed:
-        cells += [("test", lambda m: _with_ci(m["test_score"])),
+        cells += [("test", lambda m: _with_ci(m["test_score"], digits)),
                   ("val", lambda m: _fmt(m["val_score"]["estimate"])),
                   ("optim.", lambda m: _fmt(m["optimism"]["estimate"]))]
     if medals:
         cells.append(("medal", lambda m: _fmt(m["any_medal"]["estimate"])))
-    cells.append(("norm.", lambda m: _with_ci(m["normalized_score"])))
+    cells.append(("norm.", lambda m: _with_ci(m["normalized_score"], digits)))
     table.add_column("strategy", no_wrap=True)
     for col, _ in cells:
         table.add_column(col, justify="right", no_wrap=True)
@@ -68,9 +95,9 @@ def _group_table(summary: dict[str, Any], label: str, block: dict[str, Any], mix
         label_ = name + ("\n(test!)" if strat["uses_test"] else "")
         label_ += f"\n(k={opts['k']})" if name == "topk" else ""
         table.add_row(label_, *(cell(m) for _, cell in cells),
-                      "ref" if name == ref else _with_ci(m[head]["delta"]),
+                      "ref" if name == ref else _with_ci(m[head]["delta"], digits),
                       "—" if name == ref else
-                      _fmt(m[head]["delta"].get("share_resamples_favouring")))
+                      _fmt(m[head]["delta"].get("share_resamples_favouring"), digits))
     return table
 
 

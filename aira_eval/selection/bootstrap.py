@@ -28,7 +28,9 @@ multi-sample formula ``a = Σ_h Σ_i U_hi³/n_h³ / (6 (Σ_h Σ_i U_hi²/n_h²)^
 ``U_hi = (n_h − 1)(mean_i θ_(hi) − θ_(hi))`` (scipy's formula for several independent samples,
 which is what strata are); with ``task_level`` the jackknife deletes whole tasks (one sample of
 ``T`` units). Quantiles are then taken at ``Φ(z0 + (z0 + z_α)/(1 − a(z0 + z_α)))``. A
-degenerate bootstrap distribution (all equal) gives the interval ``[θ̂, θ̂]``.
+degenerate bootstrap distribution (all equal) gives the interval ``[θ̂, θ̂]``, but an interval
+without a variance estimate (every task with one value at seed level, one task with
+``task_level``) is undefined, NaN, whatever the method (:class:`~.tintervals.TStats`).
 
 Small-sample intervals (``t``, the default, and ``expanded``): :mod:`.tintervals`.
 
@@ -393,8 +395,8 @@ def _stratified_intervals(flat: np.ndarray, resamples: Resamples, level: float,
     if "studentized" in methods:
         out["studentized"] = (out["t"] if by_task else
                               studentized_interval(flat, resamples.weights, strata, tstats, level))
-    out = {m: out[m] for m in CI_METHODS if m in methods}
-    return boot, theta, se, out
+    out = {m: tstats.undefined(out[m]) for m in CI_METHODS if m in methods}
+    return boot, theta, np.where(tstats.estimable, se, np.nan), out
 
 
 def paired_bootstrap(values: np.ndarray, resamples: Resamples, reference: int,

@@ -163,8 +163,9 @@ def compare_pair(values: np.ndarray, tasks: np.ndarray, groups: np.ndarray, a: i
     welch = welch_difference(flat_a, strata_a, flat_b, strata_b, opts.task_level)
     expanded = np.where((welch.se == 0)[:, None], d_theta[:, None],
                         quantiles(d_boot, expanded_levels(welch, opts.level)))
-    intervals = {"t": t_interval(welch, opts.level), "expanded": expanded, "percentile": pct,
-                 "bca": bca}
+    intervals = {"t": t_interval(welch, opts.level), "expanded": welch.undefined(expanded),
+                 "percentile": welch.undefined(pct), "bca": welch.undefined(bca)}
+    se = np.where(welch.estimable, se, np.nan)
     return {**out, "delta": d_theta.reshape(n_strat, n_met), "se": se.reshape(n_strat, n_met),
             FAVOURING: _share_favouring(d_boot.reshape(-1, n_strat, n_met), directions),
             **{m: v.reshape(n_strat, n_met, 2) for m, v in intervals.items()}}

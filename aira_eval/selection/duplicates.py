@@ -5,9 +5,13 @@ study's code files before selection (never from test scores or predictions)."""
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from aira_eval.study import Study
 
 CODE_HASH = "code_sha"  # optional node column: SHA-256 of the node's code (code_hashes)
 
@@ -38,3 +42,21 @@ def code_hashes(frame: pd.DataFrame, codes: dict[str, str]) -> pd.Series:
     :data:`CODE_HASH` column ``topk`` uses to count byte-identical solutions once."""
     digest = {n: hashlib.sha256(c.encode()).hexdigest() for n, c in codes.items()}
     return frame["node_id"].map(digest).astype(object)
+
+
+def study_code_hashes(study: Study) -> pd.Series:
+    """:func:`code_hashes` of every node of ``study``, each source's code matched to that
+    source's rows only: node ids may repeat across pooled studies (whose colliding search ids
+    get a ``<study_id>/`` prefix), so a node's hash is that of *its* search's code, as the pick
+    keys candidates by search."""
+    from aira_eval.study.code import read_codes
+
+    frame = study.frame
+    if len(study.sources) < 2:
+        return code_hashes(frame, study.codes)
+    out = pd.Series(None, index=frame.index, dtype=object)
+    for source in study.sources:
+        rows = (frame["study_id"] == source.study_id).to_numpy(dtype=bool)
+        part = frame[rows]
+        out[rows] = code_hashes(part, read_codes(source.study_dir, part)).to_numpy()
+    return out

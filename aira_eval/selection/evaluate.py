@@ -57,13 +57,16 @@ class MetricSpec:
 
 
 MEDALS = ("gold", "silver", "bronze", "any_medal", "above_median")
+NORMALIZED = ("(score − sample) / (reference − sample), the reference fixed per task: "
+              "study.json's reference_score, else the leaderboard's best, else the best test "
+              "score in the loaded studies")
 METRICS: dict[str, MetricSpec] = {
     m.name: m
     for m in (
         MetricSpec("test_score", None, "picked test score (successful submissions)"),
         MetricSpec("valid_submission", True, "share of searches with a submission", 0.0),
         MetricSpec("regret", False, "oracle test score − picked, oriented (≥ 0)"),
-        MetricSpec("normalized_score", True, "(score − sample) / (study best − sample)", 0.0),
+        MetricSpec("normalized_score", True, NORMALIZED, 0.0),
         MetricSpec("any_medal", True, "medal rate", 0.0),
         MetricSpec("gold", True, "gold medal rate", 0.0),
         MetricSpec("silver", True, "silver medal rate", 0.0),

@@ -131,9 +131,15 @@ VIEWS = (("VAL/VAL", "best-val", "val_score"), ("VAL/TEST", "best-val", "test_sc
          ("top-k", "topk", "rate"))
 
 
-def generalization_table(table: pd.DataFrame, columns: list[str], rate: str) -> pd.DataFrame:
+RAW_METRICS = ("test_score", "val_score", "oracle_score")
+
+
+def generalization_table(table: pd.DataFrame, columns: list[str], rate: str,
+                         raw: bool = True) -> pd.DataFrame:
     """Per group: ``view``, ``strategy``, ``metric``, ``estimate``, ``lo``, ``hi`` (module
-    docstring); views whose strategy did not run are left out."""
+    docstring); views whose strategy did not run are left out. Without ``raw`` (tasks on
+    different metrics or directions, whose raw scores have no common scale) the raw-score
+    views (:data:`RAW_METRICS`) are NaN."""
     keys = ["group", *columns]
     lookup = {(str(g), str(s), str(m)): (e, lo, hi) for g, s, m, e, lo, hi in zip(
         table["group"], table["strategy"], table["metric"], table["estimate"], table["lo"],
@@ -149,7 +155,8 @@ def generalization_table(table: pd.DataFrame, columns: list[str], rate: str) -> 
                 look = (str(group["group"]), "best-val", "oracle_score")
             if look not in lookup:
                 continue
-            estimate, lo, hi = lookup[look]
+            estimate, lo, hi = lookup[look] if raw or look[2] not in RAW_METRICS else \
+                (np.nan, np.nan, np.nan)
             rows.append({**group, "view": view, "strategy": look[1], "metric": look[2],
                          "estimate": estimate, "lo": lo, "hi": hi})
     return pd.DataFrame(rows, columns=[*keys, "view", "strategy", "metric", "estimate", "lo",

@@ -19,7 +19,7 @@ the better raw validation score).
 
 Duplicates (``topk``): byte-identical solutions count once. Two candidates of a search are
 duplicates when their code has the same SHA-256 (column ``code_sha``, filled from the study's
-code files by :func:`~aira_eval.selection.duplicates.code_hashes`; without it no node is a
+code files by :func:`~aira_eval.selection.duplicates.study_code_hashes`; without it no node is a
 duplicate). Only the best-ranked of them can take a slot; the picks carry
 ``duplicates_skipped``, the number of duplicates passed over before the search's last pick.
 Predictions are not compared: the study stores no test-free prediction signature, and test

@@ -3,7 +3,7 @@ intervals, small-sample warnings and the note on what the bootstrap resamples.
 
 Warnings (one line each, returned in ``summary["warnings"]``; the CLI prints them):
 
-* a task with fewer than :data:`MIN_SEEDS` searches: the default interval's coverage was
+* a (group, task) with fewer than :data:`MIN_SEEDS` searches: the default interval's coverage was
   checked from 5 seeds per task up (docs/statistics.md); below that it is approximate;
 * a strategy that differs from the reference on fewer than :data:`MIN_SEEDS` searches
   (:func:`sparse_difference_warnings`);
@@ -31,8 +31,9 @@ if TYPE_CHECKING:
 
 MIN_SEEDS = 5
 MIN_TEST_ROWS = 100
-CI_NAMES = {"t": "t (Welch–Satterthwaite)", "expanded": "expanded percentile",
-            "percentile": "percentile", "bca": "BCa"}
+NO_VARIANCE = "no variance estimate"
+CI_NAMES = {"t": "t (Welch–Satterthwaite)", "studentized": "studentized (bootstrap-t)",
+            "expanded": "expanded percentile", "percentile": "percentile", "bca": "BCa"}
 
 
 def _num(x: Any) -> float | None:
@@ -60,15 +61,26 @@ def probability_block(values: np.ndarray, resamples: Resamples, reference: int,
     return block
 
 
+def _seed_level(resamples: Resamples, options: SelectionOptions) -> Resamples:
+    """``resamples`` when they resample seeds within fixed tasks; else seed-level draws over
+    the same units (per-task intervals resample each task's searches only)."""
+    if not resamples.task_level:
+        return resamples
+    return draw_resamples(resamples.strata, resamples.n_resamples, options.seed + 2)
+
+
 def per_task_intervals(values: np.ndarray, resamples: Resamples, reference: int,
                        direction: np.ndarray, options: SelectionOptions, task_names: list[str],
                        names: list[str], metrics: list[str]) -> dict[str, Any]:
     """``task -> strategy -> metric ->`` estimate, interval (``options.ci``), number of
     searches with a value and the paired difference to the reference, each in the task's own
-    metric. The t interval is analytic; the bootstrap methods use the task's columns of the
-    shared weights."""
+    metric. The t interval is analytic; the bootstrap methods resample the task's own searches
+    (seed level, whatever the study-level resampling): the task's columns of the shared
+    weights at seed level, fresh seed-level draws under ``--task-bootstrap`` (whose weights
+    of one task sum to ``m·n_t``, ``m`` the times the task was drawn)."""
     out: dict[str, Any] = {}
     _, n_strat, n_met = values.shape
+    seed_level = _seed_level(resamples, options)
     diffs = values - values[:, reference : reference + 1, :]
     for t, task in enumerate(task_names):
         units = np.flatnonzero(resamples.strata == t)
@@ -80,7 +92,7 @@ def per_task_intervals(values: np.ndarray, resamples: Resamples, reference: int,
             ci = t_interval(means, options.level).reshape(n_strat, n_met, 2)
             d_ci = t_interval(deltas, options.level).reshape(n_strat, n_met, 2)
         else:
-            sub = Resamples(weights=resamples.weights[:, units],
+            sub = Resamples(weights=seed_level.weights[:, units],
                             task_weights=np.ones((resamples.n_resamples, 1), dtype=np.float32),
                             strata=np.zeros(units.size, dtype=np.int64), task_level=False)
             boot = paired_bootstrap(values[units], sub, reference, direction, options.level,
@@ -108,17 +120,45 @@ def per_task_frame(summary: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def small_sample_warnings(table: pd.DataFrame, study: Study) -> list[str]:
-    """One line per kind of small sample (module docstring)."""
+def _undefined_note(seeds: pd.Series, task_level: bool) -> str:
+    """Why the intervals are undefined when a group (``seeds``: searches per group and task)
+    has no variance estimate, else ''."""
+    per_group = seeds.groupby(level=0, sort=False)
+    bare = per_group.size() < 2 if task_level else per_group.max() < 2
+    if not bare.any():
+        return ""
+    unit = "one task" if task_level else "one search per task"
+    return (f" With {unit} there is {NO_VARIANCE}: the intervals are undefined (—), "
+            "not a point.")
+
+
+def _fewest(few: pd.Series, grouped: bool) -> str:
+    """``task n`` of the fewest searches, per group when there are several."""
+    parts = []
+    for group, counts in few.groupby(level=0, sort=False):
+        task = counts.droplevel(0)
+        parts.append(f"{group} {int(task.min())} on {task.idxmin()}" if grouped
+                     else f"{int(task.min())}, {task.idxmin()}")
+    return ("per group: " if grouped else "") + ", ".join(parts)
+
+
+def small_sample_warnings(table: pd.DataFrame, study: Study, task_level: bool = False
+                          ) -> list[str]:
+    """One line per kind of small sample (module docstring); searches are counted per
+    compared group (``table``'s ``group`` column, when it has one) and task."""
     out: list[str] = []
     first = table[table["strategy"] == table["strategy"].iloc[0]]
-    seeds = first.groupby("task", sort=False).size()
+    group = first["group"] if "group" in first.columns else pd.Series("all", first.index)
+    seeds = first.groupby([group.astype(str), first["task"]], sort=False).size()
     few = seeds[seeds < MIN_SEEDS]
     if len(few):
-        out.append(f"{len(few)} task(s) have fewer than {MIN_SEEDS} searches (fewest: "
-                   f"{int(few.min())}, {few.idxmin()}): the 95% intervals are approximate "
+        grouped = group.nunique() > 1
+        cells = "(group, task) pair(s)" if grouped else "task(s)"
+        out.append(f"{len(few)} {cells} have fewer than {MIN_SEEDS} searches (fewest: "
+                   f"{_fewest(few, grouped)}): the 95% intervals are approximate "
                    f"there (coverage is checked from {MIN_SEEDS} seeds per task up) — read them "
-                   "as rough, and prefer more seeds to a finer method.")
+                   "as rough, and prefer more seeds to a finer method."
+                   + _undefined_note(seeds, task_level))
     nodes = study.frame[study.frame["valid"].to_numpy(dtype=bool)]
     rows = nodes.groupby("task")["n_test"].median()
     small = rows[(rows > 0) & (rows < MIN_TEST_ROWS)]
@@ -148,6 +188,21 @@ def sparse_difference_warnings(summary: dict[str, Any], reference: str,
     return [f"{where}few searches where the pick differs from {reference}'s ({head}): "
             f"{', '.join(counts)}; their Δ intervals rest on those few searches: read the "
             "counts, not the intervals."]
+
+
+def undefined_interval_warnings(summary: dict[str, Any]) -> list[str]:
+    """One line naming the strategies whose headline estimate has no interval although it
+    has a value: every task has at most one value of it (e.g. one search reports a
+    validation score), so no variance can be estimated."""
+    head = summary["headline_metric"]
+    names = sorted({name for group in summary["groups"].values()
+                    for name, block in group["strategies"].items()
+                    if block["metrics"][head]["estimate"] is not None
+                    and block["metrics"][head]["ci_low"] is None})
+    if not names:
+        return []
+    return [f"no interval for {', '.join(names)} ({head}): at most one value per task, so "
+            f"{NO_VARIANCE} (shown as —)."]
 
 
 def resampling_note(options: SelectionOptions) -> str:
@@ -183,7 +238,9 @@ def add_study_stats(result: SelectionResult, options: SelectionOptions, study: S
     if len(result._stats) == 1:
         summary["per_task_intervals"] = next(iter(summary["groups"].values()))[
             "per_task_intervals"]
-    summary["warnings"] = [*small_sample_warnings(result.picks, study),
+    small = small_sample_warnings(result.picks, study, options.task_bootstrap)
+    explained = any(NO_VARIANCE in w for w in small)
+    summary["warnings"] = [*small, *([] if explained else undefined_interval_warnings(summary)),
                            *(w for label, g in summary["groups"].items()
                              for w in sparse_difference_warnings(
                                  {"headline_metric": summary["headline_metric"], **g},

@@ -13,7 +13,9 @@ same strategy (:mod:`aira_eval.selection.compare`). The result is a
 ``win_rate`` (rliable's probability of improvement, paired by search): per search, 1 when the
 strategy's pick has a better test score than the reference's, ½ on a tie, 0 otherwise (a failed
 submission loses to any submission; two failures tie); its study mean is the chance that the
-strategy beats the reference on a random search of a random task.
+strategy beats the reference on a random search of a random task. For ``random`` (a ``mean``
+strategy) it is, like its other metrics, the mean over the search's valid nodes of each node's
+win against the reference's pick.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from aira_eval.selection.bootstrap import (
     paired_bootstrap,
 )
 from aira_eval.selection.compare import CompareOptions, compare_groups
-from aira_eval.selection.duplicates import code_hashes
+from aira_eval.selection.duplicates import study_code_hashes
 from aira_eval.selection.evaluate import METRICS, evaluate_strategies
 from aira_eval.selection.grouping import Grouping, resolve_grouping
 from aira_eval.selection.result import (
@@ -147,23 +149,56 @@ def headline_metric(options: SelectionOptions, table: pd.DataFrame,
     return "test_score" if task_direction(tasks) != 0 else WIN_RATE
 
 
-def add_win_rate(table: pd.DataFrame, reference: str, tasks: dict[str, TaskInfo]
+def _oriented(scores: pd.Series, task: pd.Series, tasks: dict[str, TaskInfo]) -> np.ndarray:
+    """Test scores on the higher-is-better scale; a failure (NaN) is −∞."""
+    lower = {t: i.lower_is_better for t, i in tasks.items()}
+    sign = np.where(task.map(lower).to_numpy(dtype=bool), -1.0, 1.0)
+    return np.nan_to_num(scores.to_numpy(dtype=float) * sign, nan=-np.inf)
+
+
+def _expected_win(searches: pd.Series, ref: np.ndarray, nodes: pd.DataFrame,
+                  tasks: dict[str, TaskInfo]) -> np.ndarray:
+    """Per search (``searches``, with the reference's oriented score ``ref``): the mean over
+    the search's valid nodes of each node's win indicator against the reference — what a
+    ``mean`` strategy (``random``: every valid node) wins in expectation; a search without a
+    valid node is a failure (ties a failed reference)."""
+    valid = nodes[nodes["valid"].to_numpy(dtype=bool) & nodes["score_test"].notna().to_numpy()]
+    o = _oriented(valid["score_test"], valid["task"], tasks)
+    r = valid["search_id"].map(pd.Series(ref, index=searches.to_numpy())).to_numpy(dtype=float)
+    win = pd.Series((o > r) + 0.5 * (o == r), index=valid.index)
+    mean = win.groupby(valid["search_id"].to_numpy()).mean()
+    out = searches.map(mean).to_numpy(dtype=float)
+    return np.where(np.isnan(out), np.where(np.isneginf(ref), 0.5, 0.0), out)
+
+
+def add_win_rate(table: pd.DataFrame, reference: str, tasks: dict[str, TaskInfo],
+                 nodes: pd.DataFrame | None = None, expected: Sequence[str] = ()
                  ) -> pd.DataFrame:
     """Add :data:`WIN_RATE` (module docstring).
 
     ``table`` is :func:`evaluate_strategies`' output: one block per strategy, every block
-    listing the same searches in the same order.
+    listing the same searches in the same order. The strategies in ``expected`` (``mean``
+    strategies: ``random``) get the mean over each search's valid ``nodes`` of the per-node
+    win, as every other metric of theirs, not the win of their mean score.
     """
-    lower = {t: i.lower_is_better for t, i in tasks.items()}
-    sign = np.where(table["task"].map(lower).to_numpy(dtype=bool), -1.0, 1.0)
-    o = np.nan_to_num(table["test_score"].to_numpy(dtype=float) * sign, nan=-np.inf)
+    o = _oriented(table["test_score"], table["task"], tasks)
     order = list(pd.unique(table["strategy"]))
     blocks = o.reshape(len(order), -1)
     ref = blocks[order.index(reference)]
     win = (blocks > ref).astype(float) + 0.5 * (blocks == ref)
+    searches = table["search_id"].iloc[:blocks.shape[1]].reset_index(drop=True)
+    for name in expected:
+        if nodes is not None and name in order and name != reference:
+            win[order.index(name)] = _expected_win(searches, ref, nodes, tasks)
     out = table.copy()
     out[WIN_RATE] = win.reshape(-1)
     return out
+
+
+def shared_metric(tasks: dict[str, TaskInfo]) -> bool:
+    """True when every task has the same metric and direction: only then is a mean of raw
+    scores over tasks meaningful."""
+    return len({(info.metric, info.lower_is_better) for info in tasks.values()}) <= 1
 
 
 def rate_metric(tasks: dict[str, TaskInfo]) -> str:
@@ -204,9 +239,11 @@ def run_selection(study: Study, options: SelectionOptions) -> SelectionResult:
         raise UsageError(f"no group {options.baseline_group!r}",
                          hint=(f"Did you mean {', '.join(close)}? " if close else "")
                          + f"Groups: {', '.join(grouping.labels)}.")
-    frame = study.frame.assign(code_sha=code_hashes(study.frame, study.codes))
+    frame = study.frame.assign(code_sha=study_code_hashes(study))
     table = evaluate_strategies(frame, study.tasks, strategies, params)
-    table = grouping.annotate(add_win_rate(table, options.reference, study.tasks))
+    expected = [s.name for s in strategies if s.combine == "mean"]
+    table = grouping.annotate(add_win_rate(table, options.reference, study.tasks, frame,
+                                           expected))
     metrics, names = [*METRICS, WIN_RATE], [s.name for s in strategies]
     n_units = len(table) // len(names)
     values = table[metrics].to_numpy(dtype=float).reshape(len(names), n_units, len(metrics))
@@ -229,7 +266,8 @@ def run_selection(study: Study, options: SelectionOptions) -> SelectionResult:
                if "task" not in grouping.columns}  # grouped by task: lacking others is the point
     result = SelectionResult(
         picks=table, table=tidy, compare=compare,
-        generalization=generalization_table(tidy, grouping.columns, rate_metric(study.tasks)),
+        generalization=generalization_table(tidy, grouping.columns, rate_metric(study.tasks),
+                                            raw=shared_metric(study.tasks)),
         summary={}, skipped=skipped, by=grouping.columns, groups=grouping.labels,
         note=grouping.note, missing_tasks={k: v for k, v in missing.items() if v},
         strategies=names, metrics=metrics, _values=values, _stats=stats)

@@ -38,12 +38,20 @@ from scipy.special import ndtr, stdtrit
 
 @dataclass(frozen=True)
 class TStats:
-    """Per column ``(K,)``: estimate, standard error, degrees of freedom, expansion factor."""
+    """Per column ``(K,)``: estimate, standard error, degrees of freedom, expansion factor, and
+    whether a variance can be estimated at all (``estimable``: at seed level some task has two
+    values or more, with ``task_level`` two tasks or more). Where it cannot, every interval of
+    the column is undefined (NaN): a point is not a 95 % interval."""
 
     theta: np.ndarray
     se: np.ndarray
     df: np.ndarray
     expansion: np.ndarray
+    estimable: np.ndarray
+
+    def undefined(self, intervals: np.ndarray) -> np.ndarray:
+        """``intervals`` ``(K, 2)`` with NaN in the columns without a variance estimate."""
+        return np.where(self.estimable[:, None], intervals, np.nan)
 
 
 def _task_moments(values: np.ndarray, strata: np.ndarray
@@ -87,7 +95,7 @@ def _from_parts(theta: np.ndarray, var: np.ndarray, df_den: np.ndarray, shrunk: 
     with np.errstate(invalid="ignore", divide="ignore"):
         df = np.where(varied, var**2 / df_den, np.nan)
         expansion = np.where(shrunk > 0, np.sqrt(var / shrunk), 1.0)
-    return TStats(theta, np.sqrt(var), df, expansion)
+    return TStats(theta, np.sqrt(var), df, expansion, np.asarray(varied, dtype=bool))
 
 
 def _nan_mean(x: np.ndarray) -> np.ndarray:
@@ -108,7 +116,7 @@ def _task_level(means: np.ndarray, theta: np.ndarray) -> TStats:
         var = (dev * dev).sum(axis=0) / (n_present - 1.0) / n_present
         df = np.where(n_present > 1, n_present - 1.0, np.nan)
         expansion = np.sqrt(n_present / (n_present - 1.0))
-    return TStats(theta, np.sqrt(var), df, expansion)
+    return TStats(theta, np.sqrt(var), df, expansion, n_present > 1)
 
 
 def t_stats(values: np.ndarray, strata: np.ndarray, task_level: bool = False) -> TStats:
@@ -154,11 +162,12 @@ def welch_difference(values_a: np.ndarray, strata_a: np.ndarray, values_b: np.nd
 
 
 def t_interval(stats: TStats, level: float = 0.95) -> np.ndarray:
-    """``θ̂ ± t_{ν, 1−α} · se`` per column, ``(K, 2)``; ``[θ̂, θ̂]`` when ``se`` is 0."""
+    """``θ̂ ± t_{ν, 1−α} · se`` per column, ``(K, 2)``; ``[θ̂, θ̂]`` when ``se`` is 0 (no
+    spread), NaN when no variance can be estimated (:class:`TStats`)."""
     alpha = (1.0 - level) / 2.0
     with np.errstate(invalid="ignore"):
         half = np.where(stats.se == 0, 0.0, stdtrit(stats.df, 1.0 - alpha) * stats.se)
-    return np.stack([stats.theta - half, stats.theta + half], axis=1)
+    return stats.undefined(np.stack([stats.theta - half, stats.theta + half], axis=1))
 
 
 def expanded_levels(stats: TStats, level: float = 0.95) -> np.ndarray:
@@ -216,4 +225,4 @@ def studentized_interval(values: np.ndarray, weights: np.ndarray, strata: np.nda
     hi_q = ordered[rows, np.minimum(np.ceil((1.0 - alpha) * last).astype(np.int64), last)]
     lo_q, hi_q = np.where(n > 0, lo_q, np.nan), np.where(n > 0, hi_q, np.nan)
     out = np.stack([stats.theta - hi_q * stats.se, stats.theta - lo_q * stats.se], axis=1)
-    return np.where((stats.se == 0)[:, None], stats.theta[:, None], out)
+    return stats.undefined(np.where((stats.se == 0)[:, None], stats.theta[:, None], out))

@@ -10,7 +10,7 @@ Several sources are concatenated; search ids that collide between sources are pr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -213,11 +213,15 @@ def load_study(paths: str | Path | Sequence[str | Path], *,
 
 
 def _tasks(sources: list[Source], frame: pd.DataFrame) -> dict[str, TaskInfo]:
-    """Task infos of the tasks in ``frame`` (the first source that has one wins)."""
+    """Task infos of the tasks in ``frame`` (the first source that has one wins; its
+    ``reference_score`` is the first one a manifest records, so that pooled studies share it
+    whatever their order)."""
     tasks: dict[str, TaskInfo] = {}
     for source in sources:
         for task, info in (source.manifest.tasks if source.manifest else {}).items():
-            tasks.setdefault(task, info)
+            first = tasks.setdefault(task, info)
+            if first.reference_score is None and info.reference_score is not None:
+                tasks[task] = replace(first, reference_score=info.reference_score)
     used = [str(t) for t in pd.unique(frame["task"])]
     return fix_reference_scores({t: tasks.get(t) or _task_info(t, frame) for t in used}, frame)
 
