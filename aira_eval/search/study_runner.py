@@ -112,8 +112,7 @@ def prepare_study(
         )
     if resume:
         if not manifest_path.exists():
-            raise UsageError(f"nothing to resume: {out} holds no study.json",
-                             hint="Start the study without --resume.")
+            raise _nothing_to_resume(out)
         manifest = StudyManifest.read(out)
         stored = StudyConfig.from_dict(manifest.config)
         fixed = sorted(k for k, v in (overrides or {}).items()
@@ -130,6 +129,11 @@ def prepare_study(
         manifest.write(out)
         return stored
     return config.validate()
+
+
+def _nothing_to_resume(out: Path) -> UsageError:
+    return UsageError(f"nothing to resume: {out} holds no study.json",
+                      hint="Start the study without --resume (or check the --out path).")
 
 
 def _resolve_tasks(config: StudyConfig) -> dict[str, Task]:
@@ -233,6 +237,8 @@ def run_study(
     (:func:`~aira_eval.study.lock.study_lock`) is held for the whole run.
     """
     existed = out.is_dir()
+    if resume and existed and not any(out.iterdir()):  # e.g. a typo'd --out made by mkdir
+        raise _nothing_to_resume(out)
     with study_lock(out, "search --resume" if resume else "search"):
         reap(scratch_root(out))  # what a killed run of this study left behind
         resume = resume and not (existed and _killed_before_manifest(out))

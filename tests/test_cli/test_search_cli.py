@@ -66,6 +66,17 @@ def test_resume_without_study(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "nothing to resume" in result.output
 
 
+def test_resume_in_an_empty_dir_is_refused(tmp_path: Path) -> None:
+    """An existing empty --out (a typo, a deleted study) is no study: no default study starts."""
+    out = tmp_path / "empty"
+    out.mkdir()
+    result = runner.invoke(app, ["search", "--out", str(out), "--resume", "--no-mlflow"])
+    assert result.exit_code == 2, result.output
+    assert "nothing to resume" in result.output and "holds no study.json" in result.output
+    assert "hint:" in result.output
+    assert list(out.iterdir()) == []
+
+
 def test_bad_yaml(tmp_path: Path) -> None:
     cfg = tmp_path / "bad.yaml"
     cfg.write_text("steps: [\n")
