@@ -148,6 +148,9 @@ class StudyConfig:
             raise UsageError(f"--workers must be at least 1, got {self.workers}")
         if self.node_timeout_s <= 0:
             raise UsageError(f"--node-timeout must be positive, got {self.node_timeout_s}")
+        if self.memory_mb is not None and self.memory_mb < 64:
+            raise UsageError(f"--memory-mb must be at least 64 (or null), got {self.memory_mb}",
+                             hint="Give a node at least 64 MB, e.g. --memory-mb 4096.")
         if self.disk_mb is not None and self.disk_mb < 16:
             raise UsageError(f"disk_mb must be at least 16 (or null), got {self.disk_mb}")
         if self.max_submission_mb < 1:

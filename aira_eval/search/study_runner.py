@@ -136,6 +136,26 @@ def _nothing_to_resume(out: Path) -> UsageError:
                       hint="Start the study without --resume (or check the --out path).")
 
 
+def check_config(config: StudyConfig) -> StudyConfig:
+    """Every check of ``config`` that needs neither data nor a sandbox: its values, its
+    policies and its operators (built once and dropped), so a bad value fails before the
+    study dir is written."""
+    from aira_eval.search.operators.registry import make_operators
+    from aira_eval.search.policies.registry import make_policy
+
+    config.validate()
+    for policy in config.policies:
+        make_policy(policy, config.policy_params.get(policy, {}))
+    try:
+        make_operators(config.operators, config.operator_params, study=config,
+                       search_id="check", seed=config.seeds[0])
+    except (TypeError, ValueError) as err:
+        raise UsageError(f"bad operator_params for {config.operators}: {err}",
+                         hint="Fix the operator_params section of the config "
+                         "(see docs/search.md).") from None
+    return config
+
+
 def _resolve_tasks(config: StudyConfig) -> dict[str, Task]:
     from aira_eval.datasets.registry import resolve_task
 
@@ -239,6 +259,8 @@ def run_study(
     existed = out.is_dir()
     if resume and existed and not any(out.iterdir()):  # e.g. a typo'd --out made by mkdir
         raise _nothing_to_resume(out)
+    if not resume:  # a rejected config writes nothing, not even the lock
+        check_config(config)
     with study_lock(out, "search --resume" if resume else "search"):
         reap(scratch_root(out))  # what a killed run of this study left behind
         resume = resume and not (existed and _killed_before_manifest(out))
@@ -276,15 +298,12 @@ def _run_study(
     config: StudyConfig, out: Path, resume: bool, events: StudyEvents | None,
     stop: threading.Event | None, overrides: dict[str, Any] | None,
 ) -> StudyResult:
-    from aira_eval.search.policies.registry import make_policy
-
     config = prepare_study(config, out, resume, overrides)
     events = events or StudyEvents()
     stop = stop or threading.Event()
     tasks = _resolve_tasks(config)
     plans = plan_searches(config)
-    for plan in plans:  # fail fast on bad policy names/params before any search runs
-        make_policy(plan.policy, config.policy_params.get(plan.policy, {}))
+    check_config(config)  # fail fast on bad policies/operators before any search runs
     _check_sandbox(config)  # e.g. a missing docker image: fail before study.json exists
     if resume and config.sandbox == "docker":  # containers a killed run left behind
         from aira_eval.search.sandbox.docker import reap as reap_containers

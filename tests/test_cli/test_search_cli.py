@@ -77,6 +77,27 @@ def test_resume_in_an_empty_dir_is_refused(tmp_path: Path) -> None:
     assert list(out.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--bug-rate", "2"], "bug_rate must lie in [0, 1]"),
+        (["--memory-mb", "0"], "--memory-mb must be at least 64"),
+    ],
+)
+@pytest.mark.parametrize("pre_made", [False, True])
+def test_a_rejected_config_writes_nothing(tmp_path: Path, args: list[str], needle: str,
+                                          pre_made: bool) -> None:
+    """Operator params and limits are checked before study.json, nodes.parquet or the lock
+    exist, so the same --out takes a corrected command."""
+    out = tmp_path / "s"
+    if pre_made:
+        out.mkdir()
+    result = runner.invoke(app, [*BASE, *args, "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert needle in result.output
+    assert not out.exists() or list(out.iterdir()) == []
+
+
 def test_bad_yaml(tmp_path: Path) -> None:
     cfg = tmp_path / "bad.yaml"
     cfg.write_text("steps: [\n")
