@@ -7,6 +7,8 @@ command line wins where both say something.
 from __future__ import annotations
 
 import re
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,9 @@ def parse_seeds(spec: str | int | list[int]) -> list[int]:
     if isinstance(spec, int):
         return [spec]
     if isinstance(spec, list):
+        if not all(isinstance(s, int) and not isinstance(s, bool) for s in spec):
+            raise UsageError(f"seeds must be integers, got {spec!r}",
+                             hint="Write seeds: [0, 1, 2] or seeds: 0-2.")
         return [int(s) for s in spec]
     seeds: list[int] = []
     for part in str(spec).split(","):
@@ -138,6 +143,7 @@ class StudyConfig:
     ray_resources: dict[str, float] = field(default_factory=dict)
 
     def validate(self) -> StudyConfig:
+        check_types(self)
         if not self.tasks:
             raise UsageError("no task given", hint="Pass --task builtin:breast-cancer (or more).")
         if not self.policies:
@@ -222,3 +228,51 @@ class StudyConfig:
         if not isinstance(raw, dict):
             raise UsageError(f"{path} must hold a mapping of config keys")
         return cls.from_dict(raw)
+
+
+_EXPECTED = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+             list: "a list", dict: "a mapping"}
+_PLURAL = {int: "integers", float: "numbers", str: "strings"}
+
+
+def check_types(config: StudyConfig) -> None:
+    """Every field of ``config`` has its declared type (a YAML ``steps: two`` or
+    ``workers: "2"``), else a usage error naming the key, the type and the value."""
+    for key, annotation in typing.get_type_hints(StudyConfig).items():
+        value = getattr(config, key)
+        expected = _expected(annotation, value)
+        if expected is not None:
+            raise UsageError(
+                f"{key} must be {expected}, got {value!r}",
+                hint=f"Fix {key} in the --config YAML or the option that sets it "
+                "(in YAML, quotes make a value a string).")
+
+
+def _expected(annotation: Any, value: Any) -> str | None:
+    """What ``value`` should be, or None when it fits ``annotation``."""
+    optional = False
+    if typing.get_origin(annotation) in (types.UnionType, typing.Union):
+        if value is None:
+            return None
+        optional = True
+        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+    base = typing.get_origin(annotation) or annotation
+    items = typing.get_args(annotation)
+    fits = _fits(value, base) and not (
+        base is list and items and not all(_fits(v, items[0]) for v in value))
+    if fits:
+        return None
+    what = _EXPECTED.get(base, str(base))
+    if base is list and items:
+        what = f"a list of {_PLURAL.get(items[0], str(items[0]))}"
+    return what + (" or null" if optional else "")
+
+
+def _fits(value: Any, base: Any) -> bool:
+    if isinstance(value, bool):
+        return base is bool
+    if base is float:
+        return isinstance(value, int | float)
+    if base is list:
+        return isinstance(value, list | tuple)
+    return isinstance(value, base)

@@ -98,6 +98,15 @@ def test_a_rejected_config_writes_nothing(tmp_path: Path, args: list[str], needl
     assert not out.exists() or list(out.iterdir()) == []
 
 
+def test_wrongly_typed_yaml_value_is_a_usage_error(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("tasks: [builtin:iris]\nsteps: two\n")
+    result = runner.invoke(app, ["search", "--config", str(cfg), "--out", str(tmp_path / "s")])
+    assert result.exit_code == 2, result.output
+    assert "steps must be an integer, got 'two'" in result.output
+    assert "internal error" not in result.output and not (tmp_path / "s").exists()
+
+
 def test_bad_yaml(tmp_path: Path) -> None:
     cfg = tmp_path / "bad.yaml"
     cfg.write_text("steps: [\n")
