@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from aira_eval.cli._common import console, err_console, fail, user_errors
+from aira_eval.cli._common import console, err_console, fail, require_out_dir, user_errors
 from aira_eval.errors import DataError, UsageError
 
 
@@ -57,6 +57,7 @@ def report(
     from aira_eval.analysis.report import report as build
     from aira_eval.study import load_study
 
+    require_out_dir(out)
     options = ReportOptions(by=list(by), formats=_formats(fmt),
                             trees=_trees(trees), resamples=resamples, seed=seed,
                             strategies=list(strategy), reference=reference,

@@ -12,7 +12,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from aira_eval.cli._common import console, err_console, user_errors
+from aira_eval.cli._common import console, err_console, require_out_dir, user_errors
 
 
 def _given(options: dict[str, Any], config_file: Path | None) -> dict[str, Any]:
@@ -146,6 +146,7 @@ def search(
     """Run searches over solution scripts and grade every node on every held-out set."""
     import aira_eval as ae
 
+    require_out_dir(out)
     options = {
         "tasks": task, "policies": policy, "operators": operators, "seeds": seeds,
         "steps": steps, "workers": workers, "time_budget_s": time_budget,

@@ -107,6 +107,15 @@ def test_wrongly_typed_yaml_value_is_a_usage_error(tmp_path: Path) -> None:
     assert "internal error" not in result.output and not (tmp_path / "s").exists()
 
 
+def test_out_naming_a_file_is_a_usage_error(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("x\n")
+    result = runner.invoke(app, [*BASE, "--out", str(afile)])
+    assert result.exit_code == 2, result.output
+    assert "is a file; give a directory" in result.output and "internal error" not in result.output
+    assert afile.read_text() == "x\n"
+
+
 def test_bad_yaml(tmp_path: Path) -> None:
     cfg = tmp_path / "bad.yaml"
     cfg.write_text("steps: [\n")
