@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from aira_eval.errors import UsageError
-from aira_eval.importers.common import ImportedSearch, slug, write_imported_study
+from aira_eval.importers.common import (
+    ImportedSearch,
+    refuse_search_study,
+    slug,
+    write_imported_study,
+)
 from aira_eval.importers.dojo import node_sources
 from aira_eval.study.records import rebuild_node_table, search_meta_path
 
@@ -102,6 +107,7 @@ def import_batch(
     ``parse(source, search_id)`` returns the parsed search. With ``keep_existing`` a search
     already imported from the same files is kept (``existing``); without it, refused.
     """
+    refuse_search_study(out)
     outcomes: list[ImportOutcome] = []
     written = False
     for source, search_id in sources:

@@ -200,6 +200,18 @@ def _write_node_files(search_dir: Path, study_dir: Path, search: ImportedSearch)
         node.code_path = str((node_dir / "code.py").relative_to(study_dir))
 
 
+def refuse_search_study(out: Path) -> None:
+    """Imports go into a study of imports, never into one ``aira-eval search`` made: its
+    study.json is the config ``--resume`` reads, which an ``imports`` key would break."""
+    if not (out / "study.json").is_file():
+        return
+    if "importer" not in StudyManifest.read(out).config:
+        raise UsageError(
+            f"{out} holds a study made by `aira-eval search`; logs are not imported into it",
+            hint="Import into another --out, then pass both studies to select or check "
+            "(e.g. `aira-eval select STUDY IMPORTED`) to compare them.")
+
+
 def write_imported_study(
     search: ImportedSearch, out: Path, data_dir: Path | None = None, rebuild: bool = True
 ) -> StudyManifest:
@@ -211,6 +223,7 @@ def write_imported_study(
 
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a directory")
+    refuse_search_study(out)
     if out.is_dir() and any(p.name != LOCK_NAME for p in out.iterdir()) \
             and not (out / "study.json").exists():
         raise UsageError(f"--out {out} is a non-empty directory that holds no study",

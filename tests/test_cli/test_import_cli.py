@@ -124,3 +124,22 @@ def test_bad_input_exits_2(tmp_path: Path) -> None:
     occupied = runner.invoke(app, ["import", "aide", str(tmp_path / "j.json"), "--task", "t",
                                    "--out", str(tmp_path / "full")])
     assert occupied.exit_code == 2 and "holds no study" in _flat(occupied)
+
+
+def test_import_refuses_a_study_made_by_search(tmp_path: Path) -> None:
+    """An `imports` key would make the search study's --resume fail: nothing is written."""
+    from aira_eval.search.config import StudyConfig
+    from aira_eval.study.manifest import StudyManifest
+
+    out = tmp_path / "searched"
+    StudyManifest(study_id="searched", seed=0, config=StudyConfig().to_dict(), tasks={},
+                  versions={}, created_at="2026-01-01T00:00:00+00:00").write(out)
+    before = (out / "study.json").read_bytes()
+    journal = Path(__file__).resolve().parents[2] / "examples" / "aide-breast-cancer" / \
+        "journal.json"
+    result = runner.invoke(app, ["import", "aide", str(journal), "--task",
+                                 "builtin:breast-cancer", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "made by `aira-eval search`" in _flat(result) and "hint:" in result.output
+    assert (out / "study.json").read_bytes() == before
+    assert sorted(p.name for p in out.iterdir()) == ["study.json"]
