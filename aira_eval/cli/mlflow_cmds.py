@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -54,6 +57,7 @@ def ui(
     from aira_eval.search.mlflow_server import study_ui
 
     server, url = study_ui(study, host, port or None)
+    previous = _stop_on_signals()
     try:
         server.wait_ready()
         console.print(f"MLflow UI: {url}  (Ctrl-C stops it)")
@@ -63,7 +67,19 @@ def ui(
     except KeyboardInterrupt:
         pass
     finally:
-        server.stop()
+        server.stop()  # the server's whole process group (uvicorn workers too)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _stop_on_signals() -> dict[signal.Signals, Any]:
+    """SIGTERM and SIGHUP (``kill``, ``timeout``, a closed terminal) stop the UI as Ctrl-C
+    does, so the server is never left running orphaned; returns the handlers replaced."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    return {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
 
 
 def _quiet_mlflow() -> None:

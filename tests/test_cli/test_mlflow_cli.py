@@ -45,3 +45,44 @@ def test_sync_and_ui_on_a_non_study_are_usage_errors(tmp_path: Path) -> None:
         result = runner.invoke(app, [command, str(tmp_path)])
         assert result.exit_code == 2, result.output
         assert "study" in result.stderr
+
+
+def test_ui_stops_its_server_on_sigterm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`kill`/`timeout` (SIGTERM) stop the server's process group as Ctrl-C does."""
+    import os
+    import signal
+
+    import aira_eval.search.mlflow_server as mlflow_server
+
+    stopped: list[bool] = []
+    polls: list[int] = []
+
+    class Process:
+        def poll(self) -> int | None:  # the server would run on: "exits" after 2 polls
+            polls.append(1)
+            return 0 if len(polls) > 2 else None
+
+    class Server:
+        process = Process()
+        log_path = tmp_path / "log"
+
+        def wait_ready(self) -> None:
+            os.kill(os.getpid(), signal.SIGTERM)  # as `kill PID` would
+
+        def stop(self) -> None:
+            stopped.append(True)
+
+    monkeypatch.setattr(mlflow_server, "study_ui", lambda *a: (Server(), "http://x"))
+    def noop(signum: int, frame: object) -> None:  # never kill pytest itself
+        return None
+
+    saved = signal.signal(signal.SIGTERM, noop)
+    try:
+        result = runner.invoke(app, ["ui", str(tmp_path)])
+        restored = signal.getsignal(signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, saved)
+    assert result.exit_code == 0, result.output
+    assert stopped == [True] and polls == [], "SIGTERM must stop the UI at once"
+    assert "exited" not in result.output
+    assert restored is noop  # the handlers ui replaced are put back
