@@ -66,6 +66,8 @@ def report(
         study = load_study(studies)
     except DataError as err:
         fail(err.message, err.hint, code=2)
+    for warning in study.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     result = build(study, out, options, mlflow=mlflow, mlflow_uri=mlflow_uri)
     if result.replaced:
         err_console.print(f"[dim]replaced the previous report in {out}[/]", highlight=False)

@@ -57,6 +57,8 @@ class Study:
     searches: pd.DataFrame
     tasks: dict[str, TaskInfo]
     sources: list[Source] = field(default_factory=list)
+    #: what a reader should be told (e.g. a torn last journal line dropped); never fatal
+    warnings: list[str] = field(default_factory=list)
 
     @classmethod
     def from_nodes(cls, nodes: pd.DataFrame, tasks: dict[str, TaskInfo] | None = None
@@ -138,8 +140,12 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, Path, Path]:
     if any((path / "searches").glob("*/journal.jsonl")):
         from aira_eval.study.records import NodeTableBuilder
 
-        frame = NodeTableBuilder(path).table().to_pandas()
+        builder = NodeTableBuilder(path)
+        frame = builder.table().to_pandas()
         validate_nodes(frame, f"the journals of {path}")
+        frame.attrs["torn"] = [f"{j}: dropped its torn last line ({n}), a node cut short "
+                               "mid-write (it re-runs on `search --resume`)"
+                               for j, n in sorted(builder.torn.items())]
         return frame, nodes, path
     raise UsageError(f"{path} has no nodes.parquet and no journals",
                      hint="Run `aira-eval search` (or `aira-eval import`) into it first.")
@@ -198,6 +204,7 @@ def load_study(paths: str | Path | Sequence[str | Path], *,
         seen.add(source.path.resolve())
         frames.append(frame)
         sources.append(source)
+    warnings = [w for f in frames for w in f.attrs.pop("torn", [])]
     renames = _unique_search_ids(frames, sources)
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if require_valid and not frame["valid"].to_numpy(dtype=bool).any():
@@ -209,7 +216,8 @@ def load_study(paths: str | Path | Sequence[str | Path], *,
     sizes = {t: int(info.heldout_sizes.get("val", 0)) for t, info in tasks.items()}
     frame["n_val"] = frame["task"].map(sizes).fillna(0).astype(np.int64)
     searches = search_table(frame, [s.study_dir for s in sources], renames)
-    return Study(nodes=frame, searches=searches, tasks=tasks, sources=sources)
+    return Study(nodes=frame, searches=searches, tasks=tasks, sources=sources,
+                 warnings=warnings)
 
 
 def _tasks(sources: list[Source], frame: pd.DataFrame) -> dict[str, TaskInfo]:

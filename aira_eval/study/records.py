@@ -121,6 +121,8 @@ class NodeTableBuilder:
         self.study_dir = study_dir
         self._cache: dict[Path, tuple[tuple[int, int], list[dict[str, Any]]]] = {}
         self._lock = threading.RLock()
+        #: journal path -> the 1-based number of the torn last line its last read dropped
+        self.torn: dict[Path, int] = {}
 
     def _records(self, search_dir: Path) -> list[dict[str, Any]]:
         journal = search_dir / "journal.jsonl"
@@ -129,7 +131,12 @@ class NodeTableBuilder:
         cached = self._cache.get(search_dir)
         if cached is None or cached[0] != key:
             meta = read_search_meta(search_dir)
-            nodes = sorted(JournalFile(journal).read(), key=lambda n: n.step)
+            reader = JournalFile(journal)
+            nodes = sorted(reader.read(), key=lambda n: n.step)
+            if reader.torn_line is None:
+                self.torn.pop(journal, None)
+            else:
+                self.torn[journal] = reader.torn_line
             cached = (key, [node_record(n, meta) for n in nodes])
             self._cache[search_dir] = cached
         return cached[1]

@@ -85,3 +85,20 @@ def test_missing_scores_of_invalid_nodes_are_fine(tmp_path: Path) -> None:
     path = _write(tmp_path, _rows(valid=False, status="buggy", score_test=math.nan,
                                   score_val=math.nan))
     assert len(load_study(path).nodes) == 3
+
+
+def test_a_torn_last_journal_line_is_dropped_and_reported(tmp_path: Path) -> None:
+    """Crash-safety keeps dropping a cut-short last line, but the reader is told (a whole
+    search could otherwise vanish from select/check silently)."""
+    from tests.test_search.fake_study import write_fake_study
+
+    out = tmp_path / "study"
+    write_fake_study(out, policies=("greedy",))
+    assert load_study(out).warnings == []
+    journal = out / "searches" / "builtin-wine__greedy__s0" / "journal.jsonl"
+    with journal.open("a", encoding="utf-8") as fh:
+        fh.write('{"node_id": "cut sh')
+    study = load_study(out)
+    assert len(study.nodes) == 6  # the complete lines all load
+    assert len(study.warnings) == 1
+    assert str(journal) in study.warnings[0] and "torn last line (7)" in study.warnings[0]
