@@ -149,11 +149,14 @@ class StudyConfig:
         if not self.policies:
             raise UsageError("no policy given", hint="Pass --policy greedy (or more).")
         if self.steps < 1:
-            raise UsageError(f"--steps must be at least 1, got {self.steps}")
+            raise UsageError(f"--steps must be at least 1, got {self.steps}",
+                             hint="Give each search at least one node, e.g. --steps 20.")
         if self.workers < 1:
-            raise UsageError(f"--workers must be at least 1, got {self.workers}")
+            raise UsageError(f"--workers must be at least 1, got {self.workers}",
+                             hint="Run at least one node at a time, e.g. --workers 1.")
         if self.node_timeout_s <= 0:
-            raise UsageError(f"--node-timeout must be positive, got {self.node_timeout_s}")
+            raise UsageError(f"--node-timeout must be positive, got {self.node_timeout_s}",
+                             hint="Give it in seconds, e.g. --node-timeout 300.")
         if self.memory_mb is not None and self.memory_mb < 64:
             raise UsageError(f"--memory-mb must be at least 64 (or null), got {self.memory_mb}",
                              hint="Give a node at least 64 MB, e.g. --memory-mb 4096.")
@@ -205,10 +208,8 @@ class StudyConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(raw) - known)
         if unknown:
-            raise UsageError(
-                f"unknown config key(s): {', '.join(unknown)}",
-                hint=f"Known keys: {', '.join(sorted(known))}.",
-            )
+            raise UsageError(f"unknown config key(s): {', '.join(unknown)}",
+                             hint=_unknown_keys_hint(unknown, known))
         data = dict(raw)
         if "seeds" in data:
             data["seeds"] = parse_seeds(data["seeds"])
@@ -228,6 +229,19 @@ class StudyConfig:
         if not isinstance(raw, dict):
             raise UsageError(f"{path} must hold a mapping of config keys")
         return cls.from_dict(raw)
+
+
+OPERATOR_PARAM_KEYS = ("bug_rate", "debug_fail_rate", "n_folds", "sample_rows", "budget_share",
+                       "draft_tries")
+
+
+def _unknown_keys_hint(unknown: list[str], known: set[str]) -> str:
+    """Operator parameters go under ``operator_params``; else the list of known keys."""
+    misplaced = [k for k in unknown if k in OPERATOR_PARAM_KEYS]
+    if misplaced:
+        return (f"{', '.join(misplaced)} is an operator parameter: put it under "
+                f"operator_params, e.g. operator_params: {{{misplaced[0]}: ...}}.")
+    return f"Known keys: {', '.join(sorted(known))}."
 
 
 _EXPECTED = {int: "an integer", float: "a number", str: "a string", bool: "true or false",

@@ -99,6 +99,9 @@ def study_ui(study_dir: Path, host: str = "127.0.0.1", port: int | None = None
     from aira_eval.search.mlflow_sync import default_tracking_uri
     from aira_eval.study.manifest import StudyManifest, mlflow_experiment
 
+    if not study_dir.is_dir():
+        raise UsageError(f"study {study_dir} does not exist",
+                         hint="Pass a study directory (the --out of `aira-eval search`).")
     db = study_dir / "mlflow.db"
     if not db.exists():
         raise UsageError(f"{study_dir} has no MLflow store (no mlflow.db)",

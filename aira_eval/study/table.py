@@ -159,7 +159,8 @@ def read_nodes(path: Path) -> pd.DataFrame:
     try:
         meta = pq.read_schema(path).metadata or {}
     except (OSError, pa.ArrowInvalid) as err:
-        raise DataError(f"{path} is not a readable Parquet file: {err}") from err
+        raise DataError(f"{path} is not a readable Parquet file: {err}",
+                        hint=REBUILD_HINT) from err
     raw = meta.get(b"aira_eval.schema_version")
     version = int(raw) if raw is not None else None
     if version is None:

@@ -86,3 +86,9 @@ def test_ui_stops_its_server_on_sigterm(tmp_path: Path, monkeypatch: pytest.Monk
     assert stopped == [True] and polls == [], "SIGTERM must stop the UI at once"
     assert "exited" not in result.output
     assert restored is noop  # the handlers ui replaced are put back
+
+
+def test_ui_on_a_missing_folder_does_not_suggest_sync(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["ui", str(tmp_path / "nope")])
+    assert result.exit_code == 2, result.output
+    assert "does not exist" in result.stderr and "sync" not in result.stderr

@@ -64,3 +64,16 @@ def test_numbers_fit_float_fields_and_null_fits_optional_ones() -> None:
     StudyConfig(node_timeout_s=60, memory_mb=None, time_budget_s=30).validate()
     with pytest.raises(UsageError, match="node_timeout_s must be a number"):
         StudyConfig(node_timeout_s=True).validate()  # type: ignore[arg-type]
+
+
+def test_a_top_level_operator_parameter_is_pointed_under_operator_params() -> None:
+    with pytest.raises(UsageError, match="bug_rate") as info:
+        StudyConfig.from_dict({"tasks": ["builtin:iris"], "bug_rate": 0.1})
+    assert info.value.hint and "under operator_params" in info.value.hint
+
+
+@pytest.mark.parametrize("change", [{"steps": 0}, {"workers": 0}, {"node_timeout_s": -5.0}])
+def test_bad_limits_carry_a_hint(change: dict[str, object]) -> None:
+    with pytest.raises(UsageError) as info:
+        StudyConfig(**change).validate()  # type: ignore[arg-type]
+    assert info.value.hint

@@ -102,3 +102,12 @@ def test_a_torn_last_journal_line_is_dropped_and_reported(tmp_path: Path) -> Non
     assert len(study.nodes) == 6  # the complete lines all load
     assert len(study.warnings) == 1
     assert str(journal) in study.warnings[0] and "torn last line (7)" in study.warnings[0]
+
+
+def test_a_cut_short_node_table_hints_at_rebuilding_it(tmp_path: Path) -> None:
+    path = _write(tmp_path, _rows(20))
+    path.write_bytes(path.read_bytes()[:500])  # no footer left
+    with pytest.raises(DataError) as err:
+        load_study(path)
+    assert "not a readable Parquet file" in err.value.message
+    assert err.value.hint and "delete nodes.parquet" in err.value.hint
