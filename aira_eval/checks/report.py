@@ -95,6 +95,8 @@ class CheckReport:
     created_at: str
     params: dict[str, Any]
     checks: list[CheckResult] = field(default_factory=list)
+    #: what reading the study reported (e.g. a torn last journal line dropped)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -296,7 +298,7 @@ def run_checks(
     report = CheckReport(
         study=str(study_dir), study_id=manifest.study_id,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        params={**options.to_dict(), "data_dir": str(data_dir)},
+        params={**options.to_dict(), "data_dir": str(data_dir)}, warnings=list(study.warnings),
     )
     report.checks = [
         check_overlap(tasks, options.near_digits, cache),

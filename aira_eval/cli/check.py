@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.table import Table
 
-from aira_eval.cli._common import console, print_json, user_errors
+from aira_eval.cli._common import console, err_console, print_json, user_errors
 from aira_eval.errors import UsageError
 
 if TYPE_CHECKING:
@@ -71,6 +71,8 @@ def check(
     reports = []
     for study in studies:
         report = run_checks(study, options, overlap_cache=cache)
+        for warning in report.warnings:
+            err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
         path = study / "checks" / "contamination.json"
         report.write(path)
         path.with_suffix(".md").write_text(report.to_markdown(), encoding="utf-8")

@@ -127,3 +127,16 @@ def test_real_competition_overlap(mlebench_data: Path, tmp_path: Path) -> None:
     assert overlap["status"] == "warn"
     assert (found["exact"], found["near"], found["n_test"]) == (0, 23, 2647)
     assert found["label_agreement"] == 1.0
+
+
+def test_check_warns_about_a_torn_last_journal_line(tmp_path: Path) -> None:
+    from tests.test_search.fake_study import write_fake_study
+
+    out = tmp_path / "study"
+    write_fake_study(out, policies=("greedy",))
+    journal = out / "searches" / "builtin-wine__greedy__s0" / "journal.jsonl"
+    with journal.open("a", encoding="utf-8") as fh:
+        fh.write('{"node_id": "cut sh')
+    result = runner.invoke(app, ["check", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.stderr and "torn last line" in result.stderr
