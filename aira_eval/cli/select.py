@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from aira_eval.cli._common import console, err_console, fail, print_json, user_errors
+from aira_eval.cli._common import (
+    console,
+    err_console,
+    fail,
+    print_json,
+    require_out_dir,
+    user_errors,
+)
 from aira_eval.errors import DataError
 
 if TYPE_CHECKING:
@@ -83,6 +90,8 @@ def select(
         study = ae.load_study(studies, require_valid=True)
     except DataError as err:  # an unreadable or newer-schema input is a usage error here
         fail(err.message, err.hint, code=2)
+    if out is not None:
+        require_out_dir(out)
     result = ae.select(study, config)
     name = run_name(config)
     selection_dir = study.sources[0].study_dir / "selection"
@@ -100,7 +109,7 @@ def select(
 
         render(result, _mixed_metrics(study))
         console.print(f"[dim]results: {files['summary'].parent}[/]", highlight=False)
-    _warnings(result, tracking)
+    _warnings(result, tracking, study)
 
 
 def _track(result: SelectionResult, files: dict[str, Path], study: Study,
@@ -124,8 +133,9 @@ def _track(result: SelectionResult, files: dict[str, Path], study: Study,
                       "run_id": o.run_id} for o in outcomes]}
 
 
-def _warnings(result: SelectionResult, tracking: dict[str, Any] | None) -> None:
-    for line in result.summary.get("warnings", []):
+def _warnings(result: SelectionResult, tracking: dict[str, Any] | None,
+              study: Study) -> None:
+    for line in [*study.warnings, *result.summary.get("warnings", [])]:
         err_console.print(f"[yellow]warning:[/] {line}", highlight=False)
     for name, reason in result.skipped.items():
         err_console.print(f"[yellow]note:[/] skipped {name}: {reason}", highlight=False)

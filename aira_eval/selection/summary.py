@@ -84,11 +84,18 @@ class SelectionOptions:
         self.strategies = [self.strategies] if isinstance(self.strategies, str) else \
             list(self.strategies)
         if self.n_resamples < 1:
-            raise UsageError(f"--resamples must be at least 1, got {self.n_resamples}")
+            raise UsageError(f"--resamples must be at least 1, got {self.n_resamples}",
+                             hint="Use 10000 (the default) for a paper, 1000 for a quick look.")
+        if self.k < 1:
+            raise UsageError(f"--k must be at least 1, got {self.k}",
+                             hint="--k is how many nodes topk submits per search (default 3).")
         if self.ci not in CI_METHODS:
-            raise UsageError(f"--ci must be one of {', '.join(CI_METHODS)}, got {self.ci!r}")
+            raise UsageError(f"--ci must be one of {', '.join(CI_METHODS)}, got {self.ci!r}",
+                             hint="t (the default) keeps its level from 5 seeds per task; see "
+                                  "docs/statistics.md.")
         if not 0.0 < self.level < 1.0:
-            raise UsageError(f"the confidence level must be in (0, 1), got {self.level}")
+            raise UsageError(f"the confidence level must be in (0, 1), got {self.level}",
+                             hint="For a 95% interval pass 0.95.")
         if self.metric != "auto" and self.metric not in [*METRICS, WIN_RATE]:
             raise UsageError(f"unknown metric {self.metric!r}",
                              hint=f"Known metrics: {', '.join([*METRICS, WIN_RATE])}.")

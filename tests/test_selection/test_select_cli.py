@@ -135,12 +135,38 @@ def test_mlflow_failure_is_a_warning(build_study: Builder, tmp_path: Path) -> No
     (["--reference", "nope"], "unknown strategy"),
     (["--ci", "basic"], "--ci"),
     (["--resamples", "0"], "--resamples"),
+    (["--k", "0"], "--k must be at least 1"),
 ])
 def test_usage_errors_exit_2(build_study: Builder, args: list[str], message: str) -> None:
     study, _ = build_study()
     result = _run(str(study), *FAST, *args)
     assert result.exit_code == 2
     assert message in result.stderr
+    if not args[0].startswith("-s") and args[0] != "--reference":
+        assert "hint:" in result.stderr  # every bad option says how to fix it
+
+
+def test_out_naming_a_file_is_a_usage_error(build_study: Builder, tmp_path: Path) -> None:
+    study, _ = build_study()
+    taken = tmp_path / "taken"
+    taken.write_text("precious")
+    result = _run(str(study), *FAST, "--out", str(taken))
+    assert result.exit_code == 2 and "is a file" in result.stderr
+    assert taken.read_text() == "precious"
+
+
+def test_a_torn_journal_line_is_announced(tmp_path: Path) -> None:
+    from tests.test_search.fake_study import write_fake_study
+
+    out = tmp_path / "study"
+    write_fake_study(out, policies=("greedy",))
+    (out / "nodes.parquet").unlink(missing_ok=True)  # built from the journals
+    journal = out / "searches" / "builtin-wine__greedy__s0" / "journal.jsonl"
+    with journal.open("a", encoding="utf-8") as fh:
+        fh.write('{"node_id": "cut sh')
+    result = _run(str(out), *FAST)
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.stderr and "torn last line" in result.stderr
 
 
 def test_input_errors_exit_2(tmp_path: Path) -> None:
