@@ -6,6 +6,7 @@ command line wins where both say something.
 
 from __future__ import annotations
 
+import os
 import re
 import types
 import typing
@@ -251,9 +252,13 @@ _PLURAL = {int: "integers", float: "numbers", str: "strings"}
 
 def check_types(config: StudyConfig) -> None:
     """Every field of ``config`` has its declared type (a YAML ``steps: two`` or
-    ``workers: "2"``), else a usage error naming the key, the type and the value."""
+    ``workers: "2"``), else a usage error naming the key, the type and the value. A path
+    object (``pathlib.Path``) given from Python for a text field becomes its string."""
     for key, annotation in typing.get_type_hints(StudyConfig).items():
         value = getattr(config, key)
+        if isinstance(value, os.PathLike):
+            value = os.fspath(value)
+            setattr(config, key, value)
         expected = _expected(annotation, value)
         if expected is not None:
             raise UsageError(

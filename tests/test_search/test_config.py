@@ -66,6 +66,11 @@ def test_numbers_fit_float_fields_and_null_fits_optional_ones() -> None:
         StudyConfig(node_timeout_s=True).validate()  # type: ignore[arg-type]
 
 
+def test_a_path_object_for_a_text_field_becomes_its_string(tmp_path: Path) -> None:
+    config = StudyConfig(data_dir=tmp_path).validate()  # type: ignore[arg-type]
+    assert config.data_dir == str(tmp_path)
+
+
 def test_a_top_level_operator_parameter_is_pointed_under_operator_params() -> None:
     with pytest.raises(UsageError, match="bug_rate") as info:
         StudyConfig.from_dict({"tasks": ["builtin:iris"], "bug_rate": 0.1})
