@@ -193,13 +193,18 @@ def point_estimate(values: np.ndarray, strata: np.ndarray) -> np.ndarray:
         return np.where(present.any(axis=0), means.sum(axis=0) / present.sum(axis=0), np.nan)
 
 
-def jackknife(values: np.ndarray, strata: np.ndarray, by_task: bool = False) -> np.ndarray:
+def jackknife(values: np.ndarray, strata: np.ndarray, by_task: bool = False,
+              observed_only: bool = False) -> np.ndarray:
     """Delete-one jackknife values of :func:`point_estimate`.
 
     Args:
         values: ``(U, K)``.
         strata: ``(U,)`` task codes.
         by_task: delete whole tasks (``(T, K)`` result) instead of single units (``(U, K)``).
+        observed_only: NaN where the deleted unit (task) has no value in that column, so that
+            :func:`acceleration` sees the samples with their missing values removed, as scipy
+            does (deleting a missing value would otherwise count as a unit that changes
+            nothing).
     """
     sums, counts = _task_sums(values, strata)
     present = counts > 0
@@ -207,31 +212,35 @@ def jackknife(values: np.ndarray, strata: np.ndarray, by_task: bool = False) -> 
         means = np.where(present, sums / counts, 0.0)
         total, n_present = means.sum(axis=0), present.sum(axis=0)
         if by_task:
-            return (total - means) / (n_present - present)
+            out = (total - means) / (n_present - present)
+            return np.where(present, out, np.nan) if observed_only else out
         x, m = _split(values)
         loo_count = counts[strata] - m
         loo_present = loo_count > 0
         loo_mean = np.where(loo_present, (sums[strata] - x) / loo_count, 0.0)
         num = total - means[strata] + loo_mean
-        return num / (n_present - present[strata] + loo_present)
+        out = num / (n_present - present[strata] + loo_present)
+        return np.where(m > 0, out, np.nan) if observed_only else out
 
 
 def acceleration(jack: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """BCa acceleration from jackknife values ``(J, K)`` in strata ``groups`` ``(J,)``; ``(K,)``.
 
-    Zero where it is undefined (no spread among the jackknife values).
+    Non-finite jackknife values (units without a value) are left out, and each group's size
+    is its number of finite values per column. Zero where it is undefined (no spread among
+    the jackknife values).
     """
     n_groups = int(groups.max()) + 1
-    sizes = np.bincount(groups, minlength=n_groups).astype(float)
-    jack = np.where(np.isfinite(jack), jack, np.nan)
+    finite = np.isfinite(jack)
+    sizes = np.zeros((n_groups, jack.shape[1]))
     sums = np.zeros((n_groups, jack.shape[1]))
-    np.add.at(sums, groups, np.nan_to_num(jack))
-    group_mean = sums / sizes[:, None]
-    u = (sizes[groups] - 1.0)[:, None] * (group_mean[groups] - jack)
-    u = np.nan_to_num(u)
-    num = np.sum(u**3 / sizes[groups, None] ** 3, axis=0)
-    den = np.sum(u**2 / sizes[groups, None] ** 2, axis=0)
+    np.add.at(sizes, groups, finite.astype(float))
+    np.add.at(sums, groups, np.where(finite, jack, 0.0))
+    n = np.maximum(sizes[groups], 1.0)  # (J, K): the size of each value's group
     with np.errstate(invalid="ignore", divide="ignore"):
+        u = np.where(finite, (n - 1.0) * (sums[groups] / n - jack), 0.0)
+        num = np.sum(u**3 / n**3, axis=0)
+        den = np.sum(u**2 / n**2, axis=0)
         a = num / (6.0 * den**1.5)
     return np.where(den > 0, a, 0.0)
 
@@ -379,7 +388,7 @@ def _stratified_intervals(flat: np.ndarray, resamples: Resamples, level: float,
     strata, by_task = resamples.strata, resamples.task_level
     boot = stratified_means(flat, resamples)
     theta = point_estimate(flat, strata)
-    jack = jackknife(flat, strata, by_task=by_task)
+    jack = jackknife(flat, strata, by_task=by_task, observed_only=True)
     groups = np.zeros(jack.shape[0], dtype=np.int64) if by_task else strata
     se, pct, bca = bootstrap_intervals(boot, theta, jack, groups, level)
     ordered = np.sort(boot.T, axis=1)

@@ -65,6 +65,31 @@ def test_interval_formulas_equal_scipy_on_the_same_distribution(method: str) -> 
         np.testing.assert_allclose(got, ref.confidence_interval, rtol=1e-12)
 
 
+@pytest.mark.parametrize("by_task", [False, True])
+def test_bca_with_missing_values_equals_scipy_on_the_samples_without_them(by_task: bool
+                                                                         ) -> None:
+    """A missing value (a failed search) is no unit of the jackknife: BCa equals scipy's on
+    the samples with it removed, given the same bootstrap distribution."""
+    samples = [SKEWED[:12], RNG.gamma(2.0, size=9), RNG.normal(size=14)]
+    values = np.concatenate(samples)[:, None]
+    strata = np.repeat(np.arange(3), [len(x) for x in samples])
+    values[[0, 3, 13, 20], 0] = np.nan
+    kept = tuple(values[strata == t, 0][np.isfinite(values[strata == t, 0])] for t in range(3))
+    boot = stratified_means(values, draw_resamples(strata, 5000, 7, task_level=by_task))
+    theta = point_estimate(values, strata)
+    jack = jackknife(values, strata, by_task=by_task, observed_only=True)
+    groups = np.zeros(jack.shape[0], dtype=np.int64) if by_task else strata
+    got = bca_interval(boot, theta, acceleration(jack, groups))[0]
+    if by_task:  # scipy: one sample of tasks, each unit a task's mean
+        task_means = np.array([k.mean() for k in kept])
+        ref = stats.bootstrap((task_means,), np.mean, n_resamples=0, method="BCa",
+                              bootstrap_result=SimpleNamespace(bootstrap_distribution=boot[:, 0]))
+    else:
+        ref = stats.bootstrap(kept, _mean_of_means, n_resamples=0, method="BCa",
+                              bootstrap_result=SimpleNamespace(bootstrap_distribution=boot[:, 0]))
+    np.testing.assert_allclose(got, ref.confidence_interval, rtol=1e-12)
+
+
 def test_stratified_case_matches_scipy_multi_sample_within_monte_carlo_error() -> None:
     samples = [RNG.exponential(size=n) * (t + 1) for t, n in enumerate((10, 20, 15))]
     ours = _ours(samples, 20_000)
