@@ -303,7 +303,8 @@ def _run_study(
     stop = stop or threading.Event()
     tasks = _resolve_tasks(config)
     plans = plan_searches(config)
-    check_config(config)  # fail fast on bad policies/operators before any search runs
+    if resume:  # the stored config with this run's overrides (a new one: run_study checked)
+        check_config(config)
     _check_sandbox(config)  # e.g. a missing docker image: fail before study.json exists
     if resume and config.sandbox == "docker":  # containers a killed run left behind
         from aira_eval.search.sandbox.docker import reap as reap_containers
