@@ -46,9 +46,9 @@ def code_hashes(frame: pd.DataFrame, codes: dict[str, str]) -> pd.Series:
 
 def study_code_hashes(study: Study) -> pd.Series:
     """:func:`code_hashes` of every node of ``study``, each source's code matched to that
-    source's rows only: node ids may repeat across pooled studies (whose colliding search ids
-    get a ``<study_id>/`` prefix), so a node's hash is that of *its* search's code, as the pick
-    keys candidates by search."""
+    source's rows only (by its searches): node ids may repeat across pooled studies (whose
+    colliding search ids get a prefix; study ids may repeat too), so a node's hash is that
+    of *its* search's code, as the pick keys candidates by search."""
     from aira_eval.study.code import read_codes
 
     frame = study.frame
@@ -56,7 +56,7 @@ def study_code_hashes(study: Study) -> pd.Series:
         return code_hashes(frame, study.codes)
     out = pd.Series(None, index=frame.index, dtype=object)
     for source in study.sources:
-        rows = (frame["study_id"] == source.study_id).to_numpy(dtype=bool)
+        rows = study.rows_of(source)
         part = frame[rows]
         out[rows] = code_hashes(part, read_codes(source.study_dir, part)).to_numpy()
     return out

@@ -31,6 +31,8 @@ class Source:
     study_id: str
     study_dir: Path
     manifest: StudyManifest | None = None
+    #: its searches' ids in the loaded table (prefixed where they collided with another's)
+    search_ids: frozenset[str] = frozenset()
 
     @property
     def has_manifest(self) -> bool:
@@ -117,10 +119,14 @@ class Study:
 
         out: dict[str, str] = {}
         for source in self.sources:
-            rows = self.nodes["study_id"] == source.study_id if len(self.sources) > 1 else None
-            part = self.nodes if rows is None else self.nodes[rows.to_numpy(dtype=bool)]
+            part = self.nodes if len(self.sources) < 2 else self.nodes[self.rows_of(source)]
             out.update(read_codes(source.study_dir, part))
         return out
+
+    def rows_of(self, source: Source) -> np.ndarray:
+        """Boolean mask ``(nodes,)`` of ``source``'s rows, by its searches (two pooled
+        studies may share a study id: output folders of the same name)."""
+        return self.nodes["search_id"].isin(source.search_ids).to_numpy(dtype=bool)
 
 
 def _read_table(path: Path) -> tuple[pd.DataFrame, Path, Path]:
@@ -206,6 +212,8 @@ def load_study(paths: str | Path | Sequence[str | Path], *,
         sources.append(source)
     warnings = [w for f in frames for w in f.attrs.pop("torn", [])]
     renames = _unique_search_ids(frames, sources)
+    sources = [replace(s, search_ids=frozenset(map(str, pd.unique(f["search_id"]))))
+               for s, f in zip(sources, frames, strict=True)]
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if require_valid and not frame["valid"].to_numpy(dtype=bool).any():
         where = ", ".join(str(s.path) for s in sources)

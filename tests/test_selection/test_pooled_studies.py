@@ -58,6 +58,19 @@ def test_topk_duplicates_are_detected_within_each_pooled_study(tmp_path: Path) -
     assert (alone_b["duplicates_skipped"] == 1).all()
 
 
+
+def test_topk_duplicates_per_study_even_when_two_studies_share_an_id(tmp_path: Path) -> None:
+    """Output folders of the same name (``greedy/out``, ``mcts/out``) share a study id."""
+    a = _study(tmp_path / "greedy" / "out", "out", ["a0", "a1", "a2", "a3"])
+    b = _study(tmp_path / "mcts" / "out", "out", ["same", "same", "b2", "b3"])
+    alone_a, alone_b = _topk([a]), _topk([b])
+    pooled = _topk([a, b])
+    for i, alone in enumerate((alone_a, alone_b)):
+        for sid in alone.index:
+            got, want = pooled.loc[f"out#{i}/{sid}"], alone.loc[sid]
+            assert got["picked_nodes"] == want["picked_nodes"], (i, sid)
+            assert got["duplicates_skipped"] == want["duplicates_skipped"], (i, sid)
+
 def test_pooled_studies_share_the_first_recorded_reference(tmp_path: Path) -> None:
     a = _study(tmp_path / "A", "A", ["a0", "a1", "a2", "a3"])
     b = _study(tmp_path / "B", "B", ["b0", "b1", "b2", "b3"])
