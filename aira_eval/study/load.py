@@ -129,8 +129,8 @@ class Study:
         return self.nodes["search_id"].isin(source.search_ids).to_numpy(dtype=bool)
 
 
-def _read_table(path: Path) -> tuple[pd.DataFrame, Path, Path]:
-    """(node frame, nodes.parquet path, study dir) for a study dir or a nodes file.
+def _read_table(path: Path) -> tuple[pd.DataFrame, Path, Path, list[str]]:
+    """(node frame, nodes.parquet path, study dir, warnings) for a study dir or a nodes file.
 
     A study dir whose ``nodes.parquet`` is missing is read from its journals (the source of
     truth), in memory: readers never write into a study.
@@ -139,26 +139,25 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, Path, Path]:
         raise UsageError(f"study {path} does not exist",
                          hint="Pass a study directory or a nodes.parquet file.")
     if not path.is_dir():
-        return read_nodes(path), path, path.parent
+        return read_nodes(path), path, path.parent, []
     nodes = path / "nodes.parquet"
     if nodes.exists():
-        return read_nodes(nodes), nodes, path
+        return read_nodes(nodes), nodes, path, []
     if any((path / "searches").glob("*/journal.jsonl")):
         from aira_eval.study.records import NodeTableBuilder
 
         builder = NodeTableBuilder(path)
         frame = builder.table().to_pandas()
         validate_nodes(frame, f"the journals of {path}")
-        frame.attrs["torn"] = [f"{j}: dropped its torn last line ({n}), a node cut short "
-                               "mid-write (it re-runs on `search --resume`)"
-                               for j, n in sorted(builder.torn.items())]
-        return frame, nodes, path
+        torn = [f"{j}: dropped its torn last line ({n}), a node cut short mid-write (it "
+                "re-runs on `search --resume`)" for j, n in sorted(builder.torn.items())]
+        return frame, nodes, path, torn
     raise UsageError(f"{path} has no nodes.parquet and no journals",
                      hint="Run `aira-eval search` (or `aira-eval import`) into it first.")
 
 
-def _load_one(path: Path) -> tuple[pd.DataFrame, Source]:
-    frame, nodes_path, study_dir = _read_table(path)
+def _load_one(path: Path) -> tuple[pd.DataFrame, Source, list[str]]:
+    frame, nodes_path, study_dir, warnings = _read_table(path)
     manifest = StudyManifest.read(study_dir) if (study_dir / "study.json").exists() else None
     if manifest is not None:
         study_id = manifest.study_id
@@ -166,7 +165,7 @@ def _load_one(path: Path) -> tuple[pd.DataFrame, Source]:
         study_id = str(frame["study_id"].iloc[0])
     else:
         study_id = study_dir.name
-    return frame, Source(nodes_path, study_id, study_dir, manifest)
+    return frame, Source(nodes_path, study_id, study_dir, manifest), warnings
 
 
 def _task_info(task: str, frame: pd.DataFrame) -> TaskInfo:
@@ -203,14 +202,15 @@ def load_study(paths: str | Path | Sequence[str | Path], *,
     frames: list[pd.DataFrame] = []
     sources: list[Source] = []
     seen: set[Path] = set()
+    warnings: list[str] = []
     for item in items:
-        frame, source = _load_one(Path(item))
+        frame, source, found = _load_one(Path(item))
+        warnings += found
         if source.path.resolve() in seen:
             raise UsageError(f"{item} was given twice", hint="Pass each study once.")
         seen.add(source.path.resolve())
         frames.append(frame)
         sources.append(source)
-    warnings = [w for f in frames for w in f.attrs.pop("torn", [])]
     renames = _unique_search_ids(frames, sources)
     sources = [replace(s, search_ids=frozenset(map(str, pd.unique(f["search_id"]))))
                for s, f in zip(sources, frames, strict=True)]
