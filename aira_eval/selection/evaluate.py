@@ -60,6 +60,10 @@ MEDALS = ("gold", "silver", "bronze", "any_medal", "above_median")
 NORMALIZED = ("(score − sample) / (reference − sample), the reference fixed per task: "
               "study.json's reference_score, else the leaderboard's best, else the best test "
               "score in the loaded studies")
+#: Metrics in the tasks' raw units: a mean of them over tasks on different metrics (or
+#: directions) means nothing, so it is not reported (per-task values are).
+RAW_UNITS = frozenset({"test_score", "regret", "oracle_score", "val_score", "shrunk_estimate",
+                       "optimism", "optimism_shrunk", "selection_optimism"})
 METRICS: dict[str, MetricSpec] = {
     m.name: m
     for m in (

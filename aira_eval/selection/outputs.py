@@ -24,10 +24,11 @@ import pandas as pd
 
 from aira_eval import __version__
 from aira_eval.selection.bootstrap import PairedBootstrap
-from aira_eval.selection.evaluate import METRICS
+from aira_eval.selection.evaluate import METRICS, RAW_UNITS
 from aira_eval.selection.result import SelectionResult
 from aira_eval.selection.strategies import Strategy
 from aira_eval.selection.study_stats import per_task_frame
+from aira_eval.selection.summary import shared_metric
 
 if TYPE_CHECKING:
     from aira_eval.selection.summary import SelectionOptions
@@ -135,10 +136,22 @@ def summary_dict(study: Study, options: SelectionOptions, strategies: list[Strat
         "generalization": _records(result.generalization),
         "not_applicable": result.skipped,
     }
+    if not shared_metric(study.tasks):
+        out["not_pooled"] = _not_pooled(study, result.metrics)
     if len(groups) == 1:  # the pooled layout of format 1, kept for readers of it
         only = next(iter(groups.values()))
         out["strategies"], out["per_task"] = only["strategies"], only["per_task"]
     return out
+
+
+def _not_pooled(study: Study, metrics: list[str]) -> dict[str, Any]:
+    """Which metrics have no mean over tasks here, and why."""
+    named = ", ".join(f"{t}: {i.metric} ({'lower' if i.lower_is_better else 'higher'} is "
+                      "better)" for t, i in sorted(study.tasks.items()))
+    return {"metrics": [m for m in metrics if m in RAW_UNITS],
+            "reason": f"the tasks use different metrics or directions ({named}): a mean of "
+                      "their raw scores over tasks means nothing, so these are null here; "
+                      "per_task_intervals has each task's, in its own metric"}
 
 
 def run_name(options: SelectionOptions) -> str:

@@ -14,6 +14,10 @@
   (``TEST/TEST``) and top-k, on the raw score and on the rate metric (medal rate when every task
   has medal thresholds, else the normalized score);
 * :meth:`SelectionResult.draws` — the bootstrap distribution ``(R, G, S)`` of one metric.
+
+When the tasks use different metrics or directions, a mean over tasks of a raw-unit metric
+(:data:`~aira_eval.selection.evaluate.RAW_UNITS`: test score, regret, optimism, …) is NaN in
+all of them (:func:`mask_raw_units`); the per-task values keep their own units.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import pandas as pd
 
 from aira_eval.errors import UsageError
 from aira_eval.selection.bootstrap import PairedBootstrap, Resamples, stratified_means
+from aira_eval.selection.evaluate import RAW_UNITS
 
 
 @dataclass
@@ -161,3 +166,33 @@ def generalization_table(table: pd.DataFrame, columns: list[str], rate: str,
                          "estimate": estimate, "lo": lo, "hi": hi})
     return pd.DataFrame(rows, columns=[*keys, "view", "strategy", "metric", "estimate", "lo",
                                        "hi"])
+
+
+def _nan_columns(array: np.ndarray, raw: np.ndarray) -> np.ndarray:
+    """A float copy of ``array`` ``(S, M, ...)`` with the metrics ``raw`` ``(M,)`` set NaN."""
+    out = array.astype(float, copy=True)
+    out[:, raw] = np.nan
+    return out
+
+
+def mask_raw_units(stats: list[GroupStats], compare: pd.DataFrame, metrics: list[str]
+                   ) -> pd.DataFrame:
+    """NaN for every mean over tasks of a :data:`RAW_UNITS` metric (tasks on different
+    metrics): each group's bootstrap (estimates, intervals, Δ, draws; in place) and the
+    between-group ``compare`` rows (returned). Counts (``n_pairs``, searches) are kept."""
+    raw = np.array([m in RAW_UNITS for m in metrics])
+    for g in stats:
+        b = g.boot
+        for name in ("estimate", "se", "delta", "delta_se", "share_favouring"):
+            setattr(b, name, _nan_columns(getattr(b, name), raw))
+        b.intervals = {k: _nan_columns(v, raw) for k, v in b.intervals.items()}
+        b.delta_intervals = {k: _nan_columns(v, raw) for k, v in b.delta_intervals.items()}
+        if b.draws is not None:
+            draws = b.draws.reshape(len(b.draws), -1, len(metrics)).astype(float, copy=True)
+            draws[:, :, raw] = np.nan  # (R, S, M)
+            b.draws = draws.reshape(b.draws.shape)
+    rows = compare["metric"].isin(list(RAW_UNITS)).to_numpy(dtype=bool)
+    numbers = [c for c in compare.columns if pd.api.types.is_float_dtype(compare[c])]
+    out = compare.copy()
+    out.loc[rows, numbers] = np.nan
+    return out

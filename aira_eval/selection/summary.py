@@ -43,6 +43,7 @@ from aira_eval.selection.result import (
     GroupStats,
     SelectionResult,
     generalization_table,
+    mask_raw_units,
     tidy_table,
 )
 from aira_eval.selection.strategies import (
@@ -260,7 +261,6 @@ def run_selection(study: Study, options: SelectionOptions) -> SelectionResult:
     ref = names.index(options.reference)
     stats = _group_stats(values, searches, grouping, options, ref, directions)
     counts = [int(g.units.size) for g in stats]
-    tidy = tidy_table(stats, grouping.columns, names, metrics, options.ci, counts)
     compare_opts = CompareOptions(options.n_resamples, options.task_bootstrap, options.level,
                                   options.ci)
     compare = compare_groups(values, searches["task"].to_numpy(dtype=object),
@@ -268,6 +268,9 @@ def run_selection(study: Study, options: SelectionOptions) -> SelectionResult:
                              metrics, directions, compare_opts,
                              np.random.default_rng([options.seed, 1]), options.baseline_group,
                              [g.boot.draws for g in stats])
+    if not shared_metric(study.tasks):  # raw units of different metrics have no mean
+        compare = mask_raw_units(stats, compare, metrics)
+    tidy = tidy_table(stats, grouping.columns, names, metrics, options.ci, counts)
     all_tasks = [str(t) for t in pd.unique(searches["task"])]
     missing = {g.label: [t for t in all_tasks if t not in g.tasks] for g in stats
                if "task" not in grouping.columns}  # grouped by task: lacking others is the point

@@ -38,12 +38,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from aira_eval.selection.evaluate import RAW_UNITS
+
 MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_PER_BATCH = 100
 MAX_TAG = 8000
-#: Metrics in the tasks' raw units: averaging them across different metrics means nothing.
-RAW_UNITS = frozenset({"test_score", "regret", "oracle_score", "val_score", "shrunk_estimate",
-                       "optimism", "optimism_shrunk"})
 TIDY_COLUMNS = ("group", "strategy", "metric", "estimate", "lo", "hi")
 ALL = "all"
 

@@ -33,9 +33,12 @@ def test_compares_every_strategy_and_writes_results(build_study: Builder) -> Non
     names = list(summary["strategies"])
     assert names == ["best-val", "oracle", "topk", "shrinkage", "lcb", "best-search",
                      "best-select", "last", "random"]
-    best_val = summary["strategies"]["best-val"]["metrics"]["test_score"]
+    best_val = summary["strategies"]["best-val"]["metrics"]["normalized_score"]
     assert best_val["ci_low"] <= best_val["estimate"] <= best_val["ci_high"]
     assert best_val["delta"]["estimate"] == 0.0
+    # accuracy and error tasks: their raw scores have no mean (null, said why)
+    assert summary["strategies"]["best-val"]["metrics"]["test_score"]["estimate"] is None
+    assert "test_score" in summary["not_pooled"]["metrics"]
     assert summary["counts"] == {"tasks": 3, "searches": 12, "nodes": 144,
                                  "valid_nodes": int(synth.frame["valid"].sum()),
                                  "oracle_run_searches": 0, "groups": 1}
