@@ -63,6 +63,10 @@ def _shrink_model(space: Space, config: PipelineConfig) -> tuple[PipelineConfig,
             return replace(config, params=p), f"{key} {config.params[key]} -> {p[key]}"
     if family == "svm" and p.get("kernel") == "rbf":
         return replace(config, params={**p, "kernel": "linear"}), "a linear instead of RBF kernel"
+    if family == "svm":  # liblinear's passes grow with C
+        lower = [c for c in space.param_grid("svm")["C"] if c < float(p.get("C", 1.0))]
+        if lower:
+            return replace(config, params={**p, "C": max(lower)}), f"C {p['C']} -> {max(lower)}"
     if family == "mlp" and sum(p.get("hidden") or []) > 64:
         return replace(config, params={**p, "hidden": [64]}), "one hidden layer of 64 units"
     return None
