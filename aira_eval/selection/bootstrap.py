@@ -408,9 +408,21 @@ def _stratified_intervals(flat: np.ndarray, resamples: Resamples, level: float,
     return boot, theta, np.where(tstats.estimable, se, np.nan), out
 
 
+def clip_intervals(intervals: np.ndarray, ranges: np.ndarray, delta: bool = False
+                   ) -> np.ndarray:
+    """``intervals`` ``(S, M, 2)`` intersected with each metric's range ``ranges`` ``(M, 2)``
+    (``[lo − hi, hi − lo]`` for differences): a rate's interval stays within ``[0, 1]``. The
+    truth lies in the range, so coverage is unchanged; NaN (undefined) stays NaN."""
+    lo, hi = ranges[:, 0], ranges[:, 1]
+    if delta:
+        lo, hi = lo - ranges[:, 1], hi - ranges[:, 0]
+    return np.clip(intervals, lo[None, :, None], hi[None, :, None])
+
+
 def paired_bootstrap(values: np.ndarray, resamples: Resamples, reference: int,
                      direction: np.ndarray, level: float = 0.95,
-                     methods: tuple[str, ...] = DEFAULT_METHODS) -> PairedBootstrap:
+                     methods: tuple[str, ...] = DEFAULT_METHODS,
+                     ranges: np.ndarray | None = None) -> PairedBootstrap:
     """Estimates, intervals, paired differences and their share of favouring resamples.
 
     Args:
@@ -421,6 +433,8 @@ def paired_bootstrap(values: np.ndarray, resamples: Resamples, reference: int,
             share of favouring resamples is NaN).
         level: confidence level.
         methods: the interval methods to compute (of :data:`CI_METHODS`).
+        ranges: ``(M, 2)`` the values each metric can take; every interval is intersected
+            with it (:func:`clip_intervals`). None: unbounded.
 
     Returns:
         :class:`PairedBootstrap`.
@@ -438,13 +452,18 @@ def paired_bootstrap(values: np.ndarray, resamples: Resamples, reference: int,
         share = ((oriented > 0).sum(axis=0) + 0.5 * (oriented == 0).sum(axis=0)) / finite.sum(
             axis=0)
     all_zero = np.all(np.isnan(diffs) | (diffs == 0), axis=0)
-    share = np.where((np.asarray(direction)[None, :] == 0) | all_zero, np.nan, share)
     shape2, shape3 = (n_strat, n_met), (n_strat, n_met, 2)
+    undefined = np.isnan(d_se.reshape(shape2)) & ~all_zero  # no variance: nothing resampled
+    share = np.where((np.asarray(direction)[None, :] == 0) | all_zero | undefined, np.nan,
+                     share)
+    if ranges is None:
+        ranges = np.tile([-np.inf, np.inf], (n_met, 1))
     return PairedBootstrap(
         estimate=theta.reshape(shape2), se=se.reshape(shape2),
-        intervals={k: v.reshape(shape3) for k, v in cis.items()},
+        intervals={k: clip_intervals(v.reshape(shape3), ranges) for k, v in cis.items()},
         delta=d_theta.reshape(shape2), delta_se=d_se.reshape(shape2),
-        delta_intervals={k: v.reshape(shape3) for k, v in d_cis.items()},
+        delta_intervals={k: clip_intervals(v.reshape(shape3), ranges, delta=True)
+                         for k, v in d_cis.items()},
         share_favouring=share, n_pairs=np.isfinite(diffs).sum(axis=0),
         n_differing=(np.isfinite(diffs) & (diffs != 0)).sum(axis=0),
         n_resamples=resamples.n_resamples, draws=boot,

@@ -35,12 +35,14 @@ import pandas as pd
 from aira_eval.selection.bootstrap import (
     Resamples,
     bootstrap_intervals,
+    clip_intervals,
     draw_counts,
     jackknife,
     point_estimate,
     quantiles,
     stratified_means,
 )
+from aira_eval.selection.evaluate import metric_ranges
 from aira_eval.selection.tintervals import expanded_levels, t_interval, welch_difference
 
 INTERVAL_COLUMNS = ("t_lo", "t_hi", "expanded_lo", "expanded_hi", "percentile_lo",
@@ -182,12 +184,15 @@ def compare_groups(values: np.ndarray, tasks: np.ndarray, groups: np.ndarray,
     :data:`FAVOURING`, ``tasks`` (shared), ``only_a``/``only_b`` (comma lists).
     ``draws``: per group, as in :func:`compare_pair`."""
     method = opts.ci if opts.ci in COMPARE_METHODS else "t"
+    ranges = metric_ranges(metrics)  # Δ intervals within [lo − hi, hi − lo]
     parts = []
     n_strat, n_met = len(strategies), len(metrics)
     strat_col = np.repeat(np.asarray(strategies, dtype=object), n_met)
     metric_col = np.tile(np.asarray(metrics, dtype=object), n_strat)
     for a, b in group_pairs(labels, baseline):
         r = compare_pair(values, tasks, groups, a, b, directions, opts, rng, draws)
+        r.update({m: clip_intervals(np.asarray(r[m]), ranges, delta=True)
+                  for m in COMPARE_METHODS})
         bounds = {f"{m}_{side}": np.asarray(r[m])[..., i].reshape(-1)
                   for m in COMPARE_METHODS for i, side in enumerate(("lo", "hi"))}
         parts.append(pd.DataFrame({

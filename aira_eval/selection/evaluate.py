@@ -54,12 +54,16 @@ class MetricSpec:
     higher_is_better: bool | None
     description: str
     on_failure: float = float("nan")
+    bounds: tuple[float, float] | None = None  # the values it can take (None: unbounded)
 
 
 MEDALS = ("gold", "silver", "bronze", "any_medal", "above_median")
 NORMALIZED = ("(score − sample) / (reference − sample), the reference fixed per task: "
               "study.json's reference_score, else the leaderboard's best, else the best test "
               "score in the loaded studies")
+RATE = (0.0, 1.0)
+#: P(pick beats the reference's pick on the same search), ties half (added by selection)
+WIN_RATE = "win_rate"
 #: Metrics in the tasks' raw units: a mean of them over tasks on different metrics (or
 #: directions) means nothing, so it is not reported (per-task values are).
 RAW_UNITS = frozenset({"test_score", "regret", "oracle_score", "val_score", "shrunk_estimate",
@@ -68,15 +72,18 @@ METRICS: dict[str, MetricSpec] = {
     m.name: m
     for m in (
         MetricSpec("test_score", None, "picked test score (successful submissions)"),
-        MetricSpec("valid_submission", True, "share of searches with a submission", 0.0),
-        MetricSpec("regret", False, "oracle test score − picked, oriented (≥ 0)"),
+        MetricSpec("valid_submission", True, "share of searches with a submission", 0.0, RATE),
+        MetricSpec("regret", False, "oracle test score − picked, oriented (≥ 0)",
+                   bounds=(0.0, np.inf)),
         MetricSpec("normalized_score", True, NORMALIZED, 0.0),
-        MetricSpec("any_medal", True, "medal rate", 0.0),
-        MetricSpec("gold", True, "gold medal rate", 0.0),
-        MetricSpec("silver", True, "silver medal rate", 0.0),
-        MetricSpec("bronze", True, "bronze medal rate", 0.0),
-        MetricSpec("above_median", True, "share strictly above the leaderboard median", 0.0),
-        MetricSpec("percentile", True, "% of leaderboard teams beaten (ties half)", 0.0),
+        MetricSpec("any_medal", True, "medal rate", 0.0, RATE),
+        MetricSpec("gold", True, "gold medal rate", 0.0, RATE),
+        MetricSpec("silver", True, "silver medal rate", 0.0, RATE),
+        MetricSpec("bronze", True, "bronze medal rate", 0.0, RATE),
+        MetricSpec("above_median", True, "share strictly above the leaderboard median", 0.0,
+                   RATE),
+        MetricSpec("percentile", True, "% of leaderboard teams beaten (ties half)", 0.0,
+                   (0.0, 100.0)),
         MetricSpec("oracle_score", None, "best test score in the search"),
         MetricSpec("val_score", None, "the pick's own validation score"),
         MetricSpec("shrunk_estimate", None, "the pick's empirical-Bayes estimate"),
@@ -87,6 +94,14 @@ METRICS: dict[str, MetricSpec] = {
     )
 }
 SEARCH_COLUMNS = ("study_id", "search_id", "task", "policy", "seed", "oracle_run")
+
+
+def metric_ranges(metrics: Sequence[str], extra: Mapping[str, tuple[float, float]] | None = None
+                  ) -> np.ndarray:
+    """``(M, 2)``: the values each metric can take (``±inf`` where unbounded), for
+    :data:`METRICS`, :data:`WIN_RATE` and ``extra``."""
+    known = {**{n: m.bounds for n, m in METRICS.items()}, WIN_RATE: RATE, **(extra or {})}
+    return np.array([known.get(m) or (-np.inf, np.inf) for m in metrics], dtype=float)
 
 
 def _task_array(frame: pd.DataFrame, values: Mapping[str, float | None]) -> np.ndarray:

@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from aira_eval.selection.bootstrap import Resamples, draw_resamples, paired_bootstrap
+from aira_eval.selection.bootstrap import (
+    Resamples,
+    clip_intervals,
+    draw_resamples,
+    paired_bootstrap,
+)
+from aira_eval.selection.evaluate import metric_ranges
 from aira_eval.selection.improvement import probability_of_improvement
 from aira_eval.selection.tintervals import t_interval, t_stats
 
@@ -82,6 +88,7 @@ def per_task_intervals(values: np.ndarray, resamples: Resamples, reference: int,
     _, n_strat, n_met = values.shape
     seed_level = _seed_level(resamples, options)
     diffs = values - values[:, reference : reference + 1, :]
+    ranges = metric_ranges(metrics)
     for t, task in enumerate(task_names):
         units = np.flatnonzero(resamples.strata == t)
         if options.ci == "t":
@@ -89,14 +96,16 @@ def per_task_intervals(values: np.ndarray, resamples: Resamples, reference: int,
             means = t_stats(values[units].reshape(units.size, -1), one)
             deltas = t_stats(diffs[units].reshape(units.size, -1), one)
             est, d_est = means.theta.reshape(n_strat, n_met), deltas.theta.reshape(n_strat, n_met)
-            ci = t_interval(means, options.level).reshape(n_strat, n_met, 2)
-            d_ci = t_interval(deltas, options.level).reshape(n_strat, n_met, 2)
+            ci = clip_intervals(t_interval(means, options.level).reshape(n_strat, n_met, 2),
+                                ranges)
+            d_ci = clip_intervals(t_interval(deltas, options.level).reshape(n_strat, n_met, 2),
+                                  ranges, delta=True)
         else:
             sub = Resamples(weights=seed_level.weights[:, units],
                             task_weights=np.ones((resamples.n_resamples, 1), dtype=np.float32),
                             strata=np.zeros(units.size, dtype=np.int64), task_level=False)
             boot = paired_bootstrap(values[units], sub, reference, direction, options.level,
-                                    (options.ci,))
+                                    (options.ci,), ranges)
             est, d_est = boot.estimate, boot.delta
             ci, d_ci = boot.intervals[options.ci], boot.delta_intervals[options.ci]
         counts = np.isfinite(values[units]).sum(axis=0)

@@ -37,7 +37,7 @@ from aira_eval.selection.bootstrap import (
 )
 from aira_eval.selection.compare import CompareOptions, compare_groups
 from aira_eval.selection.duplicates import study_code_hashes
-from aira_eval.selection.evaluate import METRICS, evaluate_strategies
+from aira_eval.selection.evaluate import METRICS, WIN_RATE, evaluate_strategies, metric_ranges
 from aira_eval.selection.grouping import Grouping, resolve_grouping
 from aira_eval.selection.result import (
     GroupStats,
@@ -57,7 +57,6 @@ from aira_eval.selection.study_stats import add_study_stats
 from aira_eval.study import Study
 from aira_eval.study.manifest import TaskInfo
 
-WIN_RATE = "win_rate"
 CiMethod = Literal["t", "studentized", "expanded", "percentile", "bca"]
 
 
@@ -217,9 +216,10 @@ def rate_metric(tasks: dict[str, TaskInfo]) -> str:
 
 
 def _group_stats(values: np.ndarray, searches: pd.DataFrame, grouping: Grouping,
-                 options: SelectionOptions, reference: int, directions: np.ndarray
-                 ) -> list[GroupStats]:
-    """Per group: resamples within its tasks and the paired bootstrap ``(U_g, S, M)``."""
+                 options: SelectionOptions, reference: int, directions: np.ndarray,
+                 ranges: np.ndarray) -> list[GroupStats]:
+    """Per group: resamples within its tasks and the paired bootstrap ``(U_g, S, M)``;
+    intervals within each metric's range ``ranges`` ``(M, 2)``."""
     rng = np.random.default_rng(options.seed)  # one group: the pooled run's draws
     codes = grouping.codes(searches["search_id"])
     stats = []
@@ -229,7 +229,7 @@ def _group_stats(values: np.ndarray, searches: pd.DataFrame, grouping: Grouping,
         res = draw_resamples(task_codes, options.n_resamples, rng,
                              task_level=options.task_bootstrap)
         boot = paired_bootstrap(values[units], res, reference, directions, options.level,
-                                _methods(options.ci))
+                                _methods(options.ci), ranges)
         stats.append(GroupStats(label, key, units, [str(t) for t in task_names], res, boot))
     return stats
 
@@ -259,7 +259,8 @@ def run_selection(study: Study, options: SelectionOptions) -> SelectionResult:
     searches = table.iloc[:n_units]
     directions = metric_directions(study.tasks, metrics)
     ref = names.index(options.reference)
-    stats = _group_stats(values, searches, grouping, options, ref, directions)
+    stats = _group_stats(values, searches, grouping, options, ref, directions,
+                         metric_ranges(metrics))
     counts = [int(g.units.size) for g in stats]
     compare_opts = CompareOptions(options.n_resamples, options.task_bootstrap, options.level,
                                   options.ci)

@@ -108,3 +108,18 @@ def test_few_searches_warning_counts_per_group_and_task(tmp_path: Path) -> None:
     assert "per group: greedy 3 on t0, random 3 on t0" in line
     pooled = ae.select(study, strategies=["best-val", "oracle"], pool=True, resamples=100)
     assert not any("fewer than 5 searches" in w for w in pooled.summary["warnings"])
+
+
+def test_no_share_favouring_without_a_variance_estimate(tmp_path: Path) -> None:
+    """One search per task: every resample equals the estimate, so the share of resamples
+    favouring a strategy would be exactly 0 or 1 — a certainty the data do not carry."""
+    study = _study(tmp_path / "s", n_tasks=2, n_seeds=1)
+    res = ae.select(study, strategies=["best-val", "oracle", "last"], resamples=200)
+    differing = res.table[(res.table["strategy"] != "best-val")
+                          & (res.table["metric"] == "test_score")]
+    assert (differing["delta"].abs() > 0).any()  # the picks differ: Δ is defined, fav. not
+    assert differing["share_resamples_favouring"].isna().all()
+    with_seeds = ae.select(_study(tmp_path / "m", n_tasks=2, n_seeds=4),
+                           strategies=["best-val", "oracle"], resamples=200)
+    oracle = with_seeds.table.query("strategy == 'oracle' and metric == 'test_score'")
+    assert np.isfinite(oracle["share_resamples_favouring"].to_numpy(dtype=float)).all()
