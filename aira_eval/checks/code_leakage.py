@@ -10,7 +10,9 @@ rule                  severity  what it matches
 ``private-path``      fail      a string naming the private answers: a ``private`` path
                                 component, an answers file name, the data dir's path
 ``network``           fail      a network library import (requests, urllib, socket, ...), a
-                                call such as ``urlopen``, a shell ``curl``/``wget``
+                                call such as ``urlopen``, a process running ``curl``/``wget``
+                                (argv list or shell string: see shell_commands), a shell
+                                download command line in a string
 ``hardcoded-labels``  fail      a literal list/tuple/set of >= ``min_labels`` constants that
                                 repeats values: at most 20 distinct ones, or only the test
                                 labels' vocabulary, or exactly ``n_test`` items; also such a
@@ -35,6 +37,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from aira_eval.checks.shell_commands import scan_argv_literals, scan_process_calls
+
 FAIL_RULES = frozenset({"private-path", "network", "hardcoded-labels", "test-labels"})
 NETWORK_MODULES = frozenset({
     "requests", "urllib", "urllib2", "urllib3", "httpx", "aiohttp", "http", "socket",
@@ -45,12 +49,22 @@ ANSWER_NAMES = ("gold_submission", "answers.csv", "solution.csv", "private_test"
 _ABS = re.compile(r"^(/(?!tmp\b|dev\b)[\w.\-]+(/|$)|[A-Za-z]:[\\/])")
 _PARENT = re.compile(r"(^|[\\/])\.\.([\\/]|$)")
 _URL = re.compile(r"\b(https?|ftp)://", re.IGNORECASE)
-_SHELL_NET = re.compile(r"\b(curl|wget)\s+\S|\bkaggle\s+(competitions|datasets)\b")
+#: a shell command line starting a download: ``curl``/``wget`` in command position (start of the
+#: string or after ``;``, ``&&``, ``|``, ``$(``) with an option or a URL, or ``kaggle
+#: competitions|datasets`` ("install curl first" or "curl is slow" are not commands)
+_SHELL_NET = re.compile(
+    r"""(?:^|&&|\|\||[;|`(\n'"])\s*(?:sudo\s+)?(?:\S*/)?(?:curl|wget|aria2c)(?:\.exe)?"""
+    r"""\s+(?:\S+\s+)*?(?:-\w|\S*://)"""
+    r"|\bkaggle\s+(competitions|datasets|kernels)\b"
+)
 _PRIVATE = re.compile(r"(^|[\\/])private([\\/]|$)", re.IGNORECASE)
 _LINE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("private-path", re.compile(r"""["'][^"']*\bprivate[\\/][^"']*["']""", re.IGNORECASE)),
     ("network", re.compile(r"^\s*(import|from)\s+(requests|urllib\w*|socket|httpx|aiohttp)\b")),
     ("network", re.compile(r"\b(requests\.(get|post)|urlopen|urlretrieve)\s*\(")),
+    ("network", re.compile(  # ["curl", ...], "wget -q ...", a notebook's !curl
+        r"""["'](?:\S*/)?(curl|wget)["']|["']\s*(?:\S*/)?(curl|wget)\s+(\S+\s+)*?(-\w|\S*://)"""
+        r"|^\s*!\s*(curl|wget)\b")),
     ("parent-dir", re.compile(r"""["'](\.\./|[^"']*/\.\./)""")),
     ("absolute-path", re.compile(r"""["']/(?!tmp\b|dev\b)[\w.\-]+/""")),
     ("home-dir", re.compile(r"""["']~[/\\]|expanduser|Path\.home\(""")),
@@ -324,7 +338,8 @@ def scan_code(node_id: str, code: str, ctx: LeakageContext | None = None) -> lis
     except (SyntaxError, ValueError):
         return _scan_lines(node_id, lines)
     hits: Iterable[tuple[int, str, str]] = [
-        *_scan_strings(tree, ctx), *_scan_network(tree), *_scan_home(tree),
+        *_scan_strings(tree, ctx), *_scan_network(tree), *scan_process_calls(tree),
+        *scan_argv_literals(tree), *_scan_home(tree),
         *_scan_literals(tree, ctx), *scan_test_label_reads(tree, ctx.label_columns),
     ]
     seen: set[tuple[int, str]] = set()

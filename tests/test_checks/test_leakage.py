@@ -79,6 +79,58 @@ def test_network_access() -> None:
     assert _rules("import os\nos.system('wget http://x.y/z.csv')\n") == {"network"}
 
 
+NET_CALLS = [
+    'import subprocess\nsubprocess.run(["curl", "-s", "https://x.org/a.csv", "-o", "a.csv"])\n',
+    'import subprocess\nsubprocess.check_call(["wget", "-q", URL])\n',
+    'from subprocess import Popen\nPopen(["/usr/bin/curl", URL]).wait()\n',
+    'import shutil, subprocess\nexe = shutil.which("curl")\nsubprocess.Popen([exe, URL])\n',
+    'import shutil, subprocess\nsubprocess.Popen([shutil.which("wget"), URL])\n',
+    'import os\nos.execvp("curl", ["curl", URL])\n',
+    'import os\nos.execl("/usr/bin/wget", "wget", URL)\n',
+    'import os\nos.spawnvp(os.P_WAIT, "curl", ["curl", URL])\n',
+    'import subprocess\ncmd = ["curl", URL]\ncmd += ["-o", "a.csv"]\nsubprocess.run(cmd)\n',
+    'import subprocess, shlex\nsubprocess.run(shlex.split(f"curl -s {URL}"))\n',
+    'import subprocess\nsubprocess.run("curl " + URL, shell=True)\n',
+    'import subprocess\nsubprocess.run(["bash", "-c", "cd x && wget " + URL])\n',
+    'import os\ntool = "wget"\nos.system(f"{tool} {URL}")\n',
+    'import asyncio\nasyncio.create_subprocess_exec("curl", URL)\n',
+    'import subprocess\nsubprocess.run(["sudo", "curl", URL])\n',
+]
+
+
+def test_network_commands_started_as_processes() -> None:
+    """F4: an argv list (or a resolved command) running curl/wget is a network failure, not
+    only a URL warning — whichever way the process is started."""
+    for code in NET_CALLS:
+        found = scan_code("n1", code, CTX)
+        network = [f for f in found if f.rule == "network"]
+        assert network and all(f.severity == "fail" for f in network), code
+        last = len(code.splitlines())
+        assert any(f.line == last for f in network), (code, network)
+
+
+def test_curl_as_a_word_is_not_a_network_command() -> None:
+    benign = [
+        "# download the data with curl first, then run this\nx = 1\n",
+        'print("install curl first")\n',
+        'msg = "curl is not needed: the data is in ./input"\n',
+        'TOOLS = ["curl", "wget"]\n',
+        'import shutil\nhave_curl = shutil.which("curl") is not None\n',
+        'import subprocess\nsubprocess.run(["ls", "-l", "curl"])\n',
+        'import subprocess\nsubprocess.run(["echo", "curl"])\n',
+        'import subprocess\nsubprocess.run("echo curl is fine", shell=True)\n',
+        'breeds = ["chow", "curly-coated_retriever"]\n',
+    ]
+    for code in benign:
+        assert scan_code("n1", code, CTX) == [], code
+
+
+def test_unparsable_code_with_curl_argv_fails_by_regex() -> None:
+    code = 'def broken(:\nsubprocess.run(["curl", url])\nprint("curl is slow")\n'
+    result = scan_nodes({"bad": code})
+    assert [(f.rule, f.line) for f in result.findings] == [("network", 2)]
+
+
 def test_hardcoded_label_list() -> None:
     rng = random.Random(0)
     labels = [rng.choice([True, False]) for _ in range(800)]
