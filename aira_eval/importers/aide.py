@@ -11,7 +11,8 @@ line), else ``ok``; ``metric.value`` -> ``score_val`` and ``not metric.maximize`
 ``lower_is_better`` (from any node that states it; unknown when none does, e.g. when every node
 failed: then False, noted); operator as AIDE names its stages: no parent ``draft``, a buggy
 parent ``debug``, else ``improve``. AIDE logs carry no test scores: ``--regrade`` re-runs the
-code to get them.
+code to get them. The run's ``config.yaml`` (beside the journal) gives the model
+(``agent.code.model``, ``agent.feedback.model``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from aira_eval.errors import DataError, UsageError
+from aira_eval.importers.agent_config import aide_params
 from aira_eval.importers.common import (
     STDOUT_TAIL,
     ImportedSearch,
@@ -30,7 +32,7 @@ from aira_eval.importers.common import (
     join_term_out,
     slug,
 )
-from aira_eval.importers.conventions import detect_aide
+from aira_eval.importers.conventions import detect_aide, read_aide_config
 from aira_eval.importers.versions import versions_from_text
 from aira_eval.study.node import Node, OperatorName
 
@@ -140,4 +142,5 @@ def parse_aide_journal(
         extra={"journal_version": str(raw.get("__version", "1"))},
         convention=detect_aide(path, [n.code for n in nodes if n.code.strip()]),
         log_versions=versions_from_text(stdout.values()),
+        params=aide_params(read_aide_config(path.parent / "config.yaml")),
     )

@@ -51,6 +51,8 @@ class ImportedSearch:
         convention: where the scripts read and write (detected; ``--input-dir`` and
             ``--submission-path`` override it).
         log_versions: package versions the log names (``python``, ``torch``...).
+        params: the agent configuration the run's config names (``model``,
+            ``model_for.<op>``...), written as ``search.json`` ``params`` like a search's.
     """
 
     importer: str
@@ -70,6 +72,7 @@ class ImportedSearch:
     extra: dict[str, Any] = field(default_factory=dict)
     convention: Convention = AIRA_EVAL
     log_versions: dict[str, str] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def checksum(self) -> str:
@@ -88,6 +91,7 @@ class ImportedSearch:
         layout a re-grade uses (plain ``ExecSpec`` fields)."""
         layout = self.convention.spec_fields()
         return {"import": self.record(), "convention": self.convention.record(),
+                "params": dict(self.params),
                 "exec_layout": {k: [list(v) for v in val] if k == "path_maps" else
                                 list(val) if isinstance(val, tuple) else val
                                 for k, val in layout.items()}}

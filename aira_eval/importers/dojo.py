@@ -9,7 +9,8 @@ the most nodes, preferring on ties the final export over the checkpoint over the
 - ``JOURNAL.jsonl``: the log, ``{"timestamp", "step", "data": node}`` per line, with
   ``metric_info`` flattened into ``metric_info/<key>`` fields.
 
-Plus ``dojo_config.json`` (task name and benchmark, seed, ``solver.use_test_score``).
+Plus ``dojo_config.json`` (task name and benchmark, seed, ``solver.use_test_score``, the
+operators' LLMs ``solver.operators.<op>.llm.client.model_id``: the search's ``model``).
 Per node: ``step``, ``id``, ``plan``, ``code``, ``metric`` (validation value, None when buggy),
 ``metric_maximize``, ``metric_info`` (the grader's report: ``score`` is the **test** score dojo
 grades every node with, ``valid_submission``, ``validity_feedback``; with ``use_test_score`` the
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from aira_eval.errors import UsageError
+from aira_eval.importers.agent_config import dojo_params
 from aira_eval.importers.common import (
     OPERATORS,
     STDOUT_TAIL,
@@ -227,4 +229,5 @@ def parse_dojo_run(
         extra={"node_file": source.name, "use_test_score": use_test},
         convention=detect_dojo(config, [n.code for n in nodes if n.code.strip()]),
         log_versions={**versions_from_text(stdout.values()), **versions_from_dojo(config)},
+        params=dojo_params(config),
     )
