@@ -49,7 +49,7 @@ def _config(config: SelectionConfig | None, options: dict[str, Any]) -> Selectio
                              hint="Options: " + ", ".join(sorted(known | set(_ALIASES))) + ".")
         if value is not None:
             setattr(base, field, list(value) if field in ("strategies", "by") and
-                    not isinstance(value, str) else value)
+                    isinstance(value, Iterable) and not isinstance(value, str) else value)
     base.check()
     return base
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import difflib
 import errno
-from collections.abc import Sequence
+import os
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 
 class AiraEvalError(Exception):
@@ -62,3 +66,58 @@ def disk_full(err: BaseException) -> OSError | None:
             return current
         current = current.__cause__ or current.__context__
     return None
+
+
+_EXPECTED = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+             list: "a list", dict: "a mapping"}
+_PLURAL = {int: "integers", float: "numbers", str: "strings"}
+
+
+def check_field_types(options: Any, labels: Mapping[str, str] | None = None,
+                      hint: Callable[[str], str] | None = None) -> None:
+    """Every field of the dataclass ``options`` has its declared type (a YAML ``steps: two``,
+    a Python ``resamples="100"``), else a usage error naming the field (``labels[field]``,
+    e.g. ``"resamples (--resamples)"``), the type expected and the value given. A path object
+    (``pathlib.Path``) given for a field becomes its string."""
+    for key, annotation in typing.get_type_hints(type(options)).items():
+        value = getattr(options, key)
+        if isinstance(value, os.PathLike):
+            value = os.fspath(value)
+            setattr(options, key, value)
+        expected = _expected(annotation, value)
+        if expected is not None:
+            name = (labels or {}).get(key, key)
+            raise UsageError(f"{name} must be {expected}, got {value!r}",
+                             hint=hint(key) if hint else None)
+
+
+def _expected(annotation: Any, value: Any) -> str | None:
+    """What ``value`` should be, or None when it fits ``annotation``."""
+    optional = False
+    if typing.get_origin(annotation) in (types.UnionType, typing.Union):
+        if value is None:
+            return None
+        optional = True
+        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+    if typing.get_origin(annotation) is typing.Literal:  # its values are checked elsewhere
+        annotation = type(typing.get_args(annotation)[0])
+    base = typing.get_origin(annotation) or annotation
+    items = typing.get_args(annotation)
+    fits = _fits(value, base) and not (
+        base is list and items and not all(_fits(v, items[0]) for v in value))
+    if fits:
+        return None
+    what = _EXPECTED.get(base, str(base))
+    if base is list and items:
+        what = f"a list of {_PLURAL.get(items[0], str(items[0]))}"
+    return what + (" or null" if optional else "")
+
+
+def _fits(value: Any, base: Any) -> bool:
+    if isinstance(value, bool):
+        return base is bool
+    if base is float:
+        return isinstance(value, int | float)
+    if base is list:
+        return isinstance(value, list | tuple)
+    return isinstance(value, base)

@@ -124,7 +124,6 @@ def require_file(path: Path, what: str, regular: bool = False) -> Path:
 
 def require_out_dir(path: Path) -> Path:
     """``--out``, which may be missing or a directory but never an existing file (or FIFO)."""
-    if path.exists() and not path.is_dir():
-        raise UsageError(f"--out {path} is a file; give a directory",
-                         hint="Choose a new directory path for --out (or move the file away).")
-    return path
+    from aira_eval.study.lock import require_study_dir
+
+    return require_study_dir(path, "--out")

@@ -6,17 +6,14 @@ command line wins where both say something.
 
 from __future__ import annotations
 
-import os
 import re
-import types
-import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from aira_eval.errors import UsageError, unknown_name
+from aira_eval.errors import UsageError, check_field_types, unknown_name
 from aira_eval.search.operators.base import MEMORY_SCOPES
 from aira_eval.search.sandbox import SANDBOX_NAMES
 
@@ -150,16 +147,18 @@ class StudyConfig:
         if not self.policies:
             raise UsageError("no policy given", hint="Pass --policy greedy (or more).")
         if self.steps < 1:
-            raise UsageError(f"--steps must be at least 1, got {self.steps}",
+            raise UsageError(f"{label('steps')} must be at least 1, got {self.steps}",
                              hint="Give each search at least one node, e.g. --steps 20.")
         if self.workers < 1:
-            raise UsageError(f"--workers must be at least 1, got {self.workers}",
+            raise UsageError(f"{label('workers')} must be at least 1, got {self.workers}",
                              hint="Run at least one node at a time, e.g. --workers 1.")
         if self.node_timeout_s <= 0:
-            raise UsageError(f"--node-timeout must be positive, got {self.node_timeout_s}",
+            raise UsageError(f"{label('node_timeout_s')} must be positive, got "
+                             f"{self.node_timeout_s}",
                              hint="Give it in seconds, e.g. --node-timeout 300.")
         if self.memory_mb is not None and self.memory_mb < 64:
-            raise UsageError(f"--memory-mb must be at least 64 (or null), got {self.memory_mb}",
+            raise UsageError(f"{label('memory_mb')} must be at least 64 (or null), got "
+                             f"{self.memory_mb}",
                              hint="Give a node at least 64 MB, e.g. --memory-mb 4096.")
         if self.disk_mb is not None and self.disk_mb < 16:
             raise UsageError(f"disk_mb must be at least 16 (or null), got {self.disk_mb}")
@@ -171,16 +170,17 @@ class StudyConfig:
         if self.sandbox not in SANDBOX_NAMES:
             raise unknown_name("sandbox", self.sandbox, SANDBOX_NAMES)
         if self.sandbox_prefork and self.sandbox != "local":
-            raise UsageError("--prefork needs the local sandbox",
+            raise UsageError(f"{label('sandbox_prefork')} needs the local sandbox",
                              hint="Drop --prefork, or use --sandbox local.")
         if self.executor not in EXECUTORS:
             raise unknown_name("executor", self.executor, EXECUTORS)
         if not self.cpus_per_node > 0:
-            raise UsageError(f"--cpus-per-node must be positive, got {self.cpus_per_node}")
+            raise UsageError(f"{label('cpus_per_node')} must be positive, got "
+                             f"{self.cpus_per_node}")
         if self.memory_scope not in MEMORY_SCOPES:
             raise unknown_name("memory scope", self.memory_scope, MEMORY_SCOPES)
         if self.description not in ("original", "obfuscated"):
-            raise unknown_name("--description", self.description, ("original", "obfuscated"))
+            raise unknown_name(label("description"), self.description, ("original", "obfuscated"))
         if self.operators in ("aide", "aira"):
             self._validate_llm()
         return self
@@ -245,53 +245,31 @@ def _unknown_keys_hint(unknown: list[str], known: set[str]) -> str:
     return f"Known keys: {', '.join(sorted(known))}."
 
 
-_EXPECTED = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
-             list: "a list", dict: "a mapping"}
-_PLURAL = {int: "integers", float: "numbers", str: "strings"}
+#: Fields named by an ``aira-eval search`` flag of another name: messages name both.
+FLAGS = {"node_timeout_s": "--node-timeout", "memory_mb": "--memory-mb",
+         "time_budget_s": "--time-budget", "cpus_per_node": "--cpus-per-node",
+         "policies": "--policy", "tasks": "--task", "mlflow_uri": "--tracking-uri",
+         "request_timeout_s": "--request-timeout", "max_cost_usd": "--max-cost",
+         "sandbox_prefork": "--prefork", "top_p": "--top-p", "api_base": "--api-base",
+         "api_key_env": "--api-key-env", "llm_cache": "--llm-cache", "ray_address":
+         "--ray-address", "model_for": "--model-for"}
+_SAME_FLAG = ("seeds", "steps", "workers", "operators", "fitness", "sandbox", "data_dir",
+              "model", "temperature", "replay", "description", "executor", "mlflow",
+              "heldouts")
+
+
+def label(key: str) -> str:
+    """``steps (--steps)``, ``node_timeout_s (--node-timeout)``: the field (the Python keyword
+    and YAML key) and its CLI flag, where it has one."""
+    flag = FLAGS.get(key) or (f"--{key.replace('_', '-')}" if key in _SAME_FLAG else None)
+    return f"{key} ({flag})" if flag else key
 
 
 def check_types(config: StudyConfig) -> None:
     """Every field of ``config`` has its declared type (a YAML ``steps: two`` or
-    ``workers: "2"``), else a usage error naming the key, the type and the value. A path
-    object (``pathlib.Path``) given from Python for a text field becomes its string."""
-    for key, annotation in typing.get_type_hints(StudyConfig).items():
-        value = getattr(config, key)
-        if isinstance(value, os.PathLike):
-            value = os.fspath(value)
-            setattr(config, key, value)
-        expected = _expected(annotation, value)
-        if expected is not None:
-            raise UsageError(
-                f"{key} must be {expected}, got {value!r}",
-                hint=f"Fix {key} in the --config YAML or the option that sets it "
-                "(in YAML, quotes make a value a string).")
-
-
-def _expected(annotation: Any, value: Any) -> str | None:
-    """What ``value`` should be, or None when it fits ``annotation``."""
-    optional = False
-    if typing.get_origin(annotation) in (types.UnionType, typing.Union):
-        if value is None:
-            return None
-        optional = True
-        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
-    base = typing.get_origin(annotation) or annotation
-    items = typing.get_args(annotation)
-    fits = _fits(value, base) and not (
-        base is list and items and not all(_fits(v, items[0]) for v in value))
-    if fits:
-        return None
-    what = _EXPECTED.get(base, str(base))
-    if base is list and items:
-        what = f"a list of {_PLURAL.get(items[0], str(items[0]))}"
-    return what + (" or null" if optional else "")
-
-
-def _fits(value: Any, base: Any) -> bool:
-    if isinstance(value, bool):
-        return base is bool
-    if base is float:
-        return isinstance(value, int | float)
-    if base is list:
-        return isinstance(value, list | tuple)
-    return isinstance(value, base)
+    ``workers: "2"``), else a usage error naming the key, the type and the value
+    (:func:`aira_eval.errors.check_field_types`)."""
+    check_field_types(
+        config, {k: label(k) for k in FLAGS.keys() | set(_SAME_FLAG)},
+        hint=lambda key: f"Fix {key} in the StudyConfig, the --config YAML or the option "
+        "that sets it (in YAML, quotes make a value a string).")

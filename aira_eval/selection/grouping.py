@@ -97,7 +97,8 @@ def _column(study: Study, name: str) -> tuple[str, pd.Series]:
     close = difflib.get_close_matches(name, attribute_names(study), n=3, cutoff=0.5)
     hint = f"Did you mean {', '.join(close)}? " if close else ""
     known = ", ".join(c for c in searches.columns if c not in ("search_id", "n_nodes"))
-    raise UsageError(f"unknown --by {name!r}: no search attribute or node column has that name",
+    raise UsageError(f"unknown by (--by) {name!r}: no search attribute or node column has "
+                     "that name",
                      hint=f"{hint}Search attributes: {known}.")
 
 

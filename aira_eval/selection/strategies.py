@@ -68,9 +68,9 @@ class StrategyParams:
 
     def __post_init__(self) -> None:
         if self.k < 1:
-            raise UsageError(f"--k must be at least 1, got {self.k}")
+            raise UsageError(f"k (--k) must be at least 1, got {self.k}")
         if not np.isfinite(self.z):
-            raise UsageError(f"--z must be a finite number, got {self.z}")
+            raise UsageError(f"z (--z) must be a finite number, got {self.z}")
 
 
 StrategyFunc = Callable[[pd.DataFrame, StrategyParams], pd.DataFrame]

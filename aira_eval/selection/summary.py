@@ -28,7 +28,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from aira_eval.errors import UsageError
+from aira_eval.errors import UsageError, check_field_types
 from aira_eval.selection.bootstrap import (
     CI_METHODS,
     DEFAULT_METHODS,
@@ -79,26 +79,46 @@ class SelectionOptions:
     baseline_group: str | None = None  # compare every group with this one (default: all pairs)
 
     def check(self) -> None:
+        """Types first (:func:`~aira_eval.errors.check_field_types`), then values; messages
+        name the Python keyword and the ``aira-eval select`` flag."""
         if isinstance(self.by, str):
             self.by = [self.by]
-        self.strategies = [self.strategies] if isinstance(self.strategies, str) else \
-            list(self.strategies)
+        if isinstance(self.strategies, str):
+            self.strategies = [self.strategies]
+        for name, value in vars(self).items():  # numpy scalars (np.int64(3)) as Python's
+            if isinstance(value, np.generic):
+                setattr(self, name, value.item())
+        check_field_types(self, SELECT_LABELS, hint=lambda key: (
+            "A select() keyword / SelectionConfig field of that type, e.g. resamples=2000, "
+            'k=3, level=0.95, by="policy", strategies=["best-val", "topk"].'))
+        self.strategies, self.by = list(self.strategies), list(self.by)
         if self.n_resamples < 1:
-            raise UsageError(f"--resamples must be at least 1, got {self.n_resamples}",
+            raise UsageError(f"{SELECT_LABELS['n_resamples']} must be at least 1, got "
+                             f"{self.n_resamples}",
                              hint="Use 10000 (the default) for a paper, 1000 for a quick look.")
         if self.k < 1:
-            raise UsageError(f"--k must be at least 1, got {self.k}",
-                             hint="--k is how many nodes topk submits per search (default 3).")
+            raise UsageError(f"k (--k) must be at least 1, got {self.k}",
+                             hint="k is how many nodes topk submits per search (default 3).")
         if self.ci not in CI_METHODS:
-            raise UsageError(f"--ci must be one of {', '.join(CI_METHODS)}, got {self.ci!r}",
+            raise UsageError(f"ci (--ci) must be one of {', '.join(CI_METHODS)}, got "
+                             f"{self.ci!r}",
                              hint="t (the default) keeps its level from 5 seeds per task; see "
                                   "docs/statistics.md.")
         if not 0.0 < self.level < 1.0:
-            raise UsageError(f"the confidence level must be in (0, 1), got {self.level}",
-                             hint="For a 95% interval pass 0.95.")
+            raise UsageError(f"the confidence level (level) must be in (0, 1), got "
+                             f"{self.level}", hint="For a 95% interval pass 0.95.")
         if self.metric != "auto" and self.metric not in [*METRICS, WIN_RATE]:
-            raise UsageError(f"unknown metric {self.metric!r}",
+            raise UsageError(f"unknown metric (--metric) {self.metric!r}",
                              hint=f"Known metrics: {', '.join([*METRICS, WIN_RATE])}.")
+
+
+#: How messages name the options: the Python keyword and the ``aira-eval select`` flag.
+SELECT_LABELS = {"n_resamples": "resamples (--resamples)", "k": "k (--k)", "z": "z (--z)",
+                 "ci": "ci (--ci)", "seed": "seed (--seed)", "by": "by (--by)",
+                 "strategies": "strategies (--strategy)", "reference": "reference (--reference)",
+                 "metric": "metric (--metric)", "pool": "pool (--pool)",
+                 "task_bootstrap": "task_bootstrap (--task-bootstrap)",
+                 "baseline_group": "baseline_group (--baseline-group)"}
 
 
 #: The public name of the options.

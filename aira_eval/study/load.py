@@ -9,7 +9,8 @@ Several sources are concatenated; search ids that collide between sources are pr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -196,7 +197,12 @@ def load_study(paths: str | Path | Sequence[str | Path], *,
             ``require_valid``) no valid node.
         DataError: an unreadable table, manifest or journal, or one of a newer schema.
     """
-    items = [paths] if isinstance(paths, str | Path) else list(paths)
+    items = [paths] if isinstance(paths, str | Path) or not isinstance(paths, Iterable) \
+        else list(paths)
+    bad = [item for item in items if not isinstance(item, str | os.PathLike)]
+    if bad:
+        raise UsageError(f"load_study() takes a study path or a list of them, got {bad[0]!r}",
+                         hint='e.g. load_study("study") or load_study(["study-a", "study-b"]).')
     if not items:
         raise UsageError("no study given", hint="Pass one or more study directories.")
     frames: list[pd.DataFrame] = []

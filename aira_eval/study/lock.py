@@ -50,14 +50,30 @@ def _describe(holder: dict[str, Any] | None) -> str:
     return f"pid {holder.get('pid')} on host {holder.get('host')}{what}{when}"
 
 
+def require_study_dir(study_dir: Path, name: str = "out (--out)") -> Path:
+    """``study_dir``, which may be missing or a directory but never an existing file (or
+    FIFO), nor below one: else a usage error naming it as ``name``."""
+    for path in (study_dir, *study_dir.parents):
+        if not path.exists():
+            continue
+        if not path.is_dir():
+            where = "is a file" if path == study_dir else f"is below {path}, a file"
+            raise UsageError(f"{name} {study_dir} {where}; give a directory",
+                             hint="Choose a new directory path for the study (or move the "
+                             "file away).")
+        break
+    return study_dir
+
+
 @contextlib.contextmanager
 def study_lock(study_dir: Path, command: str = "") -> Iterator[Path]:
     """Hold the study's write lock for the ``with`` block (creating ``study_dir``).
 
     Raises:
-        UsageError: another process holds it; the message names its pid and host.
+        UsageError: another process holds it (the message names its pid and host), or
+            ``study_dir`` is a file (:func:`require_study_dir`).
     """
-    study_dir = Path(study_dir)
+    study_dir = require_study_dir(Path(study_dir))
     created = not study_dir.exists()
     study_dir.mkdir(parents=True, exist_ok=True)
     path = lock_path(study_dir)

@@ -36,7 +36,7 @@ def test_report_writes_the_formats_asked(study_dir: Path, tmp_path: Path) -> Non
 @pytest.mark.parametrize("args,message", [
     (["--format", "docx"], "unknown report format"),
     (["--trees", "many"], "--trees must be 'all' or a number"),
-    (["--by", "colour"], "unknown --by 'colour'"),
+    (["--by", "colour"], "unknown by (--by) 'colour'"),
 ])
 def test_usage_errors_exit_2(study_dir: Path, tmp_path: Path, args: list[str],
                              message: str) -> None:

@@ -45,5 +45,5 @@ def test_between_groups_finds_a_planted_difference(small_study: Study) -> None:
 
 
 def test_unknown_group_column_is_a_usage_error(small_study: Study) -> None:
-    with pytest.raises(UsageError, match="unknown --by"):
+    with pytest.raises(UsageError, match=r"unknown by \(--by\)"):
         select_grouped(small_study, ["nope"], SelectionOptions(**OPTS))

@@ -81,7 +81,7 @@ def test_resume_in_an_empty_dir_is_refused(tmp_path: Path) -> None:
     ("args", "needle"),
     [
         (["--bug-rate", "2"], "bug_rate must lie in [0, 1]"),
-        (["--memory-mb", "0"], "--memory-mb must be at least 64"),
+        (["--memory-mb", "0"], "memory_mb (--memory-mb) must be at least 64"),
     ],
 )
 @pytest.mark.parametrize("pre_made", [False, True])
@@ -103,7 +103,7 @@ def test_wrongly_typed_yaml_value_is_a_usage_error(tmp_path: Path) -> None:
     cfg.write_text("tasks: [builtin:iris]\nsteps: two\n")
     result = runner.invoke(app, ["search", "--config", str(cfg), "--out", str(tmp_path / "s")])
     assert result.exit_code == 2, result.output
-    assert "steps must be an integer, got 'two'" in result.output
+    assert "steps (--steps) must be an integer, got 'two'" in result.output
     assert "internal error" not in result.output and not (tmp_path / "s").exists()
 
 

@@ -42,12 +42,12 @@ def test_unknown_key_and_bad_values(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("line", "needle"),
     [
-        ("steps: two", "steps must be an integer, got 'two'"),
-        ('workers: "2"', "workers must be an integer, got '2'"),
-        ("node_timeout_s: fast", "node_timeout_s must be a number, got 'fast'"),
-        ("memory_mb: lots", "memory_mb must be an integer or null, got 'lots'"),
-        ("tasks: [1]", "tasks must be a list of strings, got [1]"),
-        ("mlflow: maybe", "mlflow must be true or false, got 'maybe'"),
+        ("steps: two", "steps (--steps) must be an integer, got 'two'"),
+        ('workers: "2"', "workers (--workers) must be an integer, got '2'"),
+        ("node_timeout_s: fast", "node_timeout_s (--node-timeout) must be a number, got 'fast'"),
+        ("memory_mb: lots", "memory_mb (--memory-mb) must be an integer or null, got 'lots'"),
+        ("tasks: [1]", "tasks (--task) must be a list of strings, got [1]"),
+        ("mlflow: maybe", "mlflow (--mlflow) must be true or false, got 'maybe'"),
         ("seeds: [a]", "seeds must be integers"),
     ],
 )
@@ -62,7 +62,7 @@ def test_wrongly_typed_yaml_values_are_usage_errors(tmp_path: Path, line: str,
 
 def test_numbers_fit_float_fields_and_null_fits_optional_ones() -> None:
     StudyConfig(node_timeout_s=60, memory_mb=None, time_budget_s=30).validate()
-    with pytest.raises(UsageError, match="node_timeout_s must be a number"):
+    with pytest.raises(UsageError, match=r"node_timeout_s \(--node-timeout\) must be a number"):
         StudyConfig(node_timeout_s=True).validate()  # type: ignore[arg-type]
 
 

@@ -138,7 +138,7 @@ def test_mlflow_failure_is_a_warning(build_study: Builder, tmp_path: Path) -> No
     (["--reference", "nope"], "unknown strategy"),
     (["--ci", "basic"], "--ci"),
     (["--resamples", "0"], "--resamples"),
-    (["--k", "0"], "--k must be at least 1"),
+    (["--k", "0"], "k (--k) must be at least 1"),
 ])
 def test_usage_errors_exit_2(build_study: Builder, args: list[str], message: str) -> None:
     study, _ = build_study()
