@@ -223,6 +223,9 @@ def _print_search(item: dict[str, Any], out: Path) -> None:
                           f"re-run {row['rerun_val']}", highlight=False)
     for note in item["notes"]:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
+    for warning in item["warnings"]:
+        err_console.print(f"[yellow]warning:[/] {item['search_id']}: {warning}",
+                          highlight=False)
 
 
 @import_app.command("aide")

@@ -26,13 +26,17 @@ from aira_eval.importers.agent_config import aide_params
 from aira_eval.importers.common import (
     STDOUT_TAIL,
     ImportedSearch,
+    corrupt_log,
     fill_lineage,
     finite,
     first_line,
     join_term_out,
     slug,
+    unreadable_metric_note,
+    unscored,
 )
 from aira_eval.importers.conventions import detect_aide, read_aide_config
+from aira_eval.importers.task_check import aide_task_name, task_mismatch
 from aira_eval.importers.versions import versions_from_text
 from aira_eval.study.node import Node, OperatorName
 
@@ -45,7 +49,7 @@ def read_aide_journal(path: Path) -> dict[str, Any]:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise UsageError(f"{path} is not valid JSON: {err}") from err
+        raise corrupt_log(path, err) from err
     if not isinstance(raw, dict) or not isinstance(raw.get("nodes"), list):
         raise UsageError(f"{path} is not an AIDE journal (no 'nodes' list)",
                          hint="Pass the journal.json of an AIDE run.")
@@ -74,7 +78,7 @@ def _node(raw: dict[str, Any], search_id: str, parent: str | None,
           parent_buggy: bool | None) -> tuple[Node, str]:
     node_id = str(raw.get("id") or f"{search_id}-n{int(raw.get('step', 0)):04d}")
     value, _ = _metric(raw.get("metric"))
-    buggy = bool(raw.get("is_buggy", value is None))
+    buggy = bool(raw.get("is_buggy"))  # a node without a score is buggy too (unscored)
     operator = "draft" if parent is None else "debug" if parent_buggy else "improve"
     term_out = join_term_out(raw.get("_term_out", raw.get("term_out")))
     analysis = str(raw.get("analysis") or "")
@@ -83,17 +87,22 @@ def _node(raw: dict[str, Any], search_id: str, parent: str | None,
         exc = raw.get("exc_type")
         reason = "; ".join(p for p in (str(exc) if exc else "", first_line(analysis)) if p) \
             or "AIDE marked the node buggy"
+    meta: dict[str, Any] = {"source": "aide", "source_id": raw.get("id"),
+                            "exc_type": raw.get("exc_type"), "is_buggy": raw.get("is_buggy")}
+    metric = raw.get("metric")
+    status, reason = unscored("buggy" if buggy else "ok", reason,
+                              metric.get("value") if isinstance(metric, dict) else metric,
+                              value is not None, meta)
     node = Node(
         node_id=node_id, search_id=search_id, step=int(raw.get("step", 0)),
         batch=int(raw.get("step", 0)), operator=cast(OperatorName, operator),
-        parent_ids=[parent] if parent else [], status="buggy" if buggy else "ok",
-        reason=reason, plan=str(raw.get("plan") or ""), code=str(raw.get("code") or ""),
+        parent_ids=[parent] if parent else [], status=cast(Any, status), reason=reason,
+        plan=str(raw.get("plan") or ""), code=str(raw.get("code") or ""),
         stdout_tail=term_out[-STDOUT_TAIL:], analysis=analysis,
         scores={"val": value} if value is not None and not buggy else {},
         exec_time=finite(raw.get("exec_time")) or float("nan"),
         started_at=finite(raw.get("ctime")) or float("nan"),
-        meta={"source": "aide", "source_id": raw.get("id"), "exc_type": raw.get("exc_type"),
-              "is_buggy": raw.get("is_buggy")},
+        meta=meta,
     )
     return node, term_out
 
@@ -127,7 +136,7 @@ def parse_aide_journal(
         nodes.append(node)
         stdout[node.node_id] = term_out
     fill_lineage(nodes)
-    notes: list[str] = []
+    notes = unreadable_metric_note(nodes)
     direction = _direction(raw["nodes"])
     if direction is None:
         notes.append("no node states the metric direction"
@@ -135,6 +144,8 @@ def parse_aide_journal(
         direction = bool(lower_is_better)
     sources = [path] + ([path.parent / "config.yaml"] if (path.parent / "config.yaml").is_file()
                         else [])
+    config = read_aide_config(path.parent / "config.yaml")
+    mismatch = task_mismatch(task, aide_task_name(config), "config.yaml")
     return ImportedSearch(
         importer="aide", source=path, sources=sources, search_id=search_id, task=task,
         policy="aide-greedy", operators="aide-llm", seed=0, lower_is_better=direction,
@@ -142,5 +153,5 @@ def parse_aide_journal(
         extra={"journal_version": str(raw.get("__version", "1"))},
         convention=detect_aide(path, [n.code for n in nodes if n.code.strip()]),
         log_versions=versions_from_text(stdout.values()),
-        params=aide_params(read_aide_config(path.parent / "config.yaml")),
+        params=aide_params(config), warnings=[mismatch] if mismatch else [],
     )

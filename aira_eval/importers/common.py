@@ -26,7 +26,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from aira_eval.errors import UsageError
+from aira_eval.errors import DataError, UsageError
 from aira_eval.importers.conventions import AIRA_EVAL, Convention
 from aira_eval.study.journal import JournalFile
 from aira_eval.study.manifest import StudyManifest, TaskInfo
@@ -53,6 +53,7 @@ class ImportedSearch:
         log_versions: package versions the log names (``python``, ``torch``...).
         params: the agent configuration the run's config names (``model``,
             ``model_for.<op>``...), written as ``search.json`` ``params`` like a search's.
+        warnings: what the user should check (a run whose config names another task).
     """
 
     importer: str
@@ -73,6 +74,7 @@ class ImportedSearch:
     convention: Convention = AIRA_EVAL
     log_versions: dict[str, str] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def checksum(self) -> str:
@@ -83,6 +85,7 @@ class ImportedSearch:
         return {"importer": self.importer, "source": str(self.source.resolve()),
                 "checksum": self.checksum, "task": self.task, "search_id": self.search_id,
                 "n_nodes": len(self.nodes), "notes": list(self.notes),
+                "warnings": list(self.warnings),
                 "convention": self.convention.name, "log_versions": dict(self.log_versions),
                 **self.extra}
 
@@ -108,6 +111,18 @@ def files_checksum(paths: list[Path]) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
+CORRUPT_HINT = ("The log is corrupt or truncated (a run killed while writing it, a partial "
+                "copy?): copy it again from the run, or leave that run out of the folder.")
+
+
+def corrupt_log(path: Path, err: Exception, line: int | None = None) -> DataError:
+    """The data error for a log file that does not parse (exit 1, like a corrupt study)."""
+    where = f"{path}:{line}" if line is not None else str(path)
+    what = "is not valid JSON" if isinstance(err, ValueError) and not isinstance(
+        err, UnicodeDecodeError) else "is not UTF-8 text"
+    return DataError(f"{where} {what} ({err}): cannot import it", hint=CORRUPT_HINT)
+
+
 def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.") or "x"
 
@@ -117,6 +132,30 @@ def finite(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value) if math.isfinite(value) else None
+
+
+def unscored(status: str, reason: str | None, raw_value: Any, has_val: bool,
+             meta: dict[str, Any]) -> tuple[str, str | None]:
+    """A node the log calls fine but whose metric gives no validation score is ``buggy`` (as
+    :func:`aira_eval.study.status.final_status` rules for a run without one), its reason
+    saying why; a value that is not a number is kept in ``meta["log_metric"]``."""
+    if status != "ok" or has_val:
+        return status, reason
+    if raw_value is None:
+        return "buggy", "the log has no metric value for this node: no validation score"
+    meta["log_metric"] = raw_value if isinstance(raw_value, str | int | float) else repr(raw_value)
+    return "buggy", (f"the log's metric value {raw_value!r} is not a finite number: "
+                     "no validation score")[:300]
+
+
+def unreadable_metric_note(nodes: list[Node]) -> list[str]:
+    """The search-level note on nodes whose logged metric is not a number."""
+    bad = [n for n in nodes if "log_metric" in n.meta]
+    if not bad:
+        return []
+    examples = ", ".join(repr(n.meta["log_metric"]) for n in bad[:3])
+    return [f"{len(bad)} node(s) logged a metric value that is not a number ({examples}): "
+            "imported as buggy, without a validation score"]
 
 
 def join_term_out(raw: Any) -> str:

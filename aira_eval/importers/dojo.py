@@ -34,28 +34,41 @@ from aira_eval.importers.common import (
     OPERATORS,
     STDOUT_TAIL,
     ImportedSearch,
+    corrupt_log,
     fill_lineage,
     finite,
     first_line,
     join_term_out,
     slug,
+    unreadable_metric_note,
+    unscored,
 )
 from aira_eval.importers.conventions import detect_dojo
+from aira_eval.importers.task_check import task_mismatch
 from aira_eval.importers.versions import versions_from_dojo, versions_from_text
 from aira_eval.study.node import Node, OperatorName, Usage
 
 NO_FEEDBACK = "submission grader feedback not available"
 
 
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise corrupt_log(path, err) from err
+
+
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+    for i, line in enumerate(_read_text(path).splitlines()):
         if not line.strip():
             continue
         try:
             item = json.loads(line)
         except json.JSONDecodeError as err:
-            raise UsageError(f"{path}:{i + 1} is not valid JSON: {err}") from err
+            raise corrupt_log(path, err, i + 1) from err
+        if not isinstance(item, dict):
+            continue
         out.append(item.get("data", item) if "data" in item and "timestamp" in item else item)
     return out
 
@@ -85,7 +98,10 @@ def read_dojo_nodes(run_dir: Path) -> tuple[Path, list[dict[str, Any]]]:
     best: tuple[Path, list[dict[str, Any]]] | None = None
     for path in node_sources(run_dir):
         if path.suffix == ".json":
-            raw = json.loads(path.read_text(encoding="utf-8"))
+            try:
+                raw = json.loads(_read_text(path))
+            except json.JSONDecodeError as err:
+                raise corrupt_log(path, err) from err
             nodes = raw.get("nodes", []) if isinstance(raw, dict) else []
         else:
             nodes = _read_jsonl(path)
@@ -114,11 +130,17 @@ def _usage(raw: dict[str, Any]) -> Usage:
     return usage
 
 
+def _raw_val(raw: dict[str, Any], use_test_score: bool) -> Any:
+    """The logged validation value (not yet checked to be a number)."""
+    if use_test_score:
+        return (raw.get("metric_info") or {}).get("validation_score")
+    metric = raw.get("metric")
+    return metric.get("value") if isinstance(metric, dict) else metric
+
+
 def _scores(raw: dict[str, Any], use_test_score: bool) -> dict[str, float]:
     info = raw.get("metric_info") or {}
-    metric = raw.get("metric")
-    metric = metric.get("value") if isinstance(metric, dict) else metric
-    val = finite(info.get("validation_score")) if use_test_score else finite(metric)
+    val = finite(_raw_val(raw, use_test_score))
     test = finite(info.get("score"))
     scores = {"val": val} if val is not None and not raw.get("is_buggy") else {}
     if test is not None:
@@ -145,7 +167,11 @@ def _node(raw: dict[str, Any], search_id: str, step_ids: dict[int, str],
           use_test_score: bool) -> tuple[Node, str]:
     ops = [o for o in raw.get("operators_used") or [] if o in OPERATORS]
     parents = [step_ids.get(p) if isinstance(p, int) else str(p) for p in raw.get("parents") or []]
-    status, reason = _status(raw)
+    scores = _scores(raw, use_test_score)
+    meta = {"source": "aira-dojo", "source_id": raw.get("id"), "exit_code": raw.get("exit_code"),
+            "metric_info": raw.get("metric_info") or {}}
+    status, reason = unscored(*_status(raw), _raw_val(raw, use_test_score), "val" in scores,
+                              meta)
     term_out = join_term_out(raw.get("term_out") or raw.get("_term_out"))
     node = Node(
         node_id=str(raw.get("id") or f"{search_id}-n{int(raw['step']):04d}"),
@@ -154,11 +180,10 @@ def _node(raw: dict[str, Any], search_id: str, step_ids: dict[int, str],
         parent_ids=[p for p in parents if p], status=cast(Any, status), reason=reason,
         plan=str(raw.get("plan") or ""), code=str(raw.get("code") or ""),
         stdout_tail=term_out[-STDOUT_TAIL:], analysis=str(raw.get("analysis") or ""),
-        scores=_scores(raw, use_test_score),
+        scores=scores,
         exec_time=finite(raw.get("exec_time")) or float("nan"),
         started_at=finite(raw.get("creation_time")) or float("nan"), usage=_usage(raw),
-        meta={"source": "aira-dojo", "source_id": raw.get("id"),
-              "exit_code": raw.get("exit_code"), "metric_info": raw.get("metric_info") or {}},
+        meta=meta,
     )
     return node, term_out
 
@@ -168,9 +193,9 @@ def _config(run_dir: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(_read_text(path))
     except json.JSONDecodeError as err:
-        raise UsageError(f"{path} is not valid JSON: {err}") from err
+        raise corrupt_log(path, err) from err
     return raw if isinstance(raw, dict) else {}
 
 
@@ -202,6 +227,7 @@ def parse_dojo_run(
         raise UsageError(f"{run_dir} does not name its task (no dojo_config.json task.name)",
                          hint="Pass --task.")
     search_id = search_id or f"dojo__{slug(run_dir.resolve().name)}"
+    mismatch = task_mismatch(task_id, _task_id(config), "dojo_config.json")
     ordered = sorted(raw_nodes, key=lambda n: int(n.get("step", 0)))
     step_ids = {int(n.get("step", 0)): str(n.get("id")) for n in ordered if not _is_root(n)}
     kept = [n for n in ordered if not _is_root(n)]
@@ -213,6 +239,7 @@ def parse_dojo_run(
         nodes.append(node)
         stdout[node.node_id] = term_out
     fill_lineage(nodes)
+    notes += unreadable_metric_note(nodes)
     direction = _direction(ordered)
     if direction is None:
         notes.append("no node states the metric direction; assumed higher is better")
@@ -229,5 +256,5 @@ def parse_dojo_run(
         extra={"node_file": source.name, "use_test_score": use_test},
         convention=detect_dojo(config, [n.code for n in nodes if n.code.strip()]),
         log_versions={**versions_from_text(stdout.values()), **versions_from_dojo(config)},
-        params=dojo_params(config),
+        params=dojo_params(config), warnings=[mismatch] if mismatch else [],
     )

@@ -51,6 +51,7 @@ def search_summary(search: ImportedSearch, nodes: list[Node] | None = None) -> d
         "with_val": sum("val" in n.scores for n in nodes),
         "with_test": sum("test" in n.scores for n in nodes),
         "lower_is_better": search.lower_is_better, "notes": list(search.notes),
+        "warnings": list(search.warnings),
         "convention": search.convention.record(), "log_versions": dict(search.log_versions),
     }
     if any(n.meta.get("regraded") for n in nodes):
