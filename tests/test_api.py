@@ -76,3 +76,18 @@ def test_study_config_messages_name_keyword_and_flag(tmp_path: Path, field: str,
         ae.run_study(config, out=tmp_path / "study")
     assert needle in info.value.message
     assert not (tmp_path / "study").exists()
+
+
+def test_api_doc_shows_load_studys_real_signature() -> None:
+    """docs/api.md's table shows ``require_valid`` keyword-only, as it is (audit-d F10)."""
+    import inspect
+
+    params = inspect.signature(ae.load_study).parameters.values()
+    shown, star = [], False
+    for p in params:
+        if p.kind is p.KEYWORD_ONLY and not star:
+            shown.append("*")
+            star = True
+        shown.append(p.name if p.default is p.empty else f"{p.name}={p.default!r}")
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "api.md").read_text()
+    assert f"`load_study({', '.join(shown)})`" in doc

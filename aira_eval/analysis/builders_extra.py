@@ -131,7 +131,7 @@ def trees_section(ctx: Context) -> Section:
     picks: dict[str, dict[str, str]] = {}
     if ctx.selection is not None:
         for row in ctx.selection.picks[["search_id", "strategy", "node_id"]].itertuples():
-            if row.node_id is not None and row.strategy in ("best-val", "oracle"):
+            if isinstance(row.node_id, str) and row.strategy in ("best-val", "oracle"):
                 d = picks.setdefault(str(row.search_id), {})
                 d[str(row.node_id)] = "+".join(filter(None, [d.get(str(row.node_id)),
                                                              str(row.strategy)]))

@@ -215,8 +215,10 @@ def _print_search(item: dict[str, Any], out: Path) -> None:
                   f"with test score: {item['with_test']}", highlight=False)
     comp = item.get("val_comparison")
     if comp:
+        diff = comp["max_abs_diff"]  # 4 significant digits (the JSON keeps every digit)
         console.print(f"validation, log vs re-run: {comp['compared']} compared, "
-                      f"{comp['disagree']} disagree (max |diff| {comp['max_abs_diff']}); "
+                      f"{comp['disagree']} disagree (max |diff| "
+                      f"{diff if diff is None else format(diff, '.4g')}); "
                       f"re-run val from: {comp['val_sources']}", highlight=False)
         for row in comp["disagreements"]:
             console.print(f"[yellow]finding:[/] {row['node_id']}: log {row['log_val']} vs "

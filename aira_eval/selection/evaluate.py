@@ -318,7 +318,8 @@ def evaluate_strategies(
     Returns:
         One row per (strategy, search): ``strategy``, :data:`SEARCH_COLUMNS`, ``n_picked``,
         ``duplicates_skipped`` (identical solutions ``topk`` passed over),
-        ``node_id`` (the counted pick; None for ``mean`` strategies and failures),
+        ``node_id`` (the counted pick, ``str`` dtype; missing — NaN — for ``mean``
+        strategies and failures),
         ``picked_nodes`` (list; empty for ``mean`` strategies) and every metric of
         :data:`METRICS`.
     """
@@ -335,7 +336,8 @@ def evaluate_strategies(
                        strategy.combine)
         best = per.pop("_best_row").to_numpy()
         ids = prepared["node_id"].iloc[np.maximum(best, 0)].to_numpy(dtype=object)
-        per.insert(0, "node_id", np.where(best >= 0, ids, None))
+        per.insert(0, "node_id", pd.Series(np.where(best >= 0, ids, None), index=per.index,
+                                           dtype="str"))  # text: missing as NaN, as on disk
         per.insert(1, "picked_nodes", _picked_lists(picks[strategy.name], codes, len(searches))
                    if strategy.combine == "best" else [[] for _ in range(len(searches))])
         per.insert(1, "duplicates_skipped", _skipped(picks[strategy.name], codes, len(searches)))

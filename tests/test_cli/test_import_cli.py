@@ -143,3 +143,17 @@ def test_import_refuses_a_study_made_by_search(tmp_path: Path) -> None:
     assert "made by `aira-eval search`" in _flat(result) and "hint:" in result.output
     assert (out / "study.json").read_bytes() == before
     assert sorted(p.name for p in out.iterdir()) == ["study.json"]
+
+
+def test_regrade_summary_rounds_the_largest_difference(tmp_path: Path) -> None:
+    """The printed summary shows 4 significant digits (not a float's repr); --json keeps all."""
+    journal = _aide_journal(tmp_path / "journal.json")
+    result = runner.invoke(app, ["import", "aide", str(journal), "--task", "builtin:iris",
+                                 "--out", str(tmp_path / "s"), "--regrade"])
+    assert result.exit_code == 0, result.output
+    line = next(ln for ln in result.stdout.splitlines() if "max |diff|" in ln)
+    shown = line.split("max |diff| ")[1].split(")")[0]
+    table = read_nodes(tmp_path / "s" / "nodes.parquet").set_index("node_id")
+    good = table.filter(like="a1", axis=0).iloc[0]
+    diff = abs(0.9 - good["score_val"])  # the log's 0.9 vs the re-run's printed score
+    assert shown == format(diff, ".4g") and len(shown) <= len("0.0001234")

@@ -205,3 +205,20 @@ def test_synthetic_tasks_carry_the_kaggle_medal_thresholds_of_their_leaderboard(
         board = info.leaderboard_scores  # best first; 200 teams: gold @10, silver @40, bronze @80
         assert info.thresholds == {"gold": board[9], "silver": board[39], "bronze": board[79],
                                    "median": pytest.approx(float(np.median(board)))}
+
+
+def test_picked_node_id_is_a_text_column_with_missing_as_nan(tmp_path: Path) -> None:
+    """As in picks.parquet (audit-d F10): pandas' ``str`` dtype, NaN (never None) where a
+    strategy has no single pick (``random``) or a search has no valid node."""
+    ok = make_nodes([{"val": 0.9, "test": 0.8}, {"val": 0.5, "test": 0.6}], search_id="good")
+    failed = make_nodes([{"val": 0.9, "valid": False}], search_id="failed")
+    frame = pd.concat([ok, failed], ignore_index=True)
+    table = evaluate_strategies(frame, {"t1": _info()},
+                                [get_strategy(n) for n in ("best-val", "random")])
+    column = table["node_id"]
+    assert pd.api.types.is_string_dtype(column) and not pd.api.types.is_object_dtype(column)
+    assert column.tolist().count(None) == 0
+    assert column.isna().sum() == 3 and column.dropna().tolist() == ["n0"]
+    path = tmp_path / "picks.parquet"
+    table.drop(columns=["picked_nodes"]).to_parquet(path)
+    assert pd.read_parquet(path)["node_id"].dtype == column.dtype
