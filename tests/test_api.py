@@ -91,3 +91,16 @@ def test_api_doc_shows_load_studys_real_signature() -> None:
         shown.append(p.name if p.default is p.empty else f"{p.name}={p.default!r}")
     doc = (Path(__file__).resolve().parents[1] / "docs" / "api.md").read_text()
     assert f"`load_study({', '.join(shown)})`" in doc
+
+
+@pytest.mark.parametrize(("field", "value", "needle"), [
+    ("temperature", -1.0, "temperature (--temperature) must be >= 0"),
+    ("top_p", 2.0, "top_p (--top-p) must be in (0, 1]"),
+    ("max_cost_usd", 0.0, "max_cost_usd (--max-cost) must be positive"),
+])
+def test_llm_options_name_keyword_and_flag(field: str, value: float, needle: str) -> None:
+    config = ae.StudyConfig(tasks=["builtin:iris"], operators="aide", model="gpt-4o",
+                            mlflow=False, **{field: value})
+    with pytest.raises(UsageError) as info:
+        config.validate()
+    assert needle in info.value.message

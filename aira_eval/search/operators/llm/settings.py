@@ -92,23 +92,26 @@ def check_llm_options(
                          hint="Pass --model MODEL (any litellm model string, e.g. gpt-4o).")
     unknown = sorted(set(model_for) - set(CALL_KINDS))
     if unknown:
-        raise UsageError(f"--model-for names unknown operator(s): {', '.join(unknown)}",
+        raise UsageError(f"model_for (--model-for) names unknown operator(s): {', '.join(unknown)}",
                          hint=f"Use {', '.join(CALL_KINDS)}, e.g. --model-for debug=gpt-4o-mini.")
     if api_key_env is not None and not _ENV_NAME.match(api_key_env):
-        raise UsageError("--api-key-env takes the NAME of an environment variable, not a key",
+        raise UsageError("api_key_env (--api-key-env) takes the NAME of an environment "
+                         "variable, not a key",
                          hint="e.g. export MY_KEY=...; then pass --api-key-env MY_KEY.")
     if temperature is not None and temperature < 0:
-        raise UsageError(f"--temperature must be >= 0, got {temperature}")
+        raise UsageError(f"temperature (--temperature) must be >= 0, got {temperature}")
     if top_p is not None and not 0 < top_p <= 1:
-        raise UsageError(f"--top-p must be in (0, 1], got {top_p}")
+        raise UsageError(f"top_p (--top-p) must be in (0, 1], got {top_p}")
     if request_timeout_s <= 0:
-        raise UsageError(f"--request-timeout must be positive, got {request_timeout_s}")
+        raise UsageError(f"request_timeout_s (--request-timeout) must be positive, got "
+                         f"{request_timeout_s}")
     if max_retries < 0:
         raise UsageError(f"max_retries must be >= 0, got {max_retries}")
     if max_concurrent_calls < 1:
         raise UsageError(f"max_concurrent_calls must be at least 1, got {max_concurrent_calls}")
     if max_cost_usd is not None and max_cost_usd <= 0:
-        raise UsageError(f"--max-cost must be positive, got {max_cost_usd}")
+        raise UsageError(f"max_cost_usd (--max-cost) must be positive, got {max_cost_usd}")
     if replay and not cache_dir:
-        raise UsageError("--replay needs the cache to replay from",
+        raise UsageError("replay (--replay) needs the cache to replay from (llm_cache, "
+                         "--llm-cache)",
                          hint="Pass --llm-cache DIR (the cache a previous study wrote).")
