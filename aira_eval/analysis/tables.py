@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from aira_eval.analysis.sections import Table, fmt_ci, fmt_p
-from aira_eval.analysis.selection_view import GroupedSelection
+from aira_eval.analysis.selection_view import GroupedSelection, p_source
 from aira_eval.study import Study
 
 LABELS = {"any_medal": "medal rate", "normalized_score": "normalized score",
@@ -82,8 +82,9 @@ def main_table(study: Study, sel: GroupedSelection) -> Table:
                f"over seeds ({n['searches']} searches), {int(sel.level * 100)}% "
                f"{sel.options.ci} bootstrap intervals ({sel.options.n_resamples} stratified "
                f"resamples of seeds within tasks); Δ = {sel.headline} − {sel.reference}'s on "
-               "the same searches (paired), two-sided bootstrap p-values Holm-adjusted over "
-               "every Δ of the table.")
+               f"the same searches (paired); "
+               f"{p_source(sel.p_method, sel.options.n_resamples, sel.level)}, "
+               "Holm-adjusted over every Δ of the table; p is blank where the interval is.")
     return Table("main", "Main table: agents × final-pick strategies", caption,
                  rows.reset_index(drop=True), pd.DataFrame(display))
 
@@ -121,8 +122,9 @@ def between_table(sel: GroupedSelection, metric: str | None = None) -> Table | N
                 "each agent's seeds within those tasks")
     caption = (f"Δ of {metric} between agents (A − B) for the same strategy, over the tasks "
                f"both ran; {int(sel.level * 100)}% {interval}; fav. A = share of "
-               f"{sel.options.n_resamples} resamples in which Δ favours A; two-sided "
-               "bootstrap p-values (from that share) Holm-adjusted over the table."
+               f"{sel.options.n_resamples} resamples in which Δ favours A; "
+               f"{p_source(sel.compare_p_method, sel.options.n_resamples, sel.level, True)}"
+               ", Holm-adjusted over the table."
                + (f" Tasks one agent lacks (not used): {'; '.join(missing)}." if missing else ""))
     return Table("between_agents", "Between agents", caption, rows.reset_index(drop=True),
                  display)

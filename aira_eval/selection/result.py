@@ -78,6 +78,13 @@ class SelectionResult:
     _values: np.ndarray | None = field(default=None, repr=False)
     _stats: list[GroupStats] = field(default_factory=list, repr=False)
 
+    def unit_values(self, group: str) -> tuple[np.ndarray, np.ndarray]:
+        """One group's per-search values ``(U_g, S, M)`` (as :attr:`strategies` ×
+        :attr:`metrics`) and each of those searches' task ``(U_g,)``."""
+        assert self._values is not None
+        g = self._stats[self.groups.index(group)]
+        return self._values[g.units], np.asarray(g.tasks, dtype=object)[g.resamples.strata]
+
     def draws(self, metric: str = "test_score", delta: bool = False) -> np.ndarray:
         """The bootstrap distribution of ``metric``: ``(R, G, S)`` resamples × groups ×
         strategies (``delta``: minus the reference strategy's, from the same resamples)."""

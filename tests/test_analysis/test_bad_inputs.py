@@ -57,3 +57,15 @@ def test_bad_input_renders_with_reasons(case: str, tmp_path: Path) -> None:
         assert by_key["main"].empty is None
     if case == "single_seed":
         assert any("One seed per task" in n for n in by_key["main"].notes)
+        _no_p_without_interval(tmp_path, by_key["main"].tables[0].display)
+
+
+def _no_p_without_interval(out: Path, display: pd.DataFrame) -> None:
+    """One seed per task: no interval, hence no p-value and no share favouring either."""
+    main = pd.read_csv(out / "data" / "main.csv")
+    assert main["delta_lo"].isna().all() and main["p_value"].isna().all()
+    assert main["p_holm"].isna().all() and main["share_resamples_favouring"].isna().all()
+    assert set(display["p (Holm)"]) <= {"", "—"}
+    between = pd.read_csv(out / "data" / "between_agents.csv")
+    assert between["p_value"].isna().all() and between["p_holm"].isna().all()
+    assert between["share_resamples_favouring"].isna().all()

@@ -86,3 +86,23 @@ def test_topk_curve_at_one_is_best_val(small_report: ReportResult) -> None:
                       & (sel["metric"] == "normalized_score")]
         assert math.isclose(float(rnd["mean"].iloc[0]), float(sel_rnd["estimate"].iloc[0]),
                             abs_tol=1e-9)
+
+
+def test_p_values_agree_with_the_intervals_printed_beside_them(
+        small_report: ReportResult) -> None:
+    """t intervals (the report's): p < 0.05 exactly when the 95 % interval excludes 0, in the
+    data CSVs the report writes; the captions say where p comes from."""
+    out = small_report.out / "data"
+    main = pd.read_csv(out / "main.csv")
+    rows = main[main["p_value"].notna()]
+    assert len(rows) > 10
+    excludes = (rows["delta_lo"] > 0) | (rows["delta_hi"] < 0)
+    assert ((rows["p_value"] < 0.05) == excludes).all()
+    assert excludes.any() and (~excludes).any()
+    between = pd.read_csv(out / "between_agents.csv")
+    rows = between[between["p_value"].notna()]
+    assert len(rows) > 3
+    assert ((rows["p_value"] < 0.05) == ((rows["lo"] > 0) | (rows["hi"] < 0))).all()
+    md = (small_report.out / "report.md").read_text()
+    assert "p-values from the two-sided t-test of Δ" in md
+    assert "p-values from the two-sided Welch t-test of Δ" in md

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
 
 import aira_eval as ae
 from aira_eval.analysis.selection_view import select_grouped
@@ -26,9 +27,74 @@ def test_table_is_the_public_select_table(small_study: Study) -> None:
         np.testing.assert_array_equal(merged[col].to_numpy(float),
                                       merged[f"{col}_api"].to_numpy(float))
     assert sel.headline == public.summary["headline_metric"]
-    p = sel.table.loc[sel.table["strategy"] != "best-val", [fav, "p_value"]]
-    np.testing.assert_allclose(p["p_value"], np.minimum(1, 2 * np.minimum(p[fav], 1 - p[fav])))
     assert sel.compare["delta"].equals(public.compare["delta"])
+
+
+def test_bootstrap_intervals_keep_the_bootstrap_p_value(small_study: Study) -> None:
+    sel = select_grouped(small_study, (), SelectionOptions(**OPTS, ci="percentile"))
+    fav = "share_resamples_favouring"
+    p = sel.table.loc[sel.table["strategy"] != "best-val", [fav, "p_value"]]
+    assert p["p_value"].notna().any()
+    np.testing.assert_allclose(p["p_value"], np.minimum(1, 2 * np.minimum(p[fav], 1 - p[fav])))
+    assert sel.p_method == "bootstrap"
+
+
+def _one_task(study: Study) -> Study:
+    nodes = study.nodes
+    first = nodes["task"].iloc[0]
+    keep = nodes[nodes["task"] == first]
+    return Study.from_nodes(keep, {first: study.tasks[first]})
+
+
+def test_t_p_value_is_the_paired_t_test_of_the_interval(small_study: Study) -> None:
+    """One task: the stratified t interval is the one-sample t interval of the per-search
+    differences, so p must be scipy's paired t-test and Welch's test between agents."""
+    sel = select_grouped(_one_task(small_study), (), SelectionOptions(**OPTS))
+    picks = sel.picks.sort_values("search_id")
+    metric = "normalized_score"
+    checked = 0
+    for group in sel.groups:
+        mine = picks[picks["group"] == group]
+        ref = mine.loc[mine["strategy"] == "best-val", metric].to_numpy(float)
+        for strategy in ("oracle", "last", "random"):
+            diff = mine.loc[mine["strategy"] == strategy, metric].to_numpy(float) - ref
+            row = sel.table[(sel.table["group"] == group) & (sel.table["strategy"] == strategy)
+                            & (sel.table["metric"] == metric)].iloc[0]
+            if np.all(diff == 0):
+                continue
+            assert row["p_value"] == pytest.approx(stats.ttest_1samp(diff, 0.0).pvalue,
+                                                   rel=1e-9)
+            checked += 1
+    assert checked >= 3
+    row = sel.compare[(sel.compare["strategy"] == "oracle")
+                      & (sel.compare["metric"] == metric)].iloc[0]
+    a, b = (picks.loc[(picks["group"] == g) & (picks["strategy"] == "oracle"), metric]
+            for g in ("greedy", "random"))
+    welch = stats.ttest_ind(a.to_numpy(float), b.to_numpy(float), equal_var=False).pvalue
+    assert row["p_value"] == pytest.approx(welch, rel=1e-9)
+
+
+def test_p_value_agrees_with_the_interval_shown(small_study: Study) -> None:
+    sel = select_grouped(small_study, (), SelectionOptions(**OPTS))
+    t = sel.table[sel.table["p_value"].notna()]
+    assert len(t) > 20
+    excludes = (t["delta_lo"] > 0) | (t["delta_hi"] < 0)
+    assert ((t["p_value"] < 0.05) == excludes).all()
+    assert excludes.any() and (~excludes).any()
+    c = sel.compare[sel.compare["p_value"].notna()]
+    assert ((c["p_value"] < 0.05) == ((c["lo"] > 0) | (c["hi"] < 0))).all()
+
+
+def test_one_seed_per_task_has_no_p_value(small_study: Study) -> None:
+    nodes = small_study.nodes
+    one = Study.from_nodes(nodes[nodes["seed"] == nodes["seed"].min()], small_study.tasks)
+    for ci in ("t", "percentile"):
+        sel = select_grouped(one, (), SelectionOptions(**OPTS, ci=ci))
+        assert sel.table["delta_lo"].isna().all()
+        assert sel.table["p_value"].isna().all()
+        assert sel.table["share_resamples_favouring"].isna().all()
+        assert sel.compare["p_value"].isna().all()
+        assert sel.compare["share_resamples_favouring"].isna().all()
 
 
 def test_between_groups_finds_a_planted_difference(small_study: Study) -> None:
