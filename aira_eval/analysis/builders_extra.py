@@ -85,7 +85,8 @@ def seeds_section(ctx: Context) -> Section:
         if int(per_task.max()) < 2:
             continue
         hw = power.half_widths(g[sel.headline].to_numpy(float), g["task"].astype(str)
-                               .to_numpy(), seed=ctx.options.seed)
+                               .to_numpy(), (*power.SEED_COUNTS, actual[str(group)]),
+                               ctx.options.level)
         parts.append(hw.assign(group=group))
     if not parts:
         s.empty = ("one seed per task: resampling cannot estimate how the interval shrinks "
@@ -93,10 +94,12 @@ def seeds_section(ctx: Context) -> Section:
         return s
     frame = pd.concat(parts, ignore_index=True)
     files = seeds_figure(frame, sel.headline, actual, ctx.figures)
-    caption = (f"Half-width of the {int(ctx.options.level * 100)}% interval of {sel.reference}'s "
-               f"{sel.headline} if the study had n seeds per task (mean over 20 resamplings of "
-               "the study's searches, drawn with replacement within tasks); dotted: the "
-               "study's own seed count. A common recommendation is ≥ 10 seeds.")
+    caption = (f"Half-width of the {int(ctx.options.level * 100)}% t interval of "
+               f"{sel.reference}'s {sel.headline} (the main table's interval) if the study had "
+               "n seeds per task: t quantile at the Welch–Satterthwaite df for n seeds times "
+               "the se from each task's observed variance over n (a projection, no "
+               "resampling); at the study's own seed count it is the main table's half-width; "
+               "dotted: the study's own seed count. A common recommendation is ≥ 10 seeds.")
     s.figures.append(Figure("seeds", "How many seeds", caption, files))
     wide = frame.pivot_table(index="group", columns="n_seeds", values="half_width",
                              sort=False).reset_index()

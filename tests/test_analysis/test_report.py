@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from aira_eval.analysis.report import ReportResult
 from aira_eval.analysis.sections import fmt_ci
@@ -106,3 +107,21 @@ def test_p_values_agree_with_the_intervals_printed_beside_them(
     md = (small_report.out / "report.md").read_text()
     assert "p-values from the two-sided t-test of Δ" in md
     assert "p-values from the two-sided Welch t-test of Δ" in md
+
+
+def test_seed_projection_is_the_main_tables_interval(small_report: ReportResult) -> None:
+    """At the study's own seed count (4 per task) the "how many seeds" half-width is the main
+    table's t half-width for the reference strategy; it shrinks with every added seed."""
+    main = next(s for s in small_report.sections if s.key == "main")
+    sel = main.tables[0].data
+    seeds = pd.read_csv(small_report.out / "data" / "seeds.csv")
+    assert "t interval" in next(s for s in small_report.sections
+                                if s.key == "seeds").tables[0].caption
+    headline = sel.loc[sel["p_holm"].notna(), "metric"].iloc[0]
+    for group, curve in seeds.groupby("group"):
+        ref = sel[(sel["group"] == group) & (sel["strategy"] == "best-val")
+                  & (sel["metric"] == headline)].iloc[0]
+        own = curve.loc[curve["n_seeds"] == 4, "half_width"].iloc[0]
+        assert own == pytest.approx((ref["hi"] - ref["lo"]) / 2, rel=1e-9)
+        widths = curve.sort_values("n_seeds")["half_width"].to_numpy()
+        assert np.all(np.diff(widths) < 0) and len(widths) == 5
