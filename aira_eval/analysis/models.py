@@ -2,7 +2,10 @@
 
 * **Gap** (mixed linear model, REML): ``gap ~ step + C(agent)`` with a random intercept per
   task, where ``gap`` is ``test − validation`` of every valid node on the report's scale,
-  oriented (negative: the validation score over-estimated the test score).
+  oriented (negative: the validation score over-estimated the test score). A degenerate fit
+  (non-positive-definite Hessian, absurd or non-finite SEs, no convergence) is never shown:
+  L-BFGS, then Powell, then — when both stopped at a zero task variance — OLS, else the reason
+  (:func:`gap_model`).
 * **Medal** (GEE, binomial, logit link, exchangeable working correlation, clusters = tasks):
   ``medal ~ C(strategy) + C(agent)`` over the per-search picks of the strategies that submit
   one node (a 0/1 outcome); coefficients are log-odds ratios vs the reference strategy and the
@@ -84,8 +87,62 @@ def _fit(fit: ModelFit, run: Callable[[], tuple[Any, pd.DataFrame]]
     return res
 
 
+#: A coefficient's SE times its regressor's standard deviation above this many outcome
+#: standard deviations is not an estimate but a degenerate optimum (the audit's L-BFGS fit:
+#: intercept 1e-18, SE 1.5e6 for a gap of SD 0.16).
+ABSURD_SE = 100.0
+NOT_PD = "not positive definite"
+BOUNDARY = "boundary of the parameter space"
+
+
+def _insane(res: tuple[Any, pd.DataFrame] | None, notes: list[str], data: pd.DataFrame,
+            model: Any) -> str | None:
+    """Why a mixed-model fit is not usable, or None when it is."""
+    if res is None:
+        return "no fit"
+    if not res[0].converged:
+        return "did not converge"
+    se = res[1]["se"].to_numpy(dtype=float)
+    if not (np.isfinite(se).all() and (se > 0).all()):
+        return "non-finite standard errors"
+    spread = np.asarray(model.exog, dtype=float).std(axis=0)
+    spread = np.where(spread > 0, spread, 1.0)  # the intercept's column
+    scale = max(float(data["gap"].std()), np.finfo(float).tiny)
+    if np.any(se * spread > ABSURD_SE * scale):
+        return f"absurd standard errors (up to {float(se.max()):.3g} for a gap of SD {scale:.3g})"
+    if any(NOT_PD in n for n in notes):
+        return "Hessian not positive definite"
+    return None
+
+
+def _ols_fallback(fit: ModelFit, data: pd.DataFrame, formula: str, level: float
+                  ) -> tuple[Any, pd.DataFrame] | None:
+    """Both optimizers stopped at a zero task variance: the model is OLS (said in notes)."""
+    import statsmodels.formula.api as smf
+
+    def run() -> tuple[Any, pd.DataFrame]:
+        res = smf.ols(formula, data).fit()
+        return res, _coefs(res, list(res.model.exog_names), level)
+
+    fit.notes = []
+    res = _fit(fit, run)
+    if res is None:
+        return None
+    fit.formula = formula + "  (OLS: the task variance is estimated at 0)"
+    fit.notes.append("the random-intercept variance is estimated at 0 (boundary of the "
+                     "parameter space; every optimizer's Hessian not positive definite): the "
+                     "mixed model reduces to OLS, fitted as such; Wald t intervals")
+    return res
+
+
 def gap_model(data: pd.DataFrame, level: float = 0.95, seed: int = 0) -> ModelFit:
-    """Mixed model of the gap (module docstring); ``data``: ``gap, step, agent, task``."""
+    """Mixed model of the gap (module docstring); ``data``: ``gap, step, agent, task``.
+
+    L-BFGS first, then Powell; a fit is kept only when it converged with finite, non-absurd
+    standard errors (:data:`ABSURD_SE`) and a positive-definite Hessian. When every optimizer
+    stopped on the boundary (task variance 0) the model is OLS and is fitted as such; when no
+    fit is usable, ``skipped`` says why for each optimizer.
+    """
     import statsmodels.formula.api as smf
 
     data = data[np.isfinite(data["gap"].to_numpy(float))]
@@ -101,20 +158,25 @@ def gap_model(data: pd.DataFrame, level: float = 0.95, seed: int = 0) -> ModelFi
         fit.notes.append(f"fitted on a random sample of {MAX_ROWS:,} of {len(data):,} nodes")
         data = data.sample(MAX_ROWS, random_state=seed)
     model = smf.mixedlm(formula, data, groups=data["task"])
-    res, failed, kept = None, [], list(fit.notes)
-    for method in ("lbfgs", "powell"):  # L-BFGS can stop at a degenerate point (NaN SEs)
+    res, failed, kept, boundary = None, [], list(fit.notes), True
+    for method in ("lbfgs", "powell"):
         fit.notes, fit.skipped = list(kept), None
         res = _fit(fit, partial(_mixed_fit, model, method, level))
-        if res is not None and res[0].converged and np.isfinite(res[1]["se"]).all():
+        problem = _insane(res, fit.notes, data, model)
+        if problem is None:
             break
-        failed.append(method)
-    if failed and len(failed) < 2:
-        fit.notes.append(f"fitted with Powell's method ({failed[0]} gave no usable fit)")
+        boundary = boundary and any(BOUNDARY in n for n in fit.notes)
+        failed.append(f"{method}: {problem}")
+        res = None
+    if res is None and boundary:
+        res = _ols_fallback(fit, data, formula, level)
     if res is None:
+        fit.skipped = fit.skipped or ("no usable fit (" + "; ".join(failed) + ")")
+        fit.notes = kept
         return fit
-    fit.converged = bool(res[0].converged)
-    if not fit.converged:
-        fit.notes.insert(0, "the optimizer did not converge: read the estimates with care")
+    if failed and "OLS" not in fit.formula:
+        fit.notes.append(f"fitted with Powell's method ({failed[0]})")
+    fit.converged = True
     fit.coefs = res[1]
     fit.n_obs, fit.n_groups = len(data), int(data["task"].nunique())
     return fit

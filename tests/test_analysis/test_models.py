@@ -68,3 +68,35 @@ def test_models_say_why_they_are_not_fitted() -> None:
     no_medal = pd.DataFrame({"medal": [0.0] * 10, "strategy": "best-val", "agent": "a",
                              "task": ["t", "u"] * 5})
     assert "missed a medal" in (models.medal_model(no_medal, "best-val").skipped or "")
+
+
+def _two_tasks_no_task_effect(seed: int = 0) -> pd.DataFrame:
+    """Two tasks, no task effect: the task variance's REML estimate is 0 and L-BFGS stops at a
+    degenerate point (intercept ~1e-18 with SE ~1e6, Hessian not positive definite)."""
+    rng = np.random.default_rng(seed)
+    n = 84
+    return pd.DataFrame({"task": rng.choice(["a", "b"], n), "agent": rng.choice(["g", "r"], n),
+                         "step": rng.integers(0, 6, n).astype(float),
+                         "gap": rng.normal(0.0, 0.16, n)})
+
+
+def test_degenerate_mixed_fit_is_never_printed() -> None:
+    import statsmodels.formula.api as smf
+
+    data = _two_tasks_no_task_effect()
+    fit = models.gap_model(data)
+    assert fit.skipped is None and fit.converged
+    coefs = fit.coefs.set_index("term")
+    assert (coefs["se"] < 1.0).all(), coefs  # the L-BFGS fit had SE ~1e6 on the intercept
+    ols = smf.ols("gap ~ step + C(agent)", data).fit()
+    np.testing.assert_allclose(coefs["coef"], ols.params[coefs.index], atol=1e-3)
+    np.testing.assert_allclose(coefs["se"], ols.bse[coefs.index], rtol=0.05)
+    assert any("estimated at 0" in n for n in fit.notes) and "OLS" in fit.formula
+
+
+def test_no_usable_mixed_fit_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(models, "ABSURD_SE", 1e-9)  # every fit, OLS aside, now "absurd"
+    monkeypatch.setattr(models, "_ols_fallback", lambda *a: None)
+    fit = models.gap_model(_two_tasks_no_task_effect(1))
+    assert fit.coefs.empty
+    assert "no usable fit" in (fit.skipped or "") and "lbfgs" in (fit.skipped or "")
