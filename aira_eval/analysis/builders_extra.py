@@ -48,12 +48,19 @@ def models_section(ctx: Context) -> Section:
         data = pd.DataFrame({"medal": picks["any_medal"].to_numpy(float),
                              "strategy": picks["strategy"].astype(str).to_numpy(),
                              "agent": picks["group"].astype(str).to_numpy(),
-                             "task": picks["task"].astype(str).to_numpy()})
-        fits.append((models.medal_model(data, sel.reference, level),
-                     "GEE of the medal rate",
+                             "task": picks["task"].astype(str).to_numpy(),
+                             "search_id": picks["search_id"].astype(str).to_numpy(),
+                             "node_id": picks["node_id"].astype(str).to_numpy()})
+        medal = models.medal_model(data, sel.reference, level)
+        inference = ("Mancl–DeRouen bias-reduced sandwich SEs, t intervals and p-values on "
+                     "tasks − 1 df" if medal.n_groups >= models.MIN_CLUSTERS else
+                     f"descriptive only: fewer than {models.MIN_CLUSTERS} tasks (clusters) "
+                     "for sandwich inference, so no SE, interval or p-value")
+        fits.append((medal, "GEE of the medal rate",
                      "GEE (binomial, logit link, exchangeable correlation within task) of the "
                      "medal flag of each search's pick; log-odds ratios vs the reference "
-                     "strategy and the first agent; robust (sandwich) Wald intervals."))
+                     "strategy and the first agent (strategies with the reference's pick on "
+                     f"every search left out); {inference}."))
     for fit, title, caption in fits:
         s.code.append(f"{fit.name}: {fit.formula}")
         if fit.skipped:

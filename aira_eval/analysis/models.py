@@ -9,7 +9,8 @@
 * **Medal** (GEE, binomial, logit link, exchangeable working correlation, clusters = tasks):
   ``medal ~ C(strategy) + C(agent)`` over the per-search picks of the strategies that submit
   one node (a 0/1 outcome); coefficients are log-odds ratios vs the reference strategy and the
-  first agent, with robust (sandwich) intervals.
+  first agent, with Mancl–DeRouen bias-reduced sandwich SEs and t intervals on (tasks − 1) df
+  from :data:`MIN_CLUSTERS` tasks, descriptive only (no SE, interval or p) below.
 
 Large studies are fitted on a deterministic sample of at most :data:`MAX_ROWS` nodes (said in
 the result). A model that does not converge, or cannot be fitted, is reported with the reason.
@@ -182,18 +183,61 @@ def gap_model(data: pd.DataFrame, level: float = 0.95, seed: int = 0) -> ModelFi
     return fit
 
 
+#: Fewest clusters (tasks) for sandwich inference in the medal GEE. The robust (sandwich)
+#: variance is biased downward with few clusters and its Wald tests are anti-conservative
+#: below ~40 (Mancl & DeRouen 2001, Biometrics 57:126–134); their bias-reduced estimator
+#: (statsmodels ``cov_type="bias_reduced"``) with a t reference on G − 1 df holds its size
+#: from about 10–20 clusters. Below this the coefficients are descriptive only.
+MIN_CLUSTERS = 10
+
+
+def identical_to_reference(data: pd.DataFrame, reference: str) -> list[str]:
+    """Strategies whose pick is the reference's pick on every search (``search_id``,
+    ``node_id`` columns): collinear, duplicated rows in the GEE."""
+    if not {"search_id", "node_id"} <= set(data.columns):
+        return []
+    picks = data.pivot_table(index="search_id", columns="strategy", values="node_id",
+                             aggfunc="first")
+    if reference not in picks.columns:
+        return []
+    ref = picks[reference].astype(str)
+    return [str(s) for s in picks.columns if s != reference
+            and bool((picks[s].astype(str) == ref).all())]
+
+
+def _small_sample(res: Any, names: list[str], level: float, clusters: int) -> pd.DataFrame:
+    """Coefficients with bias-reduced SEs and a t reference on ``clusters − 1`` df."""
+    from scipy.special import stdtr, stdtrit
+
+    coefs = _coefs(res, names, level)
+    df = clusters - 1.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        half = stdtrit(df, 1.0 - (1.0 - level) / 2.0) * coefs["se"]
+        p = 2.0 * stdtr(df, -np.abs(coefs["coef"] / coefs["se"]))
+    return coefs.assign(lo=coefs["coef"] - half, hi=coefs["coef"] + half, p=p)
+
+
 def medal_model(data: pd.DataFrame, reference: str, level: float = 0.95) -> ModelFit:
-    """GEE of the medal flag (module docstring); ``data``: ``medal, strategy, agent, task``."""
+    """GEE of the medal flag (module docstring); ``data``: ``medal, strategy, agent, task``
+    (and ``search_id``, ``node_id`` to drop strategies identical to the reference).
+
+    Strategies whose pick is the reference's on every search are left out (said in notes).
+    From :data:`MIN_CLUSTERS` tasks: Mancl–DeRouen bias-reduced sandwich SEs, t intervals and
+    p-values on (tasks − 1) df; below, the coefficients only (descriptive, no SE/interval/p).
+    """
     import statsmodels.api as sm
     import statsmodels.formula.api as smf
 
     data = data[data["medal"].isin([0.0, 1.0])]
+    same = identical_to_reference(data, reference)
+    data = data[~data["strategy"].isin(same)]
     formula = "medal ~ 1" + _terms(data, "strategy", reference) + _terms(data, "agent")
     fit = ModelFit("medal", formula + "  (GEE, binomial/logit, exchangeable within task)")
     if data.empty:
         fit.skipped = "no pick has a medal flag (no task has a leaderboard)"
         return fit
-    if data["task"].nunique() < 2:
+    clusters = int(data["task"].nunique())
+    if clusters < 2:
         fit.skipped = "clustering by task needs at least two tasks"
         return fit
     rate = float(data["medal"].mean())
@@ -202,13 +246,24 @@ def medal_model(data: pd.DataFrame, reference: str, level: float = 0.95) -> Mode
         return fit
     model = smf.gee(formula, groups="task", data=data, family=sm.families.Binomial(),
                     cov_struct=sm.cov_struct.Exchangeable())
-    res = _fit(fit, lambda: _with_coefs(model.fit(maxiter=100), list(model.exog_names),
-                                        level))
+    def run() -> tuple[Any, pd.DataFrame]:
+        res = model.fit(maxiter=100, cov_type="bias_reduced")
+        return res, _small_sample(res, list(model.exog_names), level, clusters)
+
+    res = _fit(fit, run)
     if res is None:
         return fit
     fit.converged = bool(getattr(res[0], "converged", True))
     if not fit.converged:
         fit.notes.insert(0, "GEE did not converge in 100 iterations: read the estimates with care")
     fit.coefs = res[1]
-    fit.n_obs, fit.n_groups = len(data), int(data["task"].nunique())
+    if clusters < MIN_CLUSTERS:
+        fit.coefs = fit.coefs.assign(se=np.nan, lo=np.nan, hi=np.nan, p=np.nan)
+        fit.notes.insert(0, f"descriptive only: {clusters} tasks (clusters) are too few for "
+                         f"sandwich standard errors (fewer than {MIN_CLUSTERS}; Mancl & DeRouen "
+                         "2001), so no SE, interval or p-value is given")
+    if same:
+        fit.notes.append(f"left out (same pick as {reference} on every search): "
+                         + ", ".join(same))
+    fit.n_obs, fit.n_groups = len(data), clusters
     return fit

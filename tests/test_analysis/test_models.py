@@ -46,19 +46,48 @@ def test_no_effect_intervals_cover_zero(seed: int) -> None:
         assert coefs.loc[term, "lo"] <= 0.0 <= coefs.loc[term, "hi"], term
 
 
-def test_medal_model_finds_a_better_strategy() -> None:
+ORACLE = "C(strategy, Treatment(reference='best-val'))[T.oracle]"
+
+
+def _medals(n_tasks: int, n: int = 400) -> pd.DataFrame:
     rng = np.random.default_rng(0)
-    n = 400
     strategy = rng.choice(["best-val", "oracle"], n)
-    task = rng.choice(["a", "b", "c", "d"], n)
+    task = rng.choice([f"t{i}" for i in range(n_tasks)], n)
     p = np.where(strategy == "oracle", 0.8, 0.4)
-    data = pd.DataFrame({"medal": (rng.random(n) < p).astype(float), "strategy": strategy,
+    return pd.DataFrame({"medal": (rng.random(n) < p).astype(float), "strategy": strategy,
                          "agent": "greedy", "task": task})
-    fit = models.medal_model(data, "best-val")
-    assert fit.skipped is None
-    row = fit.coefs.set_index("term").loc["C(strategy, Treatment(reference='best-val'))[T.oracle]"]
+
+
+def test_medal_model_finds_a_better_strategy() -> None:
+    fit = models.medal_model(_medals(12), "best-val")
+    assert fit.skipped is None and fit.n_groups == 12
+    row = fit.coefs.set_index("term").loc[ORACLE]
     assert row["lo"] > 0  # log-odds ratio log(0.8/0.2 / (0.4/0.6)) ≈ 1.79
     assert row["lo"] <= np.log(4 / (0.4 / 0.6)) <= row["hi"]
+
+
+def test_medal_model_with_few_tasks_is_descriptive_only() -> None:
+    """Two clusters: no sandwich SE, interval or p (the audit's 'p < 0.001' with 2 tasks)."""
+    fit = models.medal_model(_medals(2), "best-val")
+    assert fit.skipped is None
+    row = fit.coefs.set_index("term").loc[ORACLE]
+    assert 1.0 < row["coef"] < 2.6  # the estimate is still given
+    assert fit.coefs[["se", "lo", "hi", "p"]].isna().all().all()
+    assert "descriptive only" in fit.notes[0] and "Mancl" in fit.notes[0]
+
+
+def test_medal_model_drops_strategies_identical_to_the_reference() -> None:
+    data = _medals(12, 300)
+    data["search_id"] = [f"s{i // 2}" for i in range(len(data))]
+    data["strategy"] = np.tile(["best-val", "oracle"], len(data) // 2)
+    data["node_id"] = [f"{s}-{k}" for s, k in zip(data["search_id"], data["strategy"],
+                                                  strict=True)]
+    same = data[data["strategy"] == "best-val"].assign(strategy="lcb")
+    fit = models.medal_model(pd.concat([data, same], ignore_index=True), "best-val")
+    assert not any("lcb" in t for t in fit.coefs["term"])
+    assert ORACLE in set(fit.coefs["term"])
+    assert any("lcb" in n and "left out" in n for n in fit.notes)
+    assert np.isfinite(fit.coefs["se"]).all()
 
 
 def test_models_say_why_they_are_not_fitted() -> None:
