@@ -96,8 +96,8 @@ def seeds_section(ctx: Context) -> Section:
                                ctx.options.level)
         parts.append(hw.assign(group=group))
     if not parts:
-        s.empty = ("one seed per task: resampling cannot estimate how the interval shrinks "
-                   "with more seeds")
+        s.empty = ("one seed per task: no per-task variance to project the interval to more "
+                   "seeds from")
         return s
     frame = pd.concat(parts, ignore_index=True)
     files = seeds_figure(frame, sel.headline, actual, ctx.figures)
