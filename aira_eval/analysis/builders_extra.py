@@ -36,11 +36,14 @@ def models_section(ctx: Context) -> Section:
         s.empty = reason
         return s
     level = ctx.options.level
-    fits = [(models.gap_model(_gap_data(ctx), level, ctx.options.seed),
-             "Mixed model of the generalization gap",
-             f"Linear mixed model (REML) of the gap = test − validation of every valid node on "
-             f"the {ctx.scale.label} (oriented; < 0: validation over-estimated), fixed effects "
-             "step and agent, random intercept per task; Wald intervals.")]
+    gap = models.gap_model(_gap_data(ctx), level, ctx.options.seed)
+    ols = "OLS" in gap.formula
+    fits = [(gap, "Mixed model of the generalization gap",
+             f"{'OLS' if ols else 'Linear mixed model (REML)'} of the gap = test − validation "
+             f"of every valid node on the {ctx.scale.label} (oriented; < 0: validation "
+             "over-estimated), fixed effects step and agent, "
+             + ("no random intercept (the mixed model's task variance is estimated at 0)"
+                if ols else "random intercept per task") + "; Wald intervals.")]
     sel = ctx.selection
     if sel is not None:
         single = {n for n in pd.unique(sel.picks["strategy"]) if n not in ("random",)}
@@ -112,7 +115,8 @@ def seeds_section(ctx: Context) -> Section:
                              sort=False).reset_index()
     display = pd.DataFrame({"agent": wide["group"], "seeds in study": [str(actual[str(g)])
                                                                        for g in wide["group"]],
-                            **{f"n={n}": [fmt(v) for v in wide[n]] for n in wide.columns[1:]}})
+                            **{f"n={n}": [fmt(v) for v in wide[n]]
+                               for n in sorted(wide.columns[1:])}})
     s.tables.append(Table("seeds", "Interval half-width vs seeds", caption, frame, display))
     return s
 

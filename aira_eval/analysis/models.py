@@ -163,7 +163,8 @@ def gap_model(data: pd.DataFrame, level: float = 0.95, seed: int = 0) -> ModelFi
     for method in ("lbfgs", "powell"):
         fit.notes, fit.skipped = list(kept), None
         res = _fit(fit, partial(_mixed_fit, model, method, level))
-        problem = _insane(res, fit.notes, data, model)
+        problem = _insane(res, fit.notes, data, model) if res is not None else \
+            (fit.skipped or "no fit")
         if problem is None:
             break
         boundary = boundary and any(BOUNDARY in n for n in fit.notes)
