@@ -9,7 +9,11 @@ Warnings (one line each, returned in ``summary["warnings"]``; the CLI prints the
   (:func:`sparse_difference_warnings`);
 * a task whose test set has fewer than :data:`MIN_TEST_ROWS` rows: a pick's test score is
   itself noisy by about ``1/√rows``, and the intervals, which resample seeds on this one test
-  set, do not include that noise.
+  set, do not include that noise;
+* a headline Δ whose variance comes for :data:`DOMINANT_SHARE` or more from one task with fewer
+  than :data:`DOMINANT_SEEDS` searches, whose differences are skewed or mostly zero
+  (:func:`dominant_task_warnings`): the t interval under-covers there (docs/statistics.md,
+  "When one task dominates").
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ if TYPE_CHECKING:
     from aira_eval.study import Study
 
 MIN_SEEDS = 5
+DOMINANT_SHARE = 0.8
+DOMINANT_SEEDS = 20
 MIN_TEST_ROWS = 100
 NO_VARIANCE = "no variance estimate"
 CI_NAMES = {"t": "t (Welch–Satterthwaite)", "studentized": "studentized (bootstrap-t)",
@@ -199,6 +205,48 @@ def sparse_difference_warnings(summary: dict[str, Any], reference: str,
             "counts, not the intervals."]
 
 
+def _skewed(d: np.ndarray) -> bool:
+    """A handful of differences that are mostly zero or skewed (|sample skewness| ≥ 1)."""
+    if d.size < 3 or not np.any(d != 0):
+        return False
+    centred = d - d.mean()
+    m2 = float(np.mean(centred**2))
+    skew = float(np.mean(centred**3)) / m2**1.5 if m2 > 0 else 0.0
+    return bool(np.mean(d == 0) >= 0.25 or abs(skew) >= 1.0)
+
+
+def dominant_task_warnings(values: np.ndarray, strata: np.ndarray, tasks: list[str],
+                           reference: int, names: list[str], head: str,
+                           group: str | None = None) -> list[str]:
+    """One line naming the strategies whose Δ on the headline metric rests on one task.
+
+    Args:
+        values: ``(U, S)`` the group's per-search values of the headline metric.
+        strata: ``(U,)`` task index of each search, into ``tasks``.
+    """
+    found = []
+    for s, name in enumerate(names):
+        diff = values[:, s] - values[:, reference]
+        ok = np.isfinite(diff)
+        n = np.bincount(strata[ok], minlength=len(tasks))
+        var = np.array([np.var(diff[ok & (strata == t)], ddof=1) / n[t] if n[t] > 1 else 0.0
+                        for t in range(len(tasks))])
+        if s == reference or var.sum() <= 0:
+            continue
+        top = int(np.argmax(var))
+        share = var[top] / var.sum()
+        if share >= DOMINANT_SHARE and n[top] < DOMINANT_SEEDS and \
+                _skewed(diff[ok & (strata == top)]):
+            found.append(f"{name} on {tasks[top]} ({share:.0%} of its variance, "
+                         f"{n[top]} searches)")
+    if not found:
+        return []
+    where = f"{group}: " if group else ""
+    return [f"{where}Δ ({head}) rests on one task's skewed differences: {', '.join(found)}; "
+            "the t interval can cover far less than 95 % there — read it as rough, add seeds, "
+            "or use --ci studentized from 10 seeds per task."]
+
+
 def undefined_interval_warnings(summary: dict[str, Any]) -> list[str]:
     """One line naming the strategies whose headline estimate has no interval although it
     has a value: every task has at most one value of it (e.g. one search reports a
@@ -235,6 +283,7 @@ def add_study_stats(result: SelectionResult, options: SelectionOptions, study: S
     assert values is not None
     names, metrics = result.strategies, result.metrics
     reference, head = names.index(options.reference), metrics.index(summary["headline_metric"])
+    dominant: list[str] = []
     for stats in result._stats:
         group = summary["groups"][stats.label]
         sub = values[stats.units]
@@ -244,6 +293,10 @@ def add_study_stats(result: SelectionResult, options: SelectionOptions, study: S
             group["strategies"][name]["metrics"][metrics[head]]["prob_improvement"] = poi(s)
         group["per_task_intervals"] = per_task_intervals(
             sub, stats.resamples, reference, directions, options, stats.tasks, names, metrics)
+        if not options.task_bootstrap:
+            dominant += dominant_task_warnings(
+                sub[:, :, head], stats.resamples.strata, stats.tasks, reference, names,
+                metrics[head], stats.label if len(result._stats) > 1 else None)
     if len(result._stats) == 1:
         summary["per_task_intervals"] = next(iter(summary["groups"].values()))[
             "per_task_intervals"]
@@ -254,5 +307,5 @@ def add_study_stats(result: SelectionResult, options: SelectionOptions, study: S
                              for w in sparse_difference_warnings(
                                  {"headline_metric": summary["headline_metric"], **g},
                                  options.reference, label if len(summary["groups"]) > 1
-                                 else None))]
+                                 else None)), *dominant]
     summary["resampling"] = resampling_note(options)
