@@ -6,12 +6,14 @@ Layout in one experiment per study (``aira-eval/<study id>``, a classic-ML exper
   artifact, the tasks' data as dataset inputs;
 - one child *search* run per search (``aira_eval.kind=search``), named ``<task> · <policy> ·
   s<seed>``, tagged ``aira_eval.task/policy/operators/model/seed/agent`` for grouping, with every
-  node's metrics (see :mod:`aira_eval.search.curves`) at ``step = node.step`` and
-  ``timestamp = node.finished_at`` and the node's ``node.json`` and ``code.py`` as artifacts;
+  node's own metrics (``node/…``) at ``step = node.step`` and ``timestamp = node.finished_at``,
+  the running metrics after it (``best_val/…``, ``oracle/…``, ``gap``, ``count/…``) at ``step =
+  number of nodes recorded before it`` (see :mod:`aira_eval.search.curves`), and the node's
+  ``node.json`` and ``code.py`` as artifacts;
 - selection runs as further children (:mod:`aira_eval.selection.tracking`).
 
 Runs are found again by their tags, never remembered locally, so logging is idempotent against
-whatever store it talks to: a node whose step already has :data:`~.curves.COUNT_KEY` is not
+whatever store it talks to: a node whose step already has :data:`~.curves.LOGGED_KEY` is not
 logged twice, whether by a resumed search, the live recorder or ``aira-eval sync``.
 """
 
@@ -29,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from aira_eval.search.curves import COUNT_KEY
+from aira_eval.search.curves import LOGGED_KEY, CurvePoint
 from aira_eval.study.manifest import StudyManifest, TaskInfo
 from aira_eval.study.node import Node
 from aira_eval.study.records import SearchMeta
@@ -221,29 +223,37 @@ def search_run(client: Any, exp_id: str, parent_id: str | None, meta: SearchMeta
 
 def logged_steps(client: Any, run_id: str) -> set[int]:
     """Steps of the nodes the run already holds."""
-    return {int(m.step) for m in client.get_metric_history(run_id, COUNT_KEY)}
+    return {int(m.step) for m in client.get_metric_history(run_id, LOGGED_KEY)}
 
 
 def _ms(seconds: float) -> int:
     return int((seconds if math.isfinite(seconds) else time.time()) * 1000)
 
 
-def log_nodes(client: Any, run_id: str, rows: Sequence[tuple[Node, Mapping[str, float]]],
-              meta: SearchMeta) -> None:
-    """Log nodes' metrics (batched) and their ``nodes/<id>/{node.json,code.py}`` artifacts."""
+def _metrics(point: CurvePoint) -> list[Any]:
+    """A point's metrics: its node's own at the node's step, the running ones at its x."""
     from mlflow.entities import Metric
 
-    metrics = [Metric(k, float(v), _ms(node.finished_at), node.step)
-               for node, values in rows for k, v in values.items()]
-    metrics.sort(key=lambda m: m.key == COUNT_KEY)  # the marks last, should batches be split
+    node = point.node
+    return ([Metric(k, float(v), _ms(node.finished_at), node.step)
+             for k, v in point.own.items()]
+            + [Metric(k, float(v), _ms(point.time_s), point.x)
+               for k, v in point.running.items()])
+
+
+def log_nodes(client: Any, run_id: str, points: Sequence[CurvePoint], meta: SearchMeta) -> None:
+    """Log nodes' metrics (batched) and their ``nodes/<id>/{node.json,code.py}`` artifacts."""
+    metrics = [m for point in points for m in _metrics(point)]
+    metrics.sort(key=lambda m: m.key == LOGGED_KEY)  # the marks last, should batches be split
     with tempfile.TemporaryDirectory(prefix="aira-mlflow-") as tmp:
-        for node, _ in rows:
+        for point in points:
+            node = point.node
             folder = Path(tmp) / node.node_id
             folder.mkdir()
             (folder / "node.json").write_text(json.dumps(_record(node, meta), default=str))
             (folder / "code.py").write_text(node.code)
         client.log_artifacts(run_id, tmp, "nodes")
-    # metrics last: COUNT_KEY marks a node as logged, so a failure above retries it whole
+    # metrics last: LOGGED_KEY marks a node as logged, so a failure above retries it whole
     for i in range(0, len(metrics), MAX_METRICS):
         client.log_batch(run_id, metrics=metrics[i:i + MAX_METRICS])
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aira_eval.search.curves import Curves
+from aira_eval.search.curves import CurvePoint, Curves
 from aira_eval.study.manifest import StudyManifest, mlflow_experiment
 from aira_eval.study.node import Node
 from aira_eval.study.records import SearchMeta
@@ -41,7 +41,7 @@ class _Search:
     meta: SearchMeta
     params: dict[str, Any]
     curves: Curves
-    rows: list[tuple[Node, dict[str, float]]] = field(default_factory=list)
+    rows: list[CurvePoint] = field(default_factory=list)
     run_id: str | None = None
     logged: set[int] = field(default_factory=set)
     summary: dict[str, float] | None = None
@@ -50,7 +50,7 @@ class _Search:
     reopened: str | None = None
 
     def last_end_ms(self) -> int | None:
-        ends = [n.finished_at for n, _ in self.rows if n.finished_at == n.finished_at]
+        ends = [p.node.finished_at for p in self.rows if p.node.finished_at == p.node.finished_at]
         return int(max(ends) * 1000) if ends else None
 
 
@@ -99,21 +99,21 @@ class StudyLogger:
 
     def unlogged(self) -> int:
         """Nodes registered here that the store does not hold (as far as this logger knows)."""
-        return sum(1 for state in self._searches.values() for n, _ in state.rows
-                   if n.step not in state.logged)
+        return sum(1 for state in self._searches.values() for p in state.rows
+                   if p.node.step not in state.logged)
 
     def open_search(self, meta: SearchMeta, params: dict[str, Any],
                     journaled: Iterable[Node] = ()) -> None:
-        """Register a search and the nodes it already has (no store call)."""
+        """Register a search and the nodes its journal already has, in the journal's order
+        (the order they were recorded, as :meth:`add` receives later ones; no store call)."""
         state = _Search(meta, params, Curves(meta.lower_is_better))
-        from aira_eval.search.curves import finish_order
-
-        state.rows = [(n, state.curves.add(n)) for n in finish_order(journaled)]
+        state.rows = [state.curves.add(n) for n in journaled]
         self._searches[meta.search_id] = state
 
     def add(self, search_id: str, node: Node) -> None:
+        """The search's next recorded node (just appended to its journal)."""
         state = self._searches[search_id]
-        state.rows.append((node, state.curves.add(node)))
+        state.rows.append(state.curves.add(node))
 
     def close_search(self, search_id: str, summary: dict[str, float]) -> None:
         self._searches[search_id].summary = summary
@@ -127,7 +127,7 @@ class StudyLogger:
         from aira_eval.search import mlflow_log
 
         info = self.manifest.tasks.get(state.meta.task)
-        start = min((n.started_at for n, _ in state.rows), default=float("nan"))
+        start = min((p.node.started_at for p in state.rows), default=float("nan"))
         run_id, before = mlflow_log.search_run(
             client, str(self._exp_id), self._study_run, state.meta, state.params, info,
             int(start * 1000) if start == start else None)
@@ -147,12 +147,12 @@ class StudyLogger:
         client = self._connect()
         if state.run_id is None:
             state.run_id = self._open_run(client, state)
-        todo = [(n, m) for n, m in state.rows if n.step not in state.logged]
+        todo = [p for p in state.rows if p.node.step not in state.logged]
         state.closed = state.closed and not todo  # new nodes: its summary is due again
         for i in range(0, len(todo), 50):
             chunk = todo[i:i + 50]
             mlflow_log.log_nodes(client, state.run_id, chunk, state.meta)
-            state.logged.update(n.step for n, _ in chunk)
+            state.logged.update(p.node.step for p in chunk)
             self.nodes_logged += len(chunk)
         if state.summary is not None and not state.closed:
             mlflow_log.close_run(client, state.run_id, state.summary, state.last_end_ms())
