@@ -28,6 +28,7 @@ from aira_eval.study.journal import JournalFile
 from aira_eval.study.lock import LOCK_NAME, study_lock
 from aira_eval.study.manifest import StudyManifest, TaskInfo, task_info
 from aira_eval.study.records import NodeTableBuilder, SearchMeta, write_search_meta
+from aira_eval.study.tracking import own_store_uri, study_tracking_uri
 
 if TYPE_CHECKING:
     from aira_eval.datasets.task import Task
@@ -89,8 +90,8 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def default_tracking_uri(study_dir: Path) -> str:
-    return f"sqlite:///{(study_dir / 'mlflow.db').resolve()}"
+#: The study's own store (``sqlite:///<absolute STUDY>/mlflow.db``).
+default_tracking_uri = own_store_uri
 
 
 RESUME_OVERRIDABLE = ("workers", "steps", "time_budget_s", "mlflow", "mlflow_uri", "data_dir",
@@ -403,7 +404,7 @@ def _check_sandbox(config: StudyConfig) -> None:
 def _recorder(config: StudyConfig, out: Path) -> MlflowRecorder | None:
     if not config.mlflow:
         return None
-    uri = config.mlflow_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(out)
+    uri = study_tracking_uri(out, config.mlflow_uri)
     rec = MlflowRecorder(StudyLogger(uri, out, StudyManifest.read(out)))
     rec.start()
     return rec
