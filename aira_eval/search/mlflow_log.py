@@ -265,15 +265,30 @@ def _record(node: Node, meta: SearchMeta) -> dict[str, Any]:
             "oracle_run": meta.fitness == "test"}
 
 
+#: Tags holding the budget a search (study) last ran with: MLflow params are immutable, so the
+#: ``steps`` / ``time_budget_s`` params keep the first run's values after a resume changed them.
+BUDGET_TAGS = {"steps": "aira_eval.steps", "time_budget_s": "aira_eval.time_budget_s"}
+
+
+def set_budget_tags(client: Any, run_id: str, params: Mapping[str, Any]) -> None:
+    """Tag the run with the budget of this run of the search (or study)."""
+    for key, tag in BUDGET_TAGS.items():
+        if params.get(key) is not None:
+            client.set_tag(run_id, tag, str(params[key]))
+
+
 def close_run(client: Any, run_id: str, summary: Mapping[str, float],
-              end_ms: int | None = None) -> None:
-    """Log the search's summary metrics (real timestamps) and mark the run finished (at
-    ``end_ms``: the last node's end, so a study synced later keeps its real duration)."""
+              end_ms: int | None = None, step: int = 0) -> None:
+    """Log the search's summary metrics (real timestamps) at ``step`` (its last node's x: a
+    resumed search's new summary goes to a new step, and one already at ``step`` is not logged
+    again) and mark the run finished (at ``end_ms``: the last node's end, so a study synced
+    later keeps its real duration)."""
     from mlflow.entities import Metric
 
     now = int(time.time() * 1000)
-    metrics = [Metric(f"summary/{k}", float(v), now, 0) for k, v in summary.items()
+    metrics = [Metric(f"summary/{k}", float(v), now, step) for k, v in summary.items()
                if math.isfinite(float(v))]
-    if metrics:
+    if metrics and not any(int(m.step) == step for m in
+                           client.get_metric_history(run_id, metrics[0].key)):
         client.log_batch(run_id, metrics=metrics)
     client.set_terminated(run_id, status="FINISHED", end_time=end_ms)

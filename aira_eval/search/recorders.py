@@ -90,6 +90,9 @@ class StudyLogger:
                                                   self.manifest)
             if self.live and before not in (None, "RUNNING"):
                 self._client.update_run(run_id, status="RUNNING")  # the study resumed
+            if before is not None:  # the config may have changed (a resume's budget)
+                self._client.log_artifact(run_id, str(self.study_dir / "study.json"))
+            mlflow_log.set_budget_tags(self._client, run_id, self.manifest.config)
             self._study_run = run_id
         return self._client
 
@@ -132,6 +135,7 @@ class StudyLogger:
             client, str(self._exp_id), self._study_run, state.meta, state.params, info,
             int(start * 1000) if start == start else None)
         self.runs_created += before is None
+        mlflow_log.set_budget_tags(client, run_id, state.params)
         state.logged = set() if before is None else mlflow_log.logged_steps(client, run_id)
         if self.live and before not in (None, "RUNNING"):
             client.update_run(run_id, status="RUNNING")  # a resumed search runs again
@@ -155,7 +159,8 @@ class StudyLogger:
             state.logged.update(p.node.step for p in chunk)
             self.nodes_logged += len(chunk)
         if state.summary is not None and not state.closed:
-            mlflow_log.close_run(client, state.run_id, state.summary, state.last_end_ms())
+            mlflow_log.close_run(client, state.run_id, state.summary, state.last_end_ms(),
+                                 step=max(len(state.rows) - 1, 0))
             state.closed, state.reopened = True, None
 
     def finish_study(self) -> None:
