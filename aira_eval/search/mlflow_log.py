@@ -278,11 +278,12 @@ def set_budget_tags(client: Any, run_id: str, params: Mapping[str, Any]) -> None
 
 
 def close_run(client: Any, run_id: str, summary: Mapping[str, float],
-              end_ms: int | None = None, step: int = 0) -> None:
+              end_ms: int | None = None, step: int = 0, status: str = "FINISHED") -> None:
     """Log the search's summary metrics (real timestamps) at ``step`` (its last node's x: a
     resumed search's new summary goes to a new step, and one already at ``step`` is not logged
-    again) and mark the run finished (at ``end_ms``: the last node's end, so a study synced
-    later keeps its real duration)."""
+    again) and end the run with ``status`` (``FINISHED``; ``KILLED`` for a search interrupted
+    before its budget) at ``end_ms``: the last node's end, so a study synced later keeps its
+    real duration."""
     from mlflow.entities import Metric
 
     now = int(time.time() * 1000)
@@ -291,4 +292,4 @@ def close_run(client: Any, run_id: str, summary: Mapping[str, float],
     if metrics and not any(int(m.step) == step for m in
                            client.get_metric_history(run_id, metrics[0].key)):
         client.log_batch(run_id, metrics=metrics)
-    client.set_terminated(run_id, status="FINISHED", end_time=end_ms)
+    client.set_terminated(run_id, status=status, end_time=end_ms)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aira_eval.errors import UsageError
 from aira_eval.study.journal import JournalFile
@@ -31,6 +32,11 @@ class SyncReport:
 
 #: The study's own store (``sqlite:///<absolute STUDY>/mlflow.db``).
 default_tracking_uri = own_store_uri
+
+
+def _end_status(outcome: dict[str, Any]) -> str:
+    """A run's status from its search's recorded outcome: KILLED when it was interrupted."""
+    return "KILLED" if outcome.get("stopped") == "interrupted" else "FINISHED"
 
 
 def sync_study(study_dir: Path, tracking_uri: str | None = None) -> SyncReport:
@@ -57,9 +63,11 @@ def sync_study(study_dir: Path, tracking_uri: str | None = None) -> SyncReport:
         logger.open_search(meta, dict(raw.get("params") or {}), nodes)
         outcome = raw.get("outcome")
         if outcome is not None:
-            logger.close_search(meta.search_id, outcome_summary(outcome))
+            logger.close_search(meta.search_id, outcome_summary(outcome), _end_status(outcome))
     logger.flush()
-    if searches and all("outcome" in json.loads(p.read_text()) for p in searches):
-        logger.finish_study()
+    outcomes = [json.loads(p.read_text()).get("outcome") for p in searches]
+    if outcomes and all(o is not None for o in outcomes):
+        logger.finish_study("KILLED" if any(_end_status(o) == "KILLED" for o in outcomes)
+                            else "FINISHED")
     return SyncReport(uri, mlflow_experiment(manifest.study_id), len(searches),
                       logger.runs_created, logger.nodes_logged, logger.study_run_id)

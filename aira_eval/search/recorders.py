@@ -45,6 +45,8 @@ class _Search:
     run_id: str | None = None
     logged: set[int] = field(default_factory=set)
     summary: dict[str, float] | None = None
+    #: how the search ended: FINISHED, or KILLED when it was interrupted (resumable)
+    end_status: str = "FINISHED"
     closed: bool = False
     #: the status a finished run had before a resumed search set it back to RUNNING
     reopened: str | None = None
@@ -118,8 +120,11 @@ class StudyLogger:
         state = self._searches[search_id]
         state.rows.append(state.curves.add(node))
 
-    def close_search(self, search_id: str, summary: dict[str, float]) -> None:
-        self._searches[search_id].summary = summary
+    def close_search(self, search_id: str, summary: dict[str, float],
+                     status: str = "FINISHED") -> None:
+        """The search ended: FINISHED, or KILLED when interrupted (``--resume`` continues it)."""
+        state = self._searches[search_id]
+        state.summary, state.end_status = summary, status
 
     def flush(self) -> None:
         """Send every search's missing nodes (and finished searches' summaries)."""
@@ -160,19 +165,20 @@ class StudyLogger:
             self.nodes_logged += len(chunk)
         if state.summary is not None and not state.closed:
             mlflow_log.close_run(client, state.run_id, state.summary, state.last_end_ms(),
-                                 step=max(len(state.rows) - 1, 0))
+                                 step=max(len(state.rows) - 1, 0), status=state.end_status)
             state.closed, state.reopened = True, None
 
-    def finish_study(self) -> None:
-        """Mark the study run finished, and put back the status of runs this logger reopened
-        and did not close again (a complete search in a resumed study: nothing to run)."""
+    def finish_study(self, status: str = "FINISHED") -> None:
+        """End the study run with ``status`` (FINISHED; KILLED: interrupted, FAILED: a search
+        failed), and put back the status of runs this logger reopened and did not close again
+        (a complete search in a resumed study: nothing to run)."""
         client = self._connect()
         for state in self._searches.values():
             if state.reopened is not None and state.run_id:
                 client.set_terminated(state.run_id, status=state.reopened,
                                       end_time=state.last_end_ms())
                 state.reopened = None
-        client.set_terminated(self._study_run, status="FINISHED")
+        client.set_terminated(self._study_run, status=status)
 
 
 @dataclass
@@ -196,6 +202,7 @@ class MlflowRecorder:
     _queue: queue.Queue[tuple[str, Any] | None] = field(default_factory=queue.Queue)
     _thread: threading.Thread | None = None
     _down_until: float = 0.0
+    _end_status: str = "FINISHED"
     #: the recorder thread's own cost: seconds spent logging (wall) and its CPU time
     busy_s: float = 0.0
     cpu_s: float = 0.0
@@ -214,10 +221,13 @@ class MlflowRecorder:
     def record(self, meta: SearchMeta, node: Node) -> None:
         self._queue.put(("node", (meta.search_id, node)))
 
-    def close_search(self, meta: SearchMeta, summary: dict[str, float]) -> None:
-        self._queue.put(("close", (meta.search_id, summary)))
+    def close_search(self, meta: SearchMeta, summary: dict[str, float],
+                     status: str = "FINISHED") -> None:
+        self._queue.put(("close", (meta.search_id, summary, status)))
 
-    def finish(self, timeout: float = 120.0) -> None:
+    def finish(self, timeout: float = 120.0, status: str = "FINISHED") -> None:
+        """Log what is left, end the study run with ``status`` and stop the thread."""
+        self._end_status = status
         self._queue.put(None)
         if self._thread is not None:
             self._thread.join(timeout)
@@ -247,7 +257,7 @@ class MlflowRecorder:
                 self._flush()
                 last_flush = time.monotonic()
         if self.logger.study_run_id is not None and time.monotonic() >= self._down_until:
-            self._try("finish", self.logger.finish_study)
+            self._try("finish", lambda: self.logger.finish_study(self._end_status))
         self._report()
         self.cpu_s = time.thread_time() - cpu0
 

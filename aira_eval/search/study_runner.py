@@ -347,8 +347,9 @@ def _run_study(
         else:  # every search joined: left here is what a killed Ray worker could not clean
             reap(scratch_root(out))
             shared.table.rebuild()
-        if recorder is not None:
-            recorder.finish()
+        if recorder is not None:  # an interrupted study is KILLED: `--resume` continues it
+            recorder.finish(status="FAILED" if failed else
+                            "KILLED" if stop.is_set() else "FINISHED")
             result.mlflow_errors = list(recorder.errors)
     result.interrupted = stop.is_set()
     return result
@@ -468,7 +469,8 @@ def _run_one(
             "params": params, "outcome": {"stopped": outcome.stopped, **summary}})
         shared.table.rebuild()
         if recorder is not None:
-            recorder.close_search(meta, summary)
+            recorder.close_search(meta, summary, "KILLED" if outcome.stopped == "interrupted"
+                                  else "FINISHED")
     if events.on_search_end is not None:
         events.on_search_end(plan, outcome)
     return outcome
