@@ -5,7 +5,10 @@ they finished), :class:`Curves` gives after each node the *so-far* picture: the 
 of the best node so far by validation (``best_val/score_val``), that node's test score
 (``best_val/score_test``), the best test score of any valid node so far
 (``oracle/score_test``, the oracle's pick), their ``gap`` (how much test score picking by
-validation has lost so far, >= 0 whichever the metric's direction) and running counts.
+validation has lost so far, >= 0 whichever the metric's direction) and running counts: of all
+nodes (``count/nodes``), of valid ones (``count/valid``, status ``ok``) and of each failed
+status exactly (``count/buggy``, ``count/timeout``, ``count/invalid_submission``,
+``count/error``).
 
 These running metrics describe the first ``k + 1`` nodes recorded, so they belong at the x
 ``k`` (:attr:`CurvePoint.x`, the number of nodes recorded − 1), never at the node's own step:
@@ -25,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from aira_eval.study.node import Node
+from aira_eval.study.status import FAILED_STATUSES
 
 #: The running count present at every x: how many nodes a search had recorded.
 COUNT_KEY = "count/nodes"
@@ -89,9 +93,8 @@ class Curves:
 
     def snapshot(self) -> dict[str, float]:
         """The running metrics now (no ``node/…`` metrics)."""
-        valid = self.by_status.get("ok", 0)
-        out = {COUNT_KEY: float(self.nodes), "count/valid": float(valid),
-               "count/buggy": float(self.nodes - valid)}
+        out = {COUNT_KEY: float(self.nodes), "count/valid": float(self.by_status.get("ok", 0))}
+        out.update({f"count/{s}": float(self.by_status.get(s, 0)) for s in FAILED_STATUSES})
         if self.best_val is not None:
             out["best_val/score_val"] = float(self.best_val.scores["val"])
             picked = self.best_val.scores.get("test")

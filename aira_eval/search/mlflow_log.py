@@ -128,8 +128,21 @@ def task_label(task: str) -> str:
     return Path(tail).stem if tail.endswith((".yaml", ".yml")) else tail
 
 
-def search_run_name(meta: SearchMeta) -> str:
-    return f"{task_label(meta.task)} · {meta.policy} · s{meta.seed}"
+def search_run_name(meta: SearchMeta, params: Mapping[str, Any] | None = None,
+                    differ: frozenset[str] = frozenset()) -> str:
+    """``<task> · <policy> · s<seed>``, with the operators and/or the model after the policy
+    when the study's searches differ in them (``differ``), so two agents never share a name."""
+    parts = [task_label(meta.task), meta.policy]
+    if "operators" in differ:
+        parts.append(meta.operators)
+    if "model" in differ:
+        parts.append(str((params or {}).get("model") or "-"))
+    return " · ".join([*parts, f"s{meta.seed}"])
+
+
+def agent_fields(meta: SearchMeta, params: Mapping[str, Any]) -> tuple[str, str]:
+    """What besides the policy tells agents apart in a run's name: operators, model."""
+    return meta.operators, str(params.get("model") or "")
 
 
 def agent_key(meta: SearchMeta, params: Mapping[str, Any]) -> str:
@@ -198,8 +211,10 @@ def log_datasets(client: Any, run_id: str, infos: Sequence[TaskInfo]) -> None:
 
 def search_run(client: Any, exp_id: str, parent_id: str | None, meta: SearchMeta,
                params: Mapping[str, Any], info: TaskInfo | None,
-               start_ms: int | None = None) -> tuple[str, str | None]:
-    """Find or create a search's run; returns ``(run_id, status before)`` (None: created)."""
+               start_ms: int | None = None, differ: frozenset[str] = frozenset()
+               ) -> tuple[str, str | None]:
+    """Find or create a search's run (named by :func:`search_run_name` with ``differ``);
+    returns ``(run_id, status before)`` (None: created)."""
     key = {"aira_eval.kind": "search", "aira_eval.study_id": meta.study_id,
            "aira_eval.search_id": meta.search_id}
     found = find_run(client, exp_id, key)
@@ -212,7 +227,7 @@ def search_run(client: Any, exp_id: str, parent_id: str | None, meta: SearchMeta
             "aira_eval.oracle_run": str(meta.fitness == "test").lower()}
     if parent_id:
         tags["mlflow.parentRunId"] = parent_id
-    run = client.create_run(exp_id, run_name=search_run_name(meta), tags=tags,
+    run = client.create_run(exp_id, run_name=search_run_name(meta, params, differ), tags=tags,
                             start_time=start_ms)
     run_id = str(run.info.run_id)
     _log_params(client, run_id, params)

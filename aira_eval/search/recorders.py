@@ -76,6 +76,8 @@ class StudyLogger:
     _exp_id: str | None = None
     _study_run: str | None = None
     _searches: dict[str, _Search] = field(default_factory=dict)
+    #: (operators, model) of the study's searches: on disk and registered here
+    _agents: set[tuple[str, str]] | None = None
 
     def _connect(self) -> Any:
         from aira_eval.search import mlflow_log
@@ -138,7 +140,7 @@ class StudyLogger:
         start = min((p.node.started_at for p in state.rows), default=float("nan"))
         run_id, before = mlflow_log.search_run(
             client, str(self._exp_id), self._study_run, state.meta, state.params, info,
-            int(start * 1000) if start == start else None)
+            int(start * 1000) if start == start else None, self._differ())
         self.runs_created += before is None
         mlflow_log.set_budget_tags(client, run_id, state.params)
         state.logged = set() if before is None else mlflow_log.logged_steps(client, run_id)
@@ -167,6 +169,18 @@ class StudyLogger:
             mlflow_log.close_run(client, state.run_id, state.summary, state.last_end_ms(),
                                  step=max(len(state.rows) - 1, 0), status=state.end_status)
             state.closed, state.reopened = True, None
+
+    def _differ(self) -> frozenset[str]:
+        """Which of operators and model the study's searches differ in (see
+        :func:`~aira_eval.search.mlflow_log.search_run_name`)."""
+        from aira_eval.search import mlflow_log
+
+        if self._agents is None:
+            self._agents = set(_agents_on_disk(self.study_dir))
+        self._agents.update(mlflow_log.agent_fields(s.meta, s.params)
+                            for s in self._searches.values())
+        return frozenset(name for i, name in enumerate(("operators", "model"))
+                         if len({agent[i] for agent in self._agents}) > 1)
 
     def finish_study(self, status: str = "FINISHED") -> None:
         """End the study run with ``status`` (FINISHED; KILLED: interrupted, FAILED: a search
@@ -292,6 +306,22 @@ class MlflowRecorder:
         self.errors = [f"{msg}; {tail}" for msg in self._outages]
         for msg in self.errors:
             log.info(msg)  # the caller shows ``errors`` (the CLI: one warning line each)
+
+
+def _agents_on_disk(study_dir: Path) -> list[tuple[str, str]]:
+    """(operators, model) of every search the study dir holds (``searches/*/search.json``)."""
+    import json
+
+    out = []
+    for path in sorted((study_dir / "searches").glob("*/search.json")):
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        params = raw.get("params") or {}
+        out.append((str(raw.get("operators") or params.get("operators") or ""),
+                    str(params.get("model") or "")))
+    return out
 
 
 def _gist(err: Exception) -> str:

@@ -27,7 +27,9 @@ def test_best_so_far_follows_validation_and_oracle_follows_test() -> None:
     assert [r["best_val/score_test"] for r in rows] == [0.6, 0.6, 0.55, 0.55, 0.55]
     assert [r["oracle/score_test"] for r in rows] == [0.6, 0.6, 0.6, 0.9, 0.9]
     assert [round(r["gap"], 6) for r in rows] == [0.0, 0.0, 0.05, 0.35, 0.35]
-    assert [r["count/buggy"] for r in rows] == [0, 1, 1, 1, 2]
+    assert [r["count/buggy"] for r in rows] == [0, 1, 1, 1, 1]  # status buggy only
+    assert [r["count/invalid_submission"] for r in rows] == [0, 0, 0, 0, 1]
+    assert [r["count/timeout"] + r["count/error"] for r in rows] == [0, 0, 0, 0, 0]
     assert [r["count/valid"] for r in rows] == [1, 1, 2, 3, 3]
     assert points[1].own["node/ok"] == 0.0 and "node/score_val" not in points[1].own
     assert points[3].own["node/score_test"] == 0.9
@@ -51,7 +53,7 @@ def test_no_valid_node_has_only_counts() -> None:
     curves = Curves(lower_is_better=False)
     out = curves.add(_node(0, "error")).running
     assert "best_val/score_val" not in out and "gap" not in out
-    assert out["count/nodes"] == 1 and out["count/buggy"] == 1
+    assert out["count/nodes"] == 1 and out["count/error"] == 1 and out["count/buggy"] == 0
     with pytest.raises(KeyError):
         _ = out["oracle/score_test"]
 
