@@ -34,14 +34,15 @@ def _run_id(client: Any, experiment_id: str, study_ids: list[str]) -> tuple[str,
 
 def log_report(study: Study, out: Path, tracking_uri: str | None = None) -> dict[str, Any]:
     """Attach the report directory ``out`` to the study's selection run (module docstring)."""
-    from aira_eval.selection.tracking import _experiment_id, default_tracking_uri
+    from aira_eval.selection.tracking import _experiment_id
     from aira_eval.study.manifest import mlflow_experiment
+    from aira_eval.study.tracking import study_tracking_uri
 
     result: dict[str, Any] = {"run_id": None, "warning": None}
     if study.path is None:
         result["warning"] = "an in-memory study has no MLflow store: not logged"
         return result
-    uri = tracking_uri or default_tracking_uri(study.path)
+    uri = study_tracking_uri(study.path, tracking_uri)
     result["tracking_uri"] = uri
     try:
         from mlflow.tracking import MlflowClient

@@ -18,8 +18,8 @@ from aira_eval.cli._common import console, err_console, fail, print_json, user_e
 def sync(
     study: Path = typer.Argument(..., help="Study directory (the --out of `aira-eval search`)."),
     tracking_uri: str | None = typer.Option(
-        None, "--tracking-uri", "--mlflow-uri", help="MLflow tracking URI (default: "
-        "MLFLOW_TRACKING_URI, else sqlite:///STUDY/mlflow.db)."),
+        None, "--tracking-uri", "--mlflow-uri", help="MLflow tracking URI (default: the one "
+        "the study was run with, else MLFLOW_TRACKING_URI, else sqlite:///STUDY/mlflow.db)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Log to MLflow every search and node of a study that the store lacks.
@@ -49,14 +49,20 @@ def sync(
 
 @user_errors
 def ui(
-    study: Path = typer.Argument(..., help="Study directory with its mlflow.db."),
+    study: Path = typer.Argument(..., help="Study directory (its runs' store: the tracking "
+                                 "URI it was run with, else MLFLOW_TRACKING_URI, else "
+                                 "STUDY/mlflow.db)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(0, "--port", help="Port (default: a free one)."),
 ) -> None:
-    """Start the MLflow UI on a study's own store and print its URL (Ctrl-C stops it)."""
+    """Start the MLflow UI on a study's store and print its URL (Ctrl-C stops it); a study
+    tracked on an MLflow server: print that server's URL."""
     from aira_eval.search.mlflow_server import study_ui
 
     server, url = study_ui(study, host, port or None)
+    if server is None:
+        console.print(f"MLflow UI: {url}")
+        return
     previous = _stop_on_signals()
     try:
         server.wait_ready()

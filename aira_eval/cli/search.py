@@ -54,7 +54,10 @@ def _model_for(pairs: list[str]) -> dict[str, str] | None:
     return out or None
 
 
-def _install_interrupt(stop: threading.Event) -> Any:
+def _install_interrupt(stop: threading.Event) -> dict[signal.Signals, Any]:
+    """Ctrl-C (SIGINT) and ``kill`` (SIGTERM) stop the study cleanly (resumable; its MLflow
+    runs end KILLED); a second one aborts at once. Returns the handlers replaced."""
+
     def handler(signum: int, frame: FrameType | None) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
@@ -64,7 +67,7 @@ def _install_interrupt(stop: threading.Event) -> Any:
             "every finished node is in the journal. Ctrl-C again aborts at once.[/]"
         )
 
-    return signal.signal(signal.SIGINT, handler)
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
 
 
 def search(
@@ -179,7 +182,8 @@ def search(
             result = ae.run_study(cfg, out, resume=resume, events=events, stop=stop,
                                   overrides=given)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
     _report(result, out, bool(result.config and result.config.mlflow))
     if result.interrupted:
         raise typer.Exit(130)

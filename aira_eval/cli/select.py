@@ -63,7 +63,9 @@ def select(
                                     "STUDY/selection/index.json names the latest)."),
     mlflow: bool = typer.Option(True, "--mlflow/--no-mlflow", help="Log the run to MLflow."),
     mlflow_uri: str | None = typer.Option(None, "--mlflow-uri", "--tracking-uri",
-                                          help="MLflow tracking URI (default: "
+                                          help="MLflow tracking URI (default: the one "
+                                          "each study was run with, else "
+                                          "MLFLOW_TRACKING_URI, else "
                                           "sqlite:///STUDY/mlflow.db)."),
 ) -> None:
     """Compare final-pick strategies per agent: picks per search, judged on test, with CIs.

@@ -6,12 +6,14 @@ Layout in one experiment per study (``aira-eval/<study id>``, a classic-ML exper
   artifact, the tasks' data as dataset inputs;
 - one child *search* run per search (``aira_eval.kind=search``), named ``<task> · <policy> ·
   s<seed>``, tagged ``aira_eval.task/policy/operators/model/seed/agent`` for grouping, with every
-  node's metrics (see :mod:`aira_eval.search.curves`) at ``step = node.step`` and
-  ``timestamp = node.finished_at`` and the node's ``node.json`` and ``code.py`` as artifacts;
+  node's own metrics (``node/…``) at ``step = node.step`` and ``timestamp = node.finished_at``,
+  the running metrics after it (``best_val/…``, ``oracle/…``, ``gap``, ``count/…``) at ``step =
+  number of nodes recorded before it`` (see :mod:`aira_eval.search.curves`), and the node's
+  ``node.json`` and ``code.py`` as artifacts;
 - selection runs as further children (:mod:`aira_eval.selection.tracking`).
 
 Runs are found again by their tags, never remembered locally, so logging is idempotent against
-whatever store it talks to: a node whose step already has :data:`~.curves.COUNT_KEY` is not
+whatever store it talks to: a node whose step already has :data:`~.curves.LOGGED_KEY` is not
 logged twice, whether by a resumed search, the live recorder or ``aira-eval sync``.
 """
 
@@ -29,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from aira_eval.search.curves import COUNT_KEY
+from aira_eval.search.curves import LOGGED_KEY, CurvePoint
 from aira_eval.study.manifest import StudyManifest, TaskInfo
 from aira_eval.study.node import Node
 from aira_eval.study.records import SearchMeta
@@ -126,8 +128,21 @@ def task_label(task: str) -> str:
     return Path(tail).stem if tail.endswith((".yaml", ".yml")) else tail
 
 
-def search_run_name(meta: SearchMeta) -> str:
-    return f"{task_label(meta.task)} · {meta.policy} · s{meta.seed}"
+def search_run_name(meta: SearchMeta, params: Mapping[str, Any] | None = None,
+                    differ: frozenset[str] = frozenset()) -> str:
+    """``<task> · <policy> · s<seed>``, with the operators and/or the model after the policy
+    when the study's searches differ in them (``differ``), so two agents never share a name."""
+    parts = [task_label(meta.task), meta.policy]
+    if "operators" in differ:
+        parts.append(meta.operators)
+    if "model" in differ:
+        parts.append(str((params or {}).get("model") or "-"))
+    return " · ".join([*parts, f"s{meta.seed}"])
+
+
+def agent_fields(meta: SearchMeta, params: Mapping[str, Any]) -> tuple[str, str]:
+    """What besides the policy tells agents apart in a run's name: operators, model."""
+    return meta.operators, str(params.get("model") or "")
 
 
 def agent_key(meta: SearchMeta, params: Mapping[str, Any]) -> str:
@@ -196,8 +211,10 @@ def log_datasets(client: Any, run_id: str, infos: Sequence[TaskInfo]) -> None:
 
 def search_run(client: Any, exp_id: str, parent_id: str | None, meta: SearchMeta,
                params: Mapping[str, Any], info: TaskInfo | None,
-               start_ms: int | None = None) -> tuple[str, str | None]:
-    """Find or create a search's run; returns ``(run_id, status before)`` (None: created)."""
+               start_ms: int | None = None, differ: frozenset[str] = frozenset()
+               ) -> tuple[str, str | None]:
+    """Find or create a search's run (named by :func:`search_run_name` with ``differ``);
+    returns ``(run_id, status before)`` (None: created)."""
     key = {"aira_eval.kind": "search", "aira_eval.study_id": meta.study_id,
            "aira_eval.search_id": meta.search_id}
     found = find_run(client, exp_id, key)
@@ -210,7 +227,7 @@ def search_run(client: Any, exp_id: str, parent_id: str | None, meta: SearchMeta
             "aira_eval.oracle_run": str(meta.fitness == "test").lower()}
     if parent_id:
         tags["mlflow.parentRunId"] = parent_id
-    run = client.create_run(exp_id, run_name=search_run_name(meta), tags=tags,
+    run = client.create_run(exp_id, run_name=search_run_name(meta, params, differ), tags=tags,
                             start_time=start_ms)
     run_id = str(run.info.run_id)
     _log_params(client, run_id, params)
@@ -221,29 +238,37 @@ def search_run(client: Any, exp_id: str, parent_id: str | None, meta: SearchMeta
 
 def logged_steps(client: Any, run_id: str) -> set[int]:
     """Steps of the nodes the run already holds."""
-    return {int(m.step) for m in client.get_metric_history(run_id, COUNT_KEY)}
+    return {int(m.step) for m in client.get_metric_history(run_id, LOGGED_KEY)}
 
 
 def _ms(seconds: float) -> int:
     return int((seconds if math.isfinite(seconds) else time.time()) * 1000)
 
 
-def log_nodes(client: Any, run_id: str, rows: Sequence[tuple[Node, Mapping[str, float]]],
-              meta: SearchMeta) -> None:
-    """Log nodes' metrics (batched) and their ``nodes/<id>/{node.json,code.py}`` artifacts."""
+def _metrics(point: CurvePoint) -> list[Any]:
+    """A point's metrics: its node's own at the node's step, the running ones at its x."""
     from mlflow.entities import Metric
 
-    metrics = [Metric(k, float(v), _ms(node.finished_at), node.step)
-               for node, values in rows for k, v in values.items()]
-    metrics.sort(key=lambda m: m.key == COUNT_KEY)  # the marks last, should batches be split
+    node = point.node
+    return ([Metric(k, float(v), _ms(node.finished_at), node.step)
+             for k, v in point.own.items()]
+            + [Metric(k, float(v), _ms(point.time_s), point.x)
+               for k, v in point.running.items()])
+
+
+def log_nodes(client: Any, run_id: str, points: Sequence[CurvePoint], meta: SearchMeta) -> None:
+    """Log nodes' metrics (batched) and their ``nodes/<id>/{node.json,code.py}`` artifacts."""
+    metrics = [m for point in points for m in _metrics(point)]
+    metrics.sort(key=lambda m: m.key == LOGGED_KEY)  # the marks last, should batches be split
     with tempfile.TemporaryDirectory(prefix="aira-mlflow-") as tmp:
-        for node, _ in rows:
+        for point in points:
+            node = point.node
             folder = Path(tmp) / node.node_id
             folder.mkdir()
             (folder / "node.json").write_text(json.dumps(_record(node, meta), default=str))
             (folder / "code.py").write_text(node.code)
         client.log_artifacts(run_id, tmp, "nodes")
-    # metrics last: COUNT_KEY marks a node as logged, so a failure above retries it whole
+    # metrics last: LOGGED_KEY marks a node as logged, so a failure above retries it whole
     for i in range(0, len(metrics), MAX_METRICS):
         client.log_batch(run_id, metrics=metrics[i:i + MAX_METRICS])
 
@@ -255,15 +280,31 @@ def _record(node: Node, meta: SearchMeta) -> dict[str, Any]:
             "oracle_run": meta.fitness == "test"}
 
 
+#: Tags holding the budget a search (study) last ran with: MLflow params are immutable, so the
+#: ``steps`` / ``time_budget_s`` params keep the first run's values after a resume changed them.
+BUDGET_TAGS = {"steps": "aira_eval.steps", "time_budget_s": "aira_eval.time_budget_s"}
+
+
+def set_budget_tags(client: Any, run_id: str, params: Mapping[str, Any]) -> None:
+    """Tag the run with the budget of this run of the search (or study)."""
+    for key, tag in BUDGET_TAGS.items():
+        if params.get(key) is not None:
+            client.set_tag(run_id, tag, str(params[key]))
+
+
 def close_run(client: Any, run_id: str, summary: Mapping[str, float],
-              end_ms: int | None = None) -> None:
-    """Log the search's summary metrics (real timestamps) and mark the run finished (at
-    ``end_ms``: the last node's end, so a study synced later keeps its real duration)."""
+              end_ms: int | None = None, step: int = 0, status: str = "FINISHED") -> None:
+    """Log the search's summary metrics (real timestamps) at ``step`` (its last node's x: a
+    resumed search's new summary goes to a new step, and one already at ``step`` is not logged
+    again) and end the run with ``status`` (``FINISHED``; ``KILLED`` for a search interrupted
+    before its budget) at ``end_ms``: the last node's end, so a study synced later keeps its
+    real duration."""
     from mlflow.entities import Metric
 
     now = int(time.time() * 1000)
-    metrics = [Metric(f"summary/{k}", float(v), now, 0) for k, v in summary.items()
+    metrics = [Metric(f"summary/{k}", float(v), now, step) for k, v in summary.items()
                if math.isfinite(float(v))]
-    if metrics:
+    if metrics and not any(int(m.step) == step for m in
+                           client.get_metric_history(run_id, metrics[0].key)):
         client.log_batch(run_id, metrics=metrics)
-    client.set_terminated(run_id, status="FINISHED", end_time=end_ms)
+    client.set_terminated(run_id, status=status, end_time=end_ms)

@@ -93,25 +93,39 @@ def start_server(backend_uri: str, log_path: Path, host: str = "127.0.0.1",
 
 
 def study_ui(study_dir: Path, host: str = "127.0.0.1", port: int | None = None
-             ) -> tuple[MlflowServer, str]:
-    """Start the MLflow UI on a study's own store; returns the server and the URL of the
-    study's experiment, on its runs page in the classic-ML view (:data:`CLASSIC_ML_VIEW`)."""
-    from aira_eval.search.mlflow_sync import default_tracking_uri
+             ) -> tuple[MlflowServer | None, str]:
+    """Start the MLflow UI on a study's store
+    (:func:`~aira_eval.study.tracking.study_tracking_uri`); returns the server and the URL of
+    the study's experiment, on its runs page in the classic-ML view (:data:`CLASSIC_ML_VIEW`).
+    A study tracked on an MLflow server needs no new one: the server is None and the URL is
+    that server's."""
     from aira_eval.study.manifest import StudyManifest, mlflow_experiment
+    from aira_eval.study.tracking import study_tracking_uri
 
     if not study_dir.is_dir():
         raise UsageError(f"study {study_dir} does not exist",
                          hint="Pass a study directory (the --out of `aira-eval search`).")
-    db = study_dir / "mlflow.db"
-    if not db.exists():
-        raise UsageError(f"{study_dir} has no MLflow store (no mlflow.db)",
+    uri = study_tracking_uri(study_dir)
+    remote = uri.startswith(("http://", "https://"))
+    db = sqlite_path(uri)
+    if not remote and (db is None or not db.exists()):
+        raise UsageError(f"{study_dir} has no MLflow store ({db or uri} does not exist)",
                          hint=f"Run `aira-eval sync {study_dir}` to log the study to it.")
     manifest = StudyManifest.read(study_dir)
     from mlflow.tracking import MlflowClient
 
-    uri = default_tracking_uri(study_dir)
     exp = MlflowClient(tracking_uri=uri).get_experiment_by_name(
         mlflow_experiment(manifest.study_id))
-    server = start_server(uri, study_dir / "mlflow-ui.log", host, port)
     where = f"/#/experiments/{exp.experiment_id}/runs" if exp is not None else "/#/experiments"
+    if remote:
+        return None, f"{uri.rstrip('/')}{where}?{CLASSIC_ML_VIEW}"
+    server = start_server(uri, study_dir / "mlflow-ui.log", host, port)
     return server, f"{server.url}{where}?{CLASSIC_ML_VIEW}"
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI (None for any other store)."""
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix) or uri.endswith(":memory:"):
+        return None
+    return Path(uri[len(prefix):].split("?", 1)[0])

@@ -9,14 +9,15 @@ syncing twice logs nothing twice.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aira_eval.errors import UsageError
 from aira_eval.study.journal import JournalFile
 from aira_eval.study.manifest import StudyManifest, mlflow_experiment
 from aira_eval.study.records import read_search_meta
+from aira_eval.study.tracking import own_store_uri, study_tracking_uri
 
 
 @dataclass
@@ -29,18 +30,18 @@ class SyncReport:
     study_run_id: str | None
 
 
-def default_tracking_uri(study_dir: Path) -> str:
-    """``sqlite:///<absolute STUDY>/mlflow.db``: the study's own store."""
-    return f"sqlite:///{(study_dir / 'mlflow.db').resolve()}"
+#: The study's own store (``sqlite:///<absolute STUDY>/mlflow.db``).
+default_tracking_uri = own_store_uri
 
 
-def resolve_tracking_uri(study_dir: Path, tracking_uri: str | None) -> str:
-    """``tracking_uri``, else ``MLFLOW_TRACKING_URI``, else the study's own store."""
-    return tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(study_dir)
+def _end_status(outcome: dict[str, Any]) -> str:
+    """A run's status from its search's recorded outcome: KILLED when it was interrupted."""
+    return "KILLED" if outcome.get("stopped") == "interrupted" else "FINISHED"
 
 
 def sync_study(study_dir: Path, tracking_uri: str | None = None) -> SyncReport:
-    """Log every search and node of ``study_dir`` the store does not hold yet.
+    """Log every search and node of ``study_dir`` the store does not hold yet, in
+    ``tracking_uri`` or the study's store (:func:`~aira_eval.study.tracking.study_tracking_uri`).
 
     Raises:
         UsageError: ``study_dir`` is not a study; DataError from a broken manifest. MLflow's own
@@ -52,7 +53,7 @@ def sync_study(study_dir: Path, tracking_uri: str | None = None) -> SyncReport:
         raise UsageError(f"{study_dir} is not a study directory (no study.json)",
                          hint="Pass the --out directory of `aira-eval search`.")
     manifest = StudyManifest.read(study_dir)
-    uri = resolve_tracking_uri(study_dir, tracking_uri)
+    uri = study_tracking_uri(study_dir, tracking_uri)
     logger = StudyLogger(uri, study_dir, manifest)
     searches = sorted((study_dir / "searches").glob("*/search.json"))
     for path in searches:
@@ -62,9 +63,11 @@ def sync_study(study_dir: Path, tracking_uri: str | None = None) -> SyncReport:
         logger.open_search(meta, dict(raw.get("params") or {}), nodes)
         outcome = raw.get("outcome")
         if outcome is not None:
-            logger.close_search(meta.search_id, outcome_summary(outcome))
+            logger.close_search(meta.search_id, outcome_summary(outcome), _end_status(outcome))
     logger.flush()
-    if searches and all("outcome" in json.loads(p.read_text()) for p in searches):
-        logger.finish_study()
+    outcomes = [json.loads(p.read_text()).get("outcome") for p in searches]
+    if outcomes and all(o is not None for o in outcomes):
+        logger.finish_study("KILLED" if any(_end_status(o) == "KILLED" for o in outcomes)
+                            else "FINISHED")
     return SyncReport(uri, mlflow_experiment(manifest.study_id), len(searches),
                       logger.runs_created, logger.nodes_logged, logger.study_run_id)

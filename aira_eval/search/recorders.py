@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aira_eval.search.curves import Curves
+from aira_eval.search.curves import CurvePoint, Curves
 from aira_eval.study.manifest import StudyManifest, mlflow_experiment
 from aira_eval.study.node import Node
 from aira_eval.study.records import SearchMeta
@@ -41,16 +41,18 @@ class _Search:
     meta: SearchMeta
     params: dict[str, Any]
     curves: Curves
-    rows: list[tuple[Node, dict[str, float]]] = field(default_factory=list)
+    rows: list[CurvePoint] = field(default_factory=list)
     run_id: str | None = None
     logged: set[int] = field(default_factory=set)
     summary: dict[str, float] | None = None
+    #: how the search ended: FINISHED, or KILLED when it was interrupted (resumable)
+    end_status: str = "FINISHED"
     closed: bool = False
     #: the status a finished run had before a resumed search set it back to RUNNING
     reopened: str | None = None
 
     def last_end_ms(self) -> int | None:
-        ends = [n.finished_at for n, _ in self.rows if n.finished_at == n.finished_at]
+        ends = [p.node.finished_at for p in self.rows if p.node.finished_at == p.node.finished_at]
         return int(max(ends) * 1000) if ends else None
 
 
@@ -74,6 +76,8 @@ class StudyLogger:
     _exp_id: str | None = None
     _study_run: str | None = None
     _searches: dict[str, _Search] = field(default_factory=dict)
+    #: (operators, model) of the study's searches: on disk and registered here
+    _agents: set[tuple[str, str]] | None = None
 
     def _connect(self) -> Any:
         from aira_eval.search import mlflow_log
@@ -90,6 +94,9 @@ class StudyLogger:
                                                   self.manifest)
             if self.live and before not in (None, "RUNNING"):
                 self._client.update_run(run_id, status="RUNNING")  # the study resumed
+            if before is not None:  # the config may have changed (a resume's budget)
+                self._client.log_artifact(run_id, str(self.study_dir / "study.json"))
+            mlflow_log.set_budget_tags(self._client, run_id, self.manifest.config)
             self._study_run = run_id
         return self._client
 
@@ -99,24 +106,27 @@ class StudyLogger:
 
     def unlogged(self) -> int:
         """Nodes registered here that the store does not hold (as far as this logger knows)."""
-        return sum(1 for state in self._searches.values() for n, _ in state.rows
-                   if n.step not in state.logged)
+        return sum(1 for state in self._searches.values() for p in state.rows
+                   if p.node.step not in state.logged)
 
     def open_search(self, meta: SearchMeta, params: dict[str, Any],
                     journaled: Iterable[Node] = ()) -> None:
-        """Register a search and the nodes it already has (no store call)."""
+        """Register a search and the nodes its journal already has, in the journal's order
+        (the order they were recorded, as :meth:`add` receives later ones; no store call)."""
         state = _Search(meta, params, Curves(meta.lower_is_better))
-        from aira_eval.search.curves import finish_order
-
-        state.rows = [(n, state.curves.add(n)) for n in finish_order(journaled)]
+        state.rows = [state.curves.add(n) for n in journaled]
         self._searches[meta.search_id] = state
 
     def add(self, search_id: str, node: Node) -> None:
+        """The search's next recorded node (just appended to its journal)."""
         state = self._searches[search_id]
-        state.rows.append((node, state.curves.add(node)))
+        state.rows.append(state.curves.add(node))
 
-    def close_search(self, search_id: str, summary: dict[str, float]) -> None:
-        self._searches[search_id].summary = summary
+    def close_search(self, search_id: str, summary: dict[str, float],
+                     status: str = "FINISHED") -> None:
+        """The search ended: FINISHED, or KILLED when interrupted (``--resume`` continues it)."""
+        state = self._searches[search_id]
+        state.summary, state.end_status = summary, status
 
     def flush(self) -> None:
         """Send every search's missing nodes (and finished searches' summaries)."""
@@ -127,11 +137,12 @@ class StudyLogger:
         from aira_eval.search import mlflow_log
 
         info = self.manifest.tasks.get(state.meta.task)
-        start = min((n.started_at for n, _ in state.rows), default=float("nan"))
+        start = min((p.node.started_at for p in state.rows), default=float("nan"))
         run_id, before = mlflow_log.search_run(
             client, str(self._exp_id), self._study_run, state.meta, state.params, info,
-            int(start * 1000) if start == start else None)
+            int(start * 1000) if start == start else None, self._differ())
         self.runs_created += before is None
+        mlflow_log.set_budget_tags(client, run_id, state.params)
         state.logged = set() if before is None else mlflow_log.logged_steps(client, run_id)
         if self.live and before not in (None, "RUNNING"):
             client.update_run(run_id, status="RUNNING")  # a resumed search runs again
@@ -147,27 +158,41 @@ class StudyLogger:
         client = self._connect()
         if state.run_id is None:
             state.run_id = self._open_run(client, state)
-        todo = [(n, m) for n, m in state.rows if n.step not in state.logged]
+        todo = [p for p in state.rows if p.node.step not in state.logged]
         state.closed = state.closed and not todo  # new nodes: its summary is due again
         for i in range(0, len(todo), 50):
             chunk = todo[i:i + 50]
             mlflow_log.log_nodes(client, state.run_id, chunk, state.meta)
-            state.logged.update(n.step for n, _ in chunk)
+            state.logged.update(p.node.step for p in chunk)
             self.nodes_logged += len(chunk)
         if state.summary is not None and not state.closed:
-            mlflow_log.close_run(client, state.run_id, state.summary, state.last_end_ms())
+            mlflow_log.close_run(client, state.run_id, state.summary, state.last_end_ms(),
+                                 step=max(len(state.rows) - 1, 0), status=state.end_status)
             state.closed, state.reopened = True, None
 
-    def finish_study(self) -> None:
-        """Mark the study run finished, and put back the status of runs this logger reopened
-        and did not close again (a complete search in a resumed study: nothing to run)."""
+    def _differ(self) -> frozenset[str]:
+        """Which of operators and model the study's searches differ in (see
+        :func:`~aira_eval.search.mlflow_log.search_run_name`)."""
+        from aira_eval.search import mlflow_log
+
+        if self._agents is None:
+            self._agents = set(_agents_on_disk(self.study_dir))
+        self._agents.update(mlflow_log.agent_fields(s.meta, s.params)
+                            for s in self._searches.values())
+        return frozenset(name for i, name in enumerate(("operators", "model"))
+                         if len({agent[i] for agent in self._agents}) > 1)
+
+    def finish_study(self, status: str = "FINISHED") -> None:
+        """End the study run with ``status`` (FINISHED; KILLED: interrupted, FAILED: a search
+        failed), and put back the status of runs this logger reopened and did not close again
+        (a complete search in a resumed study: nothing to run)."""
         client = self._connect()
         for state in self._searches.values():
             if state.reopened is not None and state.run_id:
                 client.set_terminated(state.run_id, status=state.reopened,
                                       end_time=state.last_end_ms())
                 state.reopened = None
-        client.set_terminated(self._study_run, status="FINISHED")
+        client.set_terminated(self._study_run, status=status)
 
 
 @dataclass
@@ -191,6 +216,7 @@ class MlflowRecorder:
     _queue: queue.Queue[tuple[str, Any] | None] = field(default_factory=queue.Queue)
     _thread: threading.Thread | None = None
     _down_until: float = 0.0
+    _end_status: str = "FINISHED"
     #: the recorder thread's own cost: seconds spent logging (wall) and its CPU time
     busy_s: float = 0.0
     cpu_s: float = 0.0
@@ -209,10 +235,13 @@ class MlflowRecorder:
     def record(self, meta: SearchMeta, node: Node) -> None:
         self._queue.put(("node", (meta.search_id, node)))
 
-    def close_search(self, meta: SearchMeta, summary: dict[str, float]) -> None:
-        self._queue.put(("close", (meta.search_id, summary)))
+    def close_search(self, meta: SearchMeta, summary: dict[str, float],
+                     status: str = "FINISHED") -> None:
+        self._queue.put(("close", (meta.search_id, summary, status)))
 
-    def finish(self, timeout: float = 120.0) -> None:
+    def finish(self, timeout: float = 120.0, status: str = "FINISHED") -> None:
+        """Log what is left, end the study run with ``status`` and stop the thread."""
+        self._end_status = status
         self._queue.put(None)
         if self._thread is not None:
             self._thread.join(timeout)
@@ -242,7 +271,7 @@ class MlflowRecorder:
                 self._flush()
                 last_flush = time.monotonic()
         if self.logger.study_run_id is not None and time.monotonic() >= self._down_until:
-            self._try("finish", self.logger.finish_study)
+            self._try("finish", lambda: self.logger.finish_study(self._end_status))
         self._report()
         self.cpu_s = time.thread_time() - cpu0
 
@@ -277,6 +306,22 @@ class MlflowRecorder:
         self.errors = [f"{msg}; {tail}" for msg in self._outages]
         for msg in self.errors:
             log.info(msg)  # the caller shows ``errors`` (the CLI: one warning line each)
+
+
+def _agents_on_disk(study_dir: Path) -> list[tuple[str, str]]:
+    """(operators, model) of every search the study dir holds (``searches/*/search.json``)."""
+    import json
+
+    out = []
+    for path in sorted((study_dir / "searches").glob("*/search.json")):
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        params = raw.get("params") or {}
+        out.append((str(raw.get("operators") or params.get("operators") or ""),
+                    str(params.get("model") or "")))
+    return out
 
 
 def _gist(err: Exception) -> str:

@@ -28,6 +28,7 @@ from aira_eval.study.journal import JournalFile
 from aira_eval.study.lock import LOCK_NAME, study_lock
 from aira_eval.study.manifest import StudyManifest, TaskInfo, task_info
 from aira_eval.study.records import NodeTableBuilder, SearchMeta, write_search_meta
+from aira_eval.study.tracking import own_store_uri, study_tracking_uri
 
 if TYPE_CHECKING:
     from aira_eval.datasets.task import Task
@@ -89,8 +90,8 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def default_tracking_uri(study_dir: Path) -> str:
-    return f"sqlite:///{(study_dir / 'mlflow.db').resolve()}"
+#: The study's own store (``sqlite:///<absolute STUDY>/mlflow.db``).
+default_tracking_uri = own_store_uri
 
 
 RESUME_OVERRIDABLE = ("workers", "steps", "time_budget_s", "mlflow", "mlflow_uri", "data_dir",
@@ -346,8 +347,9 @@ def _run_study(
         else:  # every search joined: left here is what a killed Ray worker could not clean
             reap(scratch_root(out))
             shared.table.rebuild()
-        if recorder is not None:
-            recorder.finish()
+        if recorder is not None:  # an interrupted study is KILLED: `--resume` continues it
+            recorder.finish(status="FAILED" if failed else
+                            "KILLED" if stop.is_set() else "FINISHED")
             result.mlflow_errors = list(recorder.errors)
     result.interrupted = stop.is_set()
     return result
@@ -403,7 +405,7 @@ def _check_sandbox(config: StudyConfig) -> None:
 def _recorder(config: StudyConfig, out: Path) -> MlflowRecorder | None:
     if not config.mlflow:
         return None
-    uri = config.mlflow_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(out)
+    uri = study_tracking_uri(out, config.mlflow_uri)
     rec = MlflowRecorder(StudyLogger(uri, out, StudyManifest.read(out)))
     rec.start()
     return rec
@@ -467,7 +469,8 @@ def _run_one(
             "params": params, "outcome": {"stopped": outcome.stopped, **summary}})
         shared.table.rebuild()
         if recorder is not None:
-            recorder.close_search(meta, summary)
+            recorder.close_search(meta, summary, "KILLED" if outcome.stopped == "interrupted"
+                                  else "FINISHED")
     if events.on_search_end is not None:
         events.on_search_end(plan, outcome)
     return outcome

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from aira_eval.selection.evaluate import RAW_UNITS
+from aira_eval.study.tracking import own_store_uri, study_tracking_uri
 
 MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_PER_BATCH = 100
@@ -58,9 +59,8 @@ class TrackingOutcome:
     warning: str | None = None
 
 
-def default_tracking_uri(study_dir: Path) -> str:
-    """``sqlite:///<absolute STUDY>/mlflow.db``."""
-    return f"sqlite:///{(study_dir / 'mlflow.db').resolve()}"
+#: The study's own store (``sqlite:///<absolute STUDY>/mlflow.db``).
+default_tracking_uri = own_store_uri
 
 
 def selection_rows(summary: Mapping[str, Any], mixed: bool) -> pd.DataFrame:
@@ -165,7 +165,8 @@ def log_selection(summary: Mapping[str, Any], files: Mapping[str, Path], study_d
         files: result files to attach (``picks.parquet``, ``summary.json``).
         study_dir: the study whose store is the default.
         experiment: experiment name (the study's).
-        tracking_uri: MLflow tracking URI; default :func:`default_tracking_uri`.
+        tracking_uri: MLflow tracking URI; default the study's
+            (:func:`~aira_eval.study.tracking.study_tracking_uri`).
         table: the tidy metrics table; default :func:`selection_rows` of ``summary``.
         picks: the picks, logged as an MLflow table.
         mixed: the tasks use different metrics (see :func:`selection_rows`).
@@ -177,7 +178,7 @@ def log_selection(summary: Mapping[str, Any], files: Mapping[str, Path], study_d
     Returns:
         :class:`TrackingOutcome`; ``warning`` is set (and ``run_id`` may be None) on failure.
     """
-    uri = tracking_uri or default_tracking_uri(study_dir)
+    uri = study_tracking_uri(study_dir, tracking_uri)
     outcome = TrackingOutcome(tracking_uri=uri, experiment=experiment)
     rows = table if table is not None else selection_rows(summary, mixed)
     stamp = "select-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -202,7 +203,9 @@ def log_selection_per_study(summary: Mapping[str, Any], files: Mapping[str, Path
 
     Args:
         studies: ``(study id, study dir)`` of every source, in order; a study's store is
-            ``tracking_uri`` when given, else its own ``mlflow.db``. A study named twice in
+            ``tracking_uri`` when given, else the one it was run with, else
+            ``MLFLOW_TRACKING_URI``, else its own ``mlflow.db``
+            (:func:`~aira_eval.study.tracking.study_tracking_uri`). A study named twice in
             one store is logged once.
         Others: as :func:`log_selection`.
 
@@ -213,7 +216,7 @@ def log_selection_per_study(summary: Mapping[str, Any], files: Mapping[str, Path
 
     targets: dict[tuple[str, str], tuple[str, Path]] = {}
     for study_id, study_dir in studies:
-        uri = tracking_uri or default_tracking_uri(study_dir)
+        uri = study_tracking_uri(study_dir, tracking_uri)
         targets.setdefault((uri, study_id), (study_id, study_dir))
     rows = table if table is not None else selection_rows(summary, mixed)
     tags = {"aira_eval.selection_id": uuid.uuid4().hex[:16],

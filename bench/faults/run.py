@@ -118,7 +118,8 @@ def kills(work: Path, n_kills: int, steps: int, seed: int) -> dict[str, Any]:
 
 def mlflow_complete(db: Path, journaled: dict[str, list[int]]) -> dict[str, Any]:
     """Whether an MLflow sqlite store holds every journaled node exactly once per search
-    (``count/nodes`` steps of each search's runs), and how many runs it leaves RUNNING.
+    (``node/ok`` steps of each search's runs: one per node, at its step), and how many runs
+    it leaves RUNNING.
     Read with sqlite alone, read-only: MLflow's client would migrate the store."""
     import sqlite3
 
@@ -129,7 +130,7 @@ def mlflow_complete(db: Path, journaled: dict[str, list[int]]) -> dict[str, Any]
                 "SELECT run_uuid, value FROM tags WHERE key = 'aira_eval.search_id'"):
             runs[search] = runs.get(search, 0) + 1
             held.setdefault(search, []).extend(int(step) for (step,) in con.execute(
-                "SELECT step FROM metrics WHERE run_uuid = ? AND key = 'count/nodes'",
+                "SELECT step FROM metrics WHERE run_uuid = ? AND key = 'node/ok'",
                 (run_uuid,)))
         running = con.execute("SELECT count(*) FROM runs WHERE status = 'RUNNING' AND "
                               "lifecycle_stage = 'active'").fetchone()[0]
@@ -292,14 +293,15 @@ def mlflow(work: Path, steps: int) -> dict[str, Any]:
 
 
 def _store_nodes(db: Path) -> int:
-    """Nodes an MLflow sqlite store holds (``count/nodes`` values), read with sqlite alone."""
+    """Nodes an MLflow sqlite store holds (``node/ok`` values: one per node), read with
+    sqlite alone."""
     import sqlite3
 
     if not db.exists():
         return 0
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
-            row = con.execute("SELECT count(*) FROM metrics WHERE key = 'count/nodes'").fetchone()
+            row = con.execute("SELECT count(*) FROM metrics WHERE key = 'node/ok'").fetchone()
     except sqlite3.Error:  # not created yet, or mid-write
         return 0
     return int(row[0])
@@ -320,7 +322,7 @@ def _sync(out: Path, uri: str) -> tuple[int, dict[str, Any], str]:
 
 
 def _mlflow_steps(uri: str, out: Path) -> list[int]:
-    """The steps of the nodes the store holds (``count/nodes`` of every search run)."""
+    """The steps of the nodes the store holds (``node/ok`` of every search run)."""
     import mlflow
 
     from aira_eval.study.manifest import mlflow_experiment
@@ -332,7 +334,7 @@ def _mlflow_steps(uri: str, out: Path) -> list[int]:
     runs = client.search_runs([exp.experiment_id], "tags.`aira_eval.kind` = 'search'",
                               max_results=10_000)
     return sorted(int(m.step) for r in runs
-                  for m in client.get_metric_history(r.info.run_id, "count/nodes"))
+                  for m in client.get_metric_history(r.info.run_id, "node/ok"))
 
 
 def main() -> None:

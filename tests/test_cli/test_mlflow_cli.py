@@ -92,3 +92,44 @@ def test_ui_on_a_missing_folder_does_not_suggest_sync(tmp_path: Path) -> None:
     result = runner.invoke(app, ["ui", str(tmp_path / "nope")])
     assert result.exit_code == 2, result.output
     assert "does not exist" in result.stderr and "sync" not in result.stderr
+
+
+def test_run_names_name_operators_and_model_when_searches_differ_in_them(
+        tmp_path: Path) -> None:
+    """Two agents that differ only by operators and model get different run names (their
+    names keep the plain ``<task> · <policy> · s<seed>`` when nothing but the policy differs,
+    as in the test above)."""
+    from mlflow.tracking import MlflowClient
+
+    study = tmp_path / "mixed"
+    write_fake_study(study)
+    meta_path = study / "searches" / "builtin-wine__mcts__s0" / "search.json"
+    raw = json.loads(meta_path.read_text())
+    raw.update(policy="greedy", operators="aide")
+    raw["params"]["model"] = "gpt-4o"
+    meta_path.write_text(json.dumps(raw))
+    report = json.loads(runner.invoke(app, ["sync", str(study), "--json"]).stdout)
+    client = MlflowClient(tracking_uri=report["tracking_uri"])
+    exp = client.get_experiment_by_name("aira-eval/mixed")
+    runs = client.search_runs([exp.experiment_id], "tags.`aira_eval.kind` = 'search'")
+    assert sorted(r.info.run_name for r in runs) == [
+        "wine · greedy · aide · gpt-4o · s0", "wine · greedy · procedural · - · s0"]
+
+
+def test_count_metrics_count_each_status_exactly(tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    study = tmp_path / "wine-study"
+    write_fake_study(study, policies=("greedy",))
+    journal = study / "searches" / "builtin-wine__greedy__s0" / "journal.jsonl"
+    lines = [json.loads(line) for line in journal.read_text().splitlines()]
+    lines[2].update(status="timeout", scores={})
+    lines[3].update(status="invalid_submission")
+    journal.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    report = json.loads(runner.invoke(app, ["sync", str(study), "--json"]).stdout)
+    client = MlflowClient(tracking_uri=report["tracking_uri"])
+    exp = client.get_experiment_by_name("aira-eval/wine-study")
+    (run,) = client.search_runs([exp.experiment_id], "tags.`aira_eval.kind` = 'search'")
+    counts = {k: v for k, v in run.data.metrics.items() if k.startswith("count/")}
+    assert counts == {"count/nodes": 6, "count/valid": 3, "count/buggy": 1, "count/timeout": 1,
+                      "count/invalid_submission": 1, "count/error": 0}

@@ -33,7 +33,7 @@ def _logged_steps(uri: str, study: str) -> list[int]:
         return []
     runs = client.search_runs([exp.experiment_id], "tags.`aira_eval.kind` = 'search'")
     return sorted(int(m.step) for r in runs
-                  for m in client.get_metric_history(r.info.run_id, "count/nodes"))
+                  for m in client.get_metric_history(r.info.run_id, "node/ok"))
 
 
 def _sync(out: Path, uri: str) -> dict[str, object]:

@@ -94,7 +94,7 @@ def _check_search_run(client, run, frame, out: Path) -> None:  # type: ignore[no
     assert max(m.value for m in best) == ok["score_val"].max()
     assert [m.value for m in sorted(best, key=lambda m: m.timestamp)] == sorted(
         m.value for m in best)  # best so far never gets worse (iris: higher is better)
-    steps = sorted(m.step for m in client.get_metric_history(run.info.run_id, "count/nodes"))
+    steps = sorted(m.step for m in client.get_metric_history(run.info.run_id, "node/ok"))
     assert steps == sorted(frame["step"])
     node = frame.iloc[0]
     path = client.download_artifacts(run.info.run_id, f"nodes/{node['node_id']}/code.py")

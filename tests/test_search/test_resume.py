@@ -95,3 +95,24 @@ def test_ctrl_c_stops_cleanly_and_resume_completes(tmp_path: Path, reference: Pa
     assert resumed.wait(timeout=300) == 0
     assert sorted(n.step for n in journal.read()) == list(range(STEPS))
     _same_nodes(out, reference)
+
+
+@pytest.mark.slow  # a CLI study started and stopped
+def test_sigterm_stops_like_ctrl_c_and_leaves_the_runs_killed(tmp_path: Path) -> None:
+    """`kill PID` (SIGTERM) stops a search as Ctrl-C does: exit 130, resumable, and its MLflow
+    runs KILLED (not left RUNNING by a process killed outright)."""
+    from mlflow.tracking import MlflowClient
+
+    out = tmp_path / "terminated"
+    args = [a for a in ARGS if a != "--no-mlflow"]
+    proc = start_cli([*args, "--out", str(out)])
+    _wait_for_nodes(proc, out / JOURNAL, n=1)
+    assert proc.poll() is None, "the study finished before it could be stopped"
+    proc.send_signal(signal.SIGTERM)
+    rc = proc.wait(timeout=120)
+    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    assert rc == 130, stderr
+    assert "--resume" in stderr and "Traceback" not in stderr
+    client = MlflowClient(tracking_uri=f"sqlite:///{out.resolve() / 'mlflow.db'}")
+    exp = client.get_experiment_by_name(f"aira-eval/{out.name}")
+    assert {r.info.status for r in client.search_runs([exp.experiment_id])} == {"KILLED"}
