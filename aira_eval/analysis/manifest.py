@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -72,6 +73,32 @@ def node_counts(study: Study, groups: dict[str, str]) -> pd.DataFrame:
     return counts.reset_index()
 
 
+def import_commands(record: dict[str, Any], study_dir: Path) -> list[str]:
+    """The ``aira-eval import`` commands that rebuild an imported study from its record: one
+    per imported search, ``--regrade`` where that search was re-graded."""
+    imports = record.get("imports") or [record]
+    lines = []
+    for item in imports:
+        search_id = item.get("search_id")
+        parts = ["aira-eval", "import", str(item.get("importer", record.get("importer"))),
+                 shlex.quote(str(item.get("source", record.get("source")))),
+                 "--task", shlex.quote(str(item.get("task", record.get("task")))),
+                 "--out", shlex.quote(study_dir.name)]
+        if search_id:
+            parts += ["--search-id", shlex.quote(str(search_id))]
+            if _regraded(study_dir / "searches" / str(search_id) / "search.json"):
+                parts.append("--regrade")
+        lines.append(" ".join(parts))
+    return lines
+
+
+def _regraded(search_json: Path) -> bool:
+    try:
+        return bool(json.loads(search_json.read_text()).get("regrade"))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def commands(study: Study, report_argv: list[str] | None, out_dir: Path) -> list[str]:
     """The commands that rebuild each source study (from its recorded config) and the
     report; writes each study's config next to the report (``reproduce/``)."""
@@ -80,6 +107,9 @@ def commands(study: Study, report_argv: list[str] | None, out_dir: Path) -> list
     for source in study.sources:
         if source.manifest is None or not source.manifest.config:
             lines.append(f"# {source.study_id}: no recorded config (imported or synthetic)")
+            continue
+        if "importer" in source.manifest.config:  # an import record, not a search config
+            lines.extend(import_commands(source.manifest.config, source.study_dir))
             continue
         repro.mkdir(parents=True, exist_ok=True)
         path = repro / f"{source.study_id}-config.json"

@@ -1,0 +1,66 @@
+"""The reproducibility manifest: rebuild commands, models, references, completeness."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from aira_eval.analysis import manifest
+from aira_eval.cli.main import app
+from aira_eval.study import load_study
+from aira_eval.study.table import read_nodes
+
+runner = CliRunner()
+
+
+def _aide_journal(path: Path) -> Path:
+    """A two-node AIDE journal (no code that needs running: imported without re-grade)."""
+    nodes = [
+        {"id": "a1", "step": 0, "code": "print(1)", "plan": "p", "parent": None,
+         "children": ["a2"], "_term_out": ["ok"], "exec_time": 1.0, "is_buggy": False,
+         "metric": {"value": 0.9, "maximize": True}, "analysis": ""},
+        {"id": "a2", "step": 1, "code": "raise SystemExit(1)", "plan": "p", "parent": "a1",
+         "children": [], "_term_out": ["boom"], "exec_time": 0.1, "is_buggy": True,
+         "metric": {"value": None, "maximize": None}, "analysis": ""},
+    ]
+    path.write_text(json.dumps({"nodes": nodes, "node2parent": {"a2": "a1"}}))
+    return path
+
+
+@pytest.fixture()
+def imported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    journal = _aide_journal(tmp_path / "journal.json")
+    result = runner.invoke(app, ["import", "aide", str(journal), "--task", "peer:tiny",
+                                 "--out", "imp"])
+    assert result.exit_code == 0, result.output
+    return tmp_path / "imp"
+
+
+def test_rebuild_command_of_an_import_is_the_import_and_it_runs(imported: Path) -> None:
+    study = load_study(imported)
+    lines = manifest.commands(study, None, imported.parent / "rep")
+    assert len(lines) == 1 and lines[0].startswith("aira-eval import aide ")
+    assert "--task peer:tiny" in lines[0] and "--regrade" not in lines[0]
+    assert "search --config" not in lines[0]
+    argv = shlex.split(lines[0])[1:]
+    (imported.parent / "again").mkdir()
+    argv[argv.index("--out") + 1] = "again/imp"
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    before, after = read_nodes(imported / "nodes.parquet"), read_nodes(
+        imported.parent / "again" / "imp" / "nodes.parquet")
+    assert list(before["search_id"]) == list(after["search_id"])
+    assert list(before["status"]) == list(after["status"])
+
+
+def test_rebuild_command_of_a_regraded_import_says_regrade(imported: Path) -> None:
+    search_json = next((imported / "searches").glob("*/search.json"))
+    record = json.loads(search_json.read_text())
+    search_json.write_text(json.dumps({**record, "regrade": {"done": True}}))
+    lines = manifest.commands(load_study(imported), None, imported.parent / "rep")
+    assert lines[0].endswith("--regrade")
