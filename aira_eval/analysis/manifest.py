@@ -121,11 +121,33 @@ def commands(study: Study, report_argv: list[str] | None, out_dir: Path) -> list
     return lines
 
 
+def llm_models(study: Study) -> list[str]:
+    """The LLMs behind the loaded searches: the searches' ``model`` column, else for an
+    imported search the model its import record names, else ``unknown (imported log)``;
+    ``none (procedural operators)`` only when no search names a model and none is imported."""
+    searches = study.searches
+    model = searches["model"] if "model" in searches else pd.Series("", index=searches.index)
+    named = dict(zip(searches["search_id"].astype(str), model.fillna("").astype(str),
+                     strict=True))
+    found = {m for m in named.values() if m and m.lower() not in ("none", "nan")}
+    for source in study.sources:
+        config = source.manifest.config if source.manifest else {}
+        if "importer" not in config:
+            continue
+        records = {str(r.get("search_id")): r for r in config.get("imports") or []}
+        for sid in sorted(source.search_ids):
+            if named.get(str(sid)):
+                continue
+            record = records.get(str(sid).split("/")[-1]) or {}
+            found.add(str(record.get("model") or "unknown (imported log)"))
+    return sorted(found) or ["none (procedural operators)"]
+
+
 def build(study: Study, groups: dict[str, str], out_dir: Path,
           report_argv: list[str] | None = None) -> dict[str, Any]:
     """Everything the manifest section shows, JSON-ready."""
     searches = study.searches
-    models = sorted({str(m) for m in searches.get("model", pd.Series(dtype=str)) if m})
+    models = llm_models(study)
     caches = sorted({str(s.manifest.config.get("llm_cache")) for s in study.sources
                      if s.manifest and s.manifest.config.get("llm_cache")})
     return {
@@ -138,7 +160,7 @@ def build(study: Study, groups: dict[str, str], out_dir: Path,
                     for s in study.sources],
         "task_checksums": task_checksums(study),
         "seeds": sorted({int(x) for x in searches["seed"]}) if "seed" in searches else [],
-        "llm_models": models or ["none (procedural operators)"],
+        "llm_models": models,
         "llm_caches": caches or ["none"],
         "node_counts": node_counts(study, groups).to_dict(orient="records"),
         "commands": commands(study, report_argv, out_dir),

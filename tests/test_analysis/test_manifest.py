@@ -64,3 +64,21 @@ def test_rebuild_command_of_a_regraded_import_says_regrade(imported: Path) -> No
     search_json.write_text(json.dumps({**record, "regrade": {"done": True}}))
     lines = manifest.commands(load_study(imported), None, imported.parent / "rep")
     assert lines[0].endswith("--regrade")
+
+
+def test_imported_agents_are_never_procedural(imported: Path) -> None:
+    study = load_study(imported)
+    info = manifest.build(study, {}, imported.parent / "rep")
+    assert info["llm_models"] == ["unknown (imported log)"]
+    study_json = imported / "study.json"
+    data = json.loads(study_json.read_text())
+    data["config"]["imports"][0]["model"] = "gpt-4o-mini"
+    study_json.write_text(json.dumps(data))
+    assert manifest.llm_models(load_study(imported)) == ["gpt-4o-mini"]
+
+
+def test_procedural_study_says_no_llm() -> None:
+    from tests.test_analysis.helpers import make_study
+
+    study = make_study(n_tasks=1, n_seeds=2, n_nodes=3)
+    assert manifest.llm_models(study) == ["none (procedural operators)"]
