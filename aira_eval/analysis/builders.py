@@ -32,6 +32,9 @@ def main_section(ctx: Context) -> Section:
         s.tables.append(between)
     else:
         s.notes.append("One agent only: no between-agent comparison.")
+    s.notes.extend(f"{group} has no search on: {', '.join(tasks)} (its means are over "
+                   "fewer tasks than the other agents')." for group, tasks in
+                   tables.missing_tasks(sel).items())
     s.data["selection"] = sel.table
     s.data["between_all_metrics"] = sel.compare
     if sel.skipped:

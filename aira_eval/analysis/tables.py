@@ -78,7 +78,7 @@ def main_table(study: Study, sel: GroupedSelection) -> Table:
         rec["p (Holm)"] = "" if is_ref else fmt_p(h.p_holm)
         display.append(rec)
     n = _counts(sel)
-    caption = (f"Per agent and final-pick strategy: mean over {n['tasks']} task(s) of the mean "
+    caption = (f"Per agent and final-pick strategy: mean over {_task_count(sel)} of the mean "
                f"over seeds ({n['searches']} searches), {int(sel.level * 100)}% "
                f"{sel.options.ci} bootstrap intervals ({sel.options.n_resamples} stratified "
                f"resamples of seeds within tasks); Δ = {sel.headline} − {sel.reference}'s on "
@@ -87,6 +87,29 @@ def main_table(study: Study, sel: GroupedSelection) -> Table:
                "Holm-adjusted over every Δ of the table; p is blank where the interval is.")
     return Table("main", "Main table: agents × final-pick strategies", caption,
                  rows.reset_index(drop=True), pd.DataFrame(display))
+
+
+def missing_tasks(sel: GroupedSelection) -> dict[str, list[str]]:
+    """Group -> the tasks of the table on which it has no search (only groups lacking some)."""
+    picks = sel.picks
+    every = sorted({str(t) for t in picks["task"]})
+    have = {str(g): {str(t) for t in block} for g, block in
+            picks.groupby("group", sort=False)["task"]}
+    return {g: [t for t in every if t not in tasks] for g, tasks in have.items()
+            if len(tasks) < len(every)}
+
+
+def _task_count(sel: GroupedSelection) -> str:
+    """``N task(s)``, or per agent when their task sets differ."""
+    n = int(sel.picks["task"].nunique())
+    if not missing_tasks(sel):
+        return f"{n} task(s)"
+    per = sel.picks.groupby("group", sort=False)["task"].nunique()
+    lacks = "; ".join(f"{g} has no search on: {', '.join(t)}"
+                      for g, t in missing_tasks(sel).items())
+    return ("the tasks each agent ran (" + ", ".join(f"{g}: {int(k)} of {n}" for g, k in
+                                                     per.items()) + f"; {lacks} — so agents "
+            "are not comparable down a column: see the between-agents table)")
 
 
 def _counts(sel: GroupedSelection) -> dict[str, int]:

@@ -1,0 +1,49 @@
+"""The report's tables: captions and notes say what the numbers are over."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aira_eval.analysis import builders, tables
+from aira_eval.analysis.context import Context, ReportOptions
+from aira_eval.analysis.scale import study_scale
+from aira_eval.analysis.selection_view import search_groups, select_grouped
+from aira_eval.selection.summary import SelectionOptions
+from aira_eval.study import Study
+from tests.test_analysis.helpers import agents_study
+
+
+def _context(study: Study, tmp_path: Path) -> Context:
+    options = ReportOptions(resamples=200, band_resamples=20, trees=0)
+    groups = {sid: g for g, ids in search_groups(study, []).items() for sid in ids}
+    ctx = Context(study, options, tmp_path, groups, study_scale(study))
+    ctx.selection = select_grouped(study, [], SelectionOptions(n_resamples=200, seed=0))
+    return ctx
+
+
+@pytest.fixture(scope="module")
+def lacking(tmp_path_factory: pytest.TempPathFactory) -> Context:
+    """Two agents on three tasks, but random has no search on the last task."""
+    frame, tasks = agents_study(n_tasks=3, n_seeds=3, n_nodes=6)
+    last = sorted(frame["task"].unique())[-1]
+    frame = frame[~((frame["policy"] == "random") & (frame["task"] == last))]
+    return _context(Study.from_nodes(frame.reset_index(drop=True), tasks),
+                    tmp_path_factory.mktemp("lacking"))
+
+
+def test_main_table_says_which_tasks_an_agent_lacks(lacking: Context) -> None:
+    sel = lacking.selection
+    assert sel is not None
+    last = sorted(sel.picks["task"].unique())[-1]
+    groups = sel.groups
+    lacking_group = next(g for g in groups if "random" in g)
+    other = next(g for g in groups if g != lacking_group)
+    assert tables.missing_tasks(sel) == {lacking_group: [last]}
+    caption = tables.main_table(lacking.study, sel).caption
+    assert f"{lacking_group}: 2 of 3" in caption and f"{other}: 3 of 3" in caption
+    assert f"{lacking_group} has no search on: {last}" in caption
+    section = builders.main_section(lacking)
+    assert any(n.startswith(f"{lacking_group} has no search on: {last}")
+               for n in section.notes)
