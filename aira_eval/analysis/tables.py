@@ -79,14 +79,24 @@ def main_table(study: Study, sel: GroupedSelection) -> Table:
         display.append(rec)
     n = _counts(sel)
     caption = (f"Per agent and final-pick strategy: mean over {_task_count(sel)} of the mean "
-               f"over seeds ({n['searches']} searches), {int(sel.level * 100)}% "
-               f"{sel.options.ci} bootstrap intervals ({sel.options.n_resamples} stratified "
-               f"resamples of seeds within tasks); Δ = {sel.headline} − {sel.reference}'s on "
-               f"the same searches (paired); "
+               f"over seeds ({n['searches']} searches), {interval_words(sel)}; "
+               f"Δ = {sel.headline} − {sel.reference}'s on the same searches (paired); "
                f"{p_source(sel.p_method, sel.options.n_resamples, sel.level)}, "
                "Holm-adjusted over every Δ of the table; p is blank where the interval is.")
     return Table("main", "Main table: agents × final-pick strategies", caption,
                  rows.reset_index(drop=True), pd.DataFrame(display))
+
+
+def interval_words(sel: GroupedSelection) -> str:
+    """How the tables' intervals were computed, in words: the t interval is analytic."""
+    level = f"{int(sel.level * 100)}%"
+    if sel.options.ci == "t":
+        return (f"{level} t intervals (analytic: Welch–Satterthwaite df over task strata, no "
+                "resampling)")
+    name = {"studentized": "studentized (bootstrap-t)", "expanded": "expanded percentile",
+            "bca": "BCa"}.get(sel.options.ci, sel.options.ci)
+    return (f"{level} {name} bootstrap intervals ({sel.options.n_resamples} stratified "
+            "resamples of seeds within tasks)")
 
 
 def missing_tasks(sel: GroupedSelection) -> dict[str, list[str]]:
@@ -188,8 +198,7 @@ def generalization_table(study: Study, sel: GroupedSelection) -> Table | None:
     caption = (f"Generalization per agent (AIRA-dojo Fig. 6a layout): VAL/VAL = validation "
                f"score of the best-validation pick, VAL/TEST = its test result, TEST/TEST = "
                f"the oracle (best test node), top-k = best test among the top {k} by "
-               f"validation; {int(sel.level * 100)}% {sel.options.ci} bootstrap intervals "
-               "over seeds within tasks. VAL/VAL exists on the raw score only (the validation "
-               "score has no medal or normalized counterpart).")
+               f"validation; {interval_words(sel)}. VAL/VAL exists on the raw score only (the "
+               "validation score has no medal or normalized counterpart).")
     return Table("generalization", "Generalization", caption, pd.DataFrame(data),
                  pd.DataFrame(display))

@@ -125,3 +125,13 @@ def test_seed_projection_is_the_main_tables_interval(small_report: ReportResult)
         assert own == pytest.approx((ref["hi"] - ref["lo"]) / 2, rel=1e-9)
         widths = curve.sort_values("n_seeds")["half_width"].to_numpy()
         assert np.all(np.diff(widths) < 0) and len(widths) == 5
+
+
+def test_figure_captions_name_the_percentile_bootstrap(small_report: ReportResult) -> None:
+    by_key = {s.key: s for s in small_report.sections}
+    captions = [f.caption for f in by_key["topk"].figures] + \
+        [t.caption for t in by_key["topk"].tables] + \
+        [f.caption for f in by_key["val_vs_test"].figures if f.name == "optimism"] + \
+        [f.caption for f in by_key["dynamics"].figures]
+    assert len(captions) == 4
+    assert all("percentile bootstrap" in c for c in captions), captions

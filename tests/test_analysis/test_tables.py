@@ -47,3 +47,14 @@ def test_main_table_says_which_tasks_an_agent_lacks(lacking: Context) -> None:
     section = builders.main_section(lacking)
     assert any(n.startswith(f"{lacking_group} has no search on: {last}")
                for n in section.notes)
+
+
+def test_captions_name_the_interval_method(lacking: Context) -> None:
+    sel = lacking.selection
+    assert sel is not None
+    for table in (tables.main_table(lacking.study, sel),
+                  tables.generalization_table(lacking.study, sel)):
+        assert table is not None
+        assert "t bootstrap" not in table.caption
+        assert "t intervals (analytic: Welch–Satterthwaite df over task strata" in \
+            table.caption
