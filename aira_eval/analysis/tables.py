@@ -83,8 +83,33 @@ def main_table(study: Study, sel: GroupedSelection) -> Table:
                f"Δ = {sel.headline} − {sel.reference}'s on the same searches (paired); "
                f"{p_source(sel.p_method, sel.options.n_resamples, sel.level)}, "
                "Holm-adjusted over every Δ of the table; p is blank where the interval is.")
+    caption += " " + metric_words(study, sel.headline, metrics)
     return Table("main", "Main table: agents × final-pick strategies", caption,
                  rows.reset_index(drop=True), pd.DataFrame(display))
+
+
+HIGHER_BETTER = {"any_medal", "normalized_score", "valid_submission", "win_rate"}
+
+
+def metric_words(study: Study, headline: str, metrics: list[str]) -> str:
+    """What the columns measure and which way is better (↑/↓), for a caption."""
+    raw = sorted({(i.metric, i.lower_is_better) for i in study.tasks.values()})
+    test = "; ".join(f"{m} ({'↓ lower' if low else '↑ higher'} is better)" for m, low in raw)
+    arrow = {**dict.fromkeys(HIGHER_BETTER, "↑ higher is better"), "regret": "↓ lower is "
+             "better", "optimism": "> 0: validation over-estimated the test score"}
+    if len(raw) == 1:
+        arrow["test_score"] = test
+    words = [f"Headline metric: {LABELS.get(headline, headline)} "
+             f"({arrow.get(headline, 'see below')})."]
+    if "test_score" in metrics:
+        words.append(f"Test score: each task's own metric, {test}.")
+    if "regret" in metrics:
+        words.append("Regret = the oracle pick's test score − this pick's, oriented so that "
+                     "≥ 0 (↓ lower is better).")
+    if "optimism" in metrics:
+        words.append("Optimism = the pick's validation − test score, oriented (> 0: "
+                     "validation over-estimated; 0 is ideal).")
+    return " ".join(words)
 
 
 def interval_words(sel: GroupedSelection) -> str:

@@ -58,3 +58,17 @@ def test_captions_name_the_interval_method(lacking: Context) -> None:
         assert "t bootstrap" not in table.caption
         assert "t intervals (analytic: Welch–Satterthwaite df over task strata" in \
             table.caption
+
+
+def test_main_caption_names_the_metric_and_its_direction(tmp_path: Path) -> None:
+    """One task, lower is better (an RMSE-like metric): raw columns are shown."""
+    frame, tasks = agents_study(n_tasks=1, n_seeds=3, n_nodes=6, lower_every=1)
+    assert all(info.lower_is_better for info in tasks.values())
+    ctx = _context(Study.from_nodes(frame, tasks), tmp_path)
+    assert ctx.selection is not None
+    caption = tables.main_table(ctx.study, ctx.selection).caption
+    metric = next(iter(tasks.values())).metric
+    assert "Headline metric: normalized score (↑ higher is better)" in caption
+    assert f"Test score: each task's own metric, {metric} (↓ lower is better)" in caption
+    assert "Regret = the oracle pick's test score − this pick's" in caption
+    assert "Optimism = the pick's validation − test score, oriented (> 0:" in caption
