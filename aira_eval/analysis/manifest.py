@@ -121,6 +121,42 @@ def commands(study: Study, report_argv: list[str] | None, out_dir: Path) -> list
     return lines
 
 
+STUDY_DEPENDENT = "best valid test node in the loaded studies (study-dependent)"
+
+
+def references(study: Study) -> list[dict[str, Any]]:
+    """Per task of the loaded nodes: metric, sample score, reference score (what a normalized
+    score of 1 means) and the rule that gave it (docs/statistics.md › One normalized score per
+    task): study.json's recorded reference, the leaderboard's best, or — flagged as
+    study-dependent — the best valid test node in the loaded studies."""
+    from aira_eval.study.manifest import leaderboard_best
+
+    recorded: dict[str, float] = {}
+    for source in study.sources:
+        for task, kept in (source.manifest.tasks if source.manifest else {}).items():
+            if kept.reference_score is not None:
+                recorded.setdefault(task, float(kept.reference_score))
+    rows = []
+    for task in sorted({str(t) for t in study.nodes["task"]}):
+        info = study.tasks.get(task)
+        ref = info.reference_score if info else None
+        board = leaderboard_best(info) if info else None
+        if ref is None:
+            rule = "none (no valid node, no leaderboard)"
+        elif task in recorded and recorded[task] == ref:
+            rule = "study.json's reference" + (" (the leaderboard's best)" if board == ref
+                                               else "")
+        elif board is not None and board == ref:
+            rule = "the leaderboard's best"
+        else:
+            rule = STUDY_DEPENDENT
+        rows.append({"task": task, "metric": info.metric if info else "unknown",
+                     "lower_is_better": bool(info.lower_is_better) if info else False,
+                     "sample_score": info.sample_score if info else None,
+                     "reference_score": ref, "reference_rule": rule})
+    return rows
+
+
 def llm_models(study: Study) -> list[str]:
     """The LLMs behind the loaded searches: the searches' ``model`` column, else for an
     imported search the model its import record names, else ``unknown (imported log)``;
@@ -161,6 +197,7 @@ def build(study: Study, groups: dict[str, str], out_dir: Path,
         "task_checksums": task_checksums(study),
         "seeds": sorted({int(x) for x in searches["seed"]}) if "seed" in searches else [],
         "llm_models": models,
+        "references": references(study),
         "llm_caches": caches or ["none"],
         "node_counts": node_counts(study, groups).to_dict(orient="records"),
         "commands": commands(study, report_argv, out_dir),

@@ -101,6 +101,10 @@ def metric_words(study: Study, headline: str, metrics: list[str]) -> str:
         arrow["test_score"] = test
     words = [f"Headline metric: {LABELS.get(headline, headline)} "
              f"({arrow.get(headline, 'see below')})."]
+    if "normalized_score" in metrics:
+        words.append("Normalized score: 0 = the sample submission, 1 = the task's reference "
+                     "(per task, with the rule that set it, in the manifest's references "
+                     "table).")
     if "test_score" in metrics:
         words.append(f"Test score: each task's own metric, {test}.")
     if "regret" in metrics:

@@ -82,3 +82,41 @@ def test_procedural_study_says_no_llm() -> None:
 
     study = make_study(n_tasks=1, n_seeds=2, n_nodes=3)
     assert manifest.llm_models(study) == ["none (procedural operators)"]
+
+
+def test_references_say_the_rule_and_flag_the_study_dependent_one() -> None:
+    from dataclasses import replace
+
+    from aira_eval.study import Study
+    from tests.test_analysis.helpers import agents_study
+
+    frame, tasks = agents_study(n_tasks=2, n_seeds=2, n_nodes=4)
+    first, second = sorted(tasks)
+    tasks[first] = replace(tasks[first], reference_score=None, leaderboard_scores=[])
+    tasks[second] = replace(tasks[second], reference_score=None,
+                            leaderboard_scores=[0.5, 123.0, 7.0])
+    study = Study.from_nodes(frame, tasks)
+    rows = {r["task"]: r for r in manifest.references(study)}
+    valid = frame[frame["valid"] & (frame["task"] == first)]["score_test"]
+    best = valid.min() if tasks[first].lower_is_better else valid.max()
+    assert rows[first]["reference_score"] == pytest.approx(best)
+    assert rows[first]["reference_rule"] == manifest.STUDY_DEPENDENT
+    board = 0.5 if tasks[second].lower_is_better else 123.0
+    assert rows[second]["reference_score"] == board
+    assert rows[second]["reference_rule"] == "the leaderboard's best"
+    assert rows[first]["sample_score"] == tasks[first].sample_score
+
+
+def test_a_recorded_reference_is_study_json_s(tmp_path: Path) -> None:
+    from aira_eval.selection.synthetic_study import SyntheticSpec, generate_study
+
+    study_dir = generate_study(SyntheticSpec(n_tasks=1, n_seeds=2, n_nodes=3)).write(
+        tmp_path / "s")
+    data = json.loads((study_dir / "study.json").read_text())
+    task = next(iter(data["tasks"]))
+    data["tasks"][task]["reference_score"] = 0.99
+    (study_dir / "study.json").write_text(json.dumps(data))
+    study = load_study(study_dir)
+    (row,) = manifest.references(study)
+    assert (row["reference_score"], row["reference_rule"]) == (0.99, "study.json's reference")
+    assert manifest.build(study, {}, tmp_path / "rep")["references"] == [row]
