@@ -204,7 +204,9 @@ def manifest_section(ctx: Context) -> Section:
           *((f"study {st['study_id']}", f"config {st['config_hash']}, created "
              f"{st['created_at']}") for st in info["studies"]),
           *((f"data {t}", c) for t, c in info["task_checksums"].items()),
-          ("seeds", ", ".join(map(str, info["seeds"])) or "—"),
+          *((f"seeds {g}", ", ".join(map(str, x)) or "—")
+            for g, x in info["seeds_per_agent"].items()),
+          *((("completeness", info["completeness"]),) if info["completeness"] else ()),
           ("LLM models", ", ".join(info["llm_models"])),
           ("LLM caches", ", ".join(info["llm_caches"]))]
     frame = pd.DataFrame(kv, columns=["item", "value"])

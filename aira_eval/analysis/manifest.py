@@ -157,6 +157,52 @@ def references(study: Study) -> list[dict[str, Any]]:
     return rows
 
 
+def completeness(study: Study) -> str | None:
+    """One warning line when the loaded searches are fewer than the recorded configs plan
+    (tasks × policies × seeds of each source's search config); None when complete."""
+    searches = study.searches
+    planned_total, present_total, gaps = 0, 0, []
+    for source in study.sources:
+        config = source.manifest.config if source.manifest else {}
+        if not all(isinstance(config.get(k), list) for k in ("tasks", "policies", "seeds")):
+            continue  # an import record or no config: nothing planned
+        mine = searches[searches["search_id"].isin(source.search_ids)]
+        have = {(str(t), str(p), int(x)) for t, p, x in
+                zip(mine["task"], mine["policy"], mine["seed"].to_numpy(dtype=int),
+                    strict=True)}
+        plan = [(str(t), str(p), int(x)) for t in config["tasks"] for p in config["policies"]
+                for x in config["seeds"]]
+        planned_total += len(plan)
+        present_total += sum(key in have for key in plan)
+        gaps.extend(_gaps(plan, have))
+    if present_total >= planned_total:
+        return None
+    return (f"study incomplete: {present_total} of {planned_total} planned searches; "
+            + "; ".join(dict.fromkeys(gaps)))
+
+
+def _gaps(plan: list[tuple[str, str, int]], have: set[tuple[str, str, int]]) -> list[str]:
+    tasks = {t for t, _, _ in have}
+    out = [f"{t} has none" for t in dict.fromkeys(t for t, _, _ in plan) if t not in tasks]
+    missing: dict[tuple[str, str], list[int]] = {}
+    for task, policy, seed in plan:
+        if task in tasks and (task, policy, seed) not in have:
+            missing.setdefault((policy, task), []).append(seed)
+    out += [f"{p} lacks seed{'s' if len(x) > 1 else ''} {', '.join(map(str, x))} on {t}"
+            for (p, t), x in missing.items()]
+    return out
+
+
+def seeds_per_group(study: Study, groups: dict[str, str]) -> dict[str, list[int]]:
+    """Group (agent) -> the seeds of its loaded searches."""
+    searches = study.searches
+    if "seed" not in searches:
+        return {}
+    label = searches["search_id"].astype(str).map(groups).fillna("all")
+    return {str(g): sorted({int(x) for x in block}) for g, block in
+            searches["seed"].groupby(label, sort=False)}
+
+
 def llm_models(study: Study) -> list[str]:
     """The LLMs behind the loaded searches: the searches' ``model`` column, else for an
     imported search the model its import record names, else ``unknown (imported log)``;
@@ -196,6 +242,8 @@ def build(study: Study, groups: dict[str, str], out_dir: Path,
                     for s in study.sources],
         "task_checksums": task_checksums(study),
         "seeds": sorted({int(x) for x in searches["seed"]}) if "seed" in searches else [],
+        "seeds_per_agent": seeds_per_group(study, groups),
+        "completeness": completeness(study),
         "llm_models": models,
         "references": references(study),
         "llm_caches": caches or ["none"],

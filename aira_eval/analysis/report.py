@@ -19,6 +19,7 @@ from typing import Any
 
 from aira_eval.analysis import builders, builders_extra
 from aira_eval.analysis.context import Context, ReportOptions
+from aira_eval.analysis.manifest import completeness
 from aira_eval.analysis.scale import study_scale
 from aira_eval.analysis.sections import Section
 from aira_eval.analysis.selection_view import search_groups, select_grouped
@@ -206,7 +207,8 @@ def _meta(ctx: Context) -> dict[str, Any]:
             "summary": f"{study.nodes['task'].nunique()} task(s), {n_agents} group(s) of "
                        f"searches ({_grouping(ctx)}), "
                        f"{study.nodes['search_id'].nunique()} search(es), "
-                       f"{len(study.nodes):,} node(s); scores on the {ctx.scale.label}."}
+                       f"{len(study.nodes):,} node(s); scores on the {ctx.scale.label}."
+                       + (f" Warning: {warning}." if (warning := completeness(study)) else "")}
 
 
 def _grouping(ctx: Context) -> str:

@@ -120,3 +120,38 @@ def test_a_recorded_reference_is_study_json_s(tmp_path: Path) -> None:
     (row,) = manifest.references(study)
     assert (row["reference_score"], row["reference_rule"]) == (0.99, "study.json's reference")
     assert manifest.build(study, {}, tmp_path / "rep")["references"] == [row]
+
+
+def test_an_incomplete_study_is_said_so(tmp_path: Path) -> None:
+    from aira_eval.analysis.context import Context, ReportOptions
+    from aira_eval.analysis.report import _meta
+    from aira_eval.analysis.scale import study_scale
+    from aira_eval.selection.synthetic_study import SyntheticSpec, generate_study
+    from aira_eval.study.table import write_nodes
+
+    synth = generate_study(SyntheticSpec(n_tasks=2, n_seeds=3, n_nodes=3, policy="greedy"))
+    study_dir = synth.write(tmp_path / "s")
+    frame = synth.frame
+    tasks = sorted(frame["task"].unique())
+    seeds = sorted(int(x) for x in frame["seed"].unique())
+    keep = (frame["task"] == tasks[0]) & (frame["seed"] != seeds[-1])
+    write_nodes(frame[keep].reset_index(drop=True), study_dir / "nodes.parquet")
+    data = json.loads((study_dir / "study.json").read_text())
+    data["config"] = {"tasks": tasks, "policies": ["greedy", "random"], "seeds": seeds}
+    (study_dir / "study.json").write_text(json.dumps(data))
+    study = load_study(study_dir)
+    warning = manifest.completeness(study)
+    assert warning == (f"study incomplete: {len(seeds) - 1} of {4 * len(seeds)} planned "
+                       f"searches; {tasks[1]} has none; greedy lacks seed {seeds[-1]} on "
+                       f"{tasks[0]}; random lacks seeds {', '.join(map(str, seeds))} on "
+                       f"{tasks[0]}")
+    groups = {str(s): "greedy" for s in study.searches["search_id"]}
+    ctx = Context(study, ReportOptions(), tmp_path / "rep", groups, study_scale(study))
+    assert f"Warning: {warning}." in _meta(ctx)["summary"]
+    info = manifest.build(study, groups, tmp_path / "rep")
+    assert info["seeds_per_agent"] == {"greedy": seeds[:-1]}
+    assert info["completeness"] == warning
+    data["config"]["policies"], data["config"]["tasks"] = ["greedy"], tasks[:1]
+    data["config"]["seeds"] = seeds[:-1]
+    (study_dir / "study.json").write_text(json.dumps(data))
+    assert manifest.completeness(load_study(study_dir)) is None
