@@ -76,10 +76,11 @@ def dynamics_section(ctx: Context) -> Section:
         return s
     run = dynamics.running_best(ctx.study.nodes, ctx.scale)
     opts = ctx.options
+    failed = ctx.scale.name == "normalized"
     steps = dynamics.curves(run, ctx.groups, "n_explored", n_resamples=opts.band_resamples,
-                            level=opts.level, seed=opts.seed)
+                            level=opts.level, seed=opts.seed, failed_as_zero=failed)
     clock = dynamics.curves(run, ctx.groups, "clock", n_resamples=opts.band_resamples,
-                            level=opts.level, seed=opts.seed)
+                            level=opts.level, seed=opts.seed, failed_as_zero=failed)
     s.data.update({"dynamics_steps": steps, "dynamics_time": clock})
     files = dynamics_figure(steps, clock, ctx.scale.axis, ctx.figures)
     n = run["search_id"].nunique()
@@ -88,8 +89,9 @@ def dynamics_section(ctx: Context) -> Section:
         "validation score of the current best-validation node (dashed), its test score "
         "(solid) and the best test score so far (the oracle, dotted), on the "
         f"{ctx.scale.label}; mean over tasks of the mean over seeds ({n} searches), "
-        f"{_bands(ctx)}. The gap between dashed and solid is the pick's "
-        "optimism; between solid and dotted, what a perfect pick would add."), files))
+        f"{_bands(ctx)}; {dynamics.RULE_FAILED if failed else ''}{dynamics.RULE_COMPLETE}. "
+        "The gap between dashed and solid is the pick's optimism; between solid and dotted, "
+        "what a perfect pick would add."), files))
     if not len(clock):
         s.notes.append("No timings recorded (started_at, exec_time): no wall-time panel.")
     ctx.cache["running_best"] = run
