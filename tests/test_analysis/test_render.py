@@ -69,3 +69,12 @@ def test_html_opens_in_chromium_without_broken_images(small_report: ReportResult
     n_figures = sum(len(s.figures) for s in small_report.sections)
     assert f"<title>IMAGES {n_figures} BROKEN 0</title>" in done.stdout
     assert "http://" not in html and "https://" not in html  # nothing to fetch: offline
+
+
+def test_latex_minus_signs_arrows_and_required_packages() -> None:
+    assert escape("f1 (↑), rmse (↓)") == r"f1 ($\uparrow$), rmse ($\downarrow$)"
+    tex = table_tex(Table("t", "T", "c", pd.DataFrame(), pd.DataFrame(
+        {"agent": ["run-2026-12"], "x": ["-0.021 [-0.083, 0.128]"], "y": ["-3.5"]})))
+    assert r"$-$0.021\\{\scriptsize [$-$0.083, 0.128]}" in tex
+    assert r"$-$3.5" in tex and "run-2026-12" in tex  # a hyphen in a name stays
+    assert tex.startswith(r"% needs \usepackage{booktabs,float}")
