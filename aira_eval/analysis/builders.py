@@ -165,7 +165,8 @@ def topk_section(ctx: Context) -> Section:
         "Best test score among the k nodes with the best validation scores (solid) vs the "
         "exact expected best of k valid nodes drawn at random without replacement (dashed), "
         f"k = 1…10, on the {ctx.scale.label}; mean over tasks of the mean over seeds, "
-        f"{_bands(ctx)}."), files))
+        f"{_bands(ctx)}. k is capped at a search's valid nodes: beyond them both curves equal "
+        "its best node (the oracle)."), files))
     keep = curve[curve["k"].isin([1, 3, 5, 10])]
     wide = keep.assign(v=[fmt_ci(m, lo, hi) for m, lo, hi in
                           zip(keep["mean"], keep["lo"], keep["hi"], strict=True)])

@@ -212,7 +212,8 @@ def manifest_section(ctx: Context) -> Section:
     frame = pd.DataFrame(kv, columns=["item", "value"])
     s.tables.append(Table("manifest", "Manifest", "Versions, commit, config hashes (sha256 of "
                           "the recorded search config), task data checksums (sha256 over the "
-                          "prepared files' md5s), seeds and LLM models.", frame, frame))
+                          "prepared files' md5s) — both their first 16 hex digits (the full "
+                          "configs are in reproduce/) — seeds and LLM models.", frame, frame))
     s.tables.append(_references_table(info["references"]))
     counts = pd.DataFrame(info["node_counts"])
     s.tables.append(Table("node_counts", "Nodes and failures", "Searches and nodes per agent, "
