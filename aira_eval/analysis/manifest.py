@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shlex
 import subprocess
 from importlib import metadata
@@ -101,12 +102,14 @@ def _regraded(search_json: Path) -> bool:
 
 def commands(study: Study, report_argv: list[str] | None, out_dir: Path) -> list[str]:
     """The commands that rebuild each source study (from its recorded config) and the
-    report; writes each study's config next to the report (``reproduce/``)."""
-    lines = []
+    report; writes each study's config next to the report (``reproduce/``). Paths are
+    relative to the current directory, as the report's own command line is."""
+    lines = ["# run from the folder `aira-eval report` ran in: every path is relative to it"]
     repro = out_dir / "reproduce"
     for source in study.sources:
         if source.manifest is None or not source.manifest.config:
-            lines.append(f"# {source.study_id}: no recorded config (imported or synthetic)")
+            lines.append(f"# {source.study_id}: no recorded config (synthetic or a bare node "
+                         "table)")
             continue
         if "importer" in source.manifest.config:  # an import record, not a search config
             lines.extend(import_commands(source.manifest.config, source.study_dir))
@@ -114,8 +117,8 @@ def commands(study: Study, report_argv: list[str] | None, out_dir: Path) -> list
         repro.mkdir(parents=True, exist_ok=True)
         path = repro / f"{source.study_id}-config.json"
         path.write_text(json.dumps(source.manifest.config, indent=2, sort_keys=True) + "\n")
-        lines.append(f"aira-eval search --config {path.relative_to(out_dir)} "
-                     f"--out {source.study_dir.name}")
+        lines.append(f"aira-eval search --config {shlex.quote(os.path.relpath(path))} "
+                     f"--out {shlex.quote(source.study_dir.name)}")
     if report_argv:
         lines.append(" ".join(report_argv))
     return lines

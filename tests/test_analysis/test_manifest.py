@@ -43,7 +43,7 @@ def imported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_rebuild_command_of_an_import_is_the_import_and_it_runs(imported: Path) -> None:
     study = load_study(imported)
-    lines = manifest.commands(study, None, imported.parent / "rep")
+    lines = manifest.commands(study, None, imported.parent / "rep")[1:]
     assert len(lines) == 1 and lines[0].startswith("aira-eval import aide ")
     assert "--task peer:tiny" in lines[0] and "--regrade" not in lines[0]
     assert "search --config" not in lines[0]
@@ -63,7 +63,7 @@ def test_rebuild_command_of_a_regraded_import_says_regrade(imported: Path) -> No
     record = json.loads(search_json.read_text())
     search_json.write_text(json.dumps({**record, "regrade": {"done": True}}))
     lines = manifest.commands(load_study(imported), None, imported.parent / "rep")
-    assert lines[0].endswith("--regrade")
+    assert lines[1].endswith("--regrade")
 
 
 def test_imported_agents_are_never_procedural(imported: Path) -> None:
@@ -155,3 +155,21 @@ def test_an_incomplete_study_is_said_so(tmp_path: Path) -> None:
     data["config"]["seeds"] = seeds[:-1]
     (study_dir / "study.json").write_text(json.dumps(data))
     assert manifest.completeness(load_study(study_dir)) is None
+
+
+def test_rebuild_commands_share_one_path_base(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from aira_eval.selection.synthetic_study import SyntheticSpec, generate_study
+
+    monkeypatch.chdir(tmp_path)
+    study_dir = generate_study(SyntheticSpec(n_tasks=1, n_seeds=2, n_nodes=3,
+                                             study_id="st")).write(tmp_path / "work" / "st")
+    data = json.loads((study_dir / "study.json").read_text())
+    data["config"] = {"tasks": ["builtin:iris"], "policies": ["greedy"], "seeds": [0, 1]}
+    (study_dir / "study.json").write_text(json.dumps(data))
+    argv = ["aira-eval", "report", "work/st", "--out", "out/rep"]
+    lines = manifest.commands(load_study(study_dir), argv, tmp_path / "out" / "rep")
+    assert lines[0].startswith("# run from the folder `aira-eval report` ran in")
+    assert lines[1] == "aira-eval search --config out/rep/reproduce/st-config.json --out st"
+    assert (tmp_path / "out" / "rep" / "reproduce" / "st-config.json").is_file()
+    assert lines[2] == " ".join(argv)
