@@ -131,6 +131,8 @@ def interval_words(sel: GroupedSelection) -> str:
 def missing_tasks(sel: GroupedSelection) -> dict[str, list[str]]:
     """Group -> the tasks of the table on which it has no search (only groups lacking some)."""
     picks = sel.picks
+    if "task" in sel.by:  # grouped by task: each group has its one task by construction
+        return {}
     every = sorted({str(t) for t in picks["task"]})
     have = {str(g): {str(t) for t in block} for g, block in
             picks.groupby("group", sort=False)["task"]}
@@ -141,6 +143,8 @@ def missing_tasks(sel: GroupedSelection) -> dict[str, list[str]]:
 def _task_count(sel: GroupedSelection) -> str:
     """``N task(s)``, or per agent when their task sets differ."""
     n = int(sel.picks["task"].nunique())
+    if "task" in sel.by:
+        return "its task"
     if not missing_tasks(sel):
         return f"{n} task(s)"
     per = sel.picks.groupby("group", sort=False)["task"].nunique()

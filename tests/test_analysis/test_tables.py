@@ -72,3 +72,11 @@ def test_main_caption_names_the_metric_and_its_direction(tmp_path: Path) -> None
     assert f"Test score: each task's own metric, {metric} (↓ lower is better)" in caption
     assert "Regret = the oracle pick's test score − this pick's" in caption
     assert "Optimism = the pick's validation − test score, oriented (> 0:" in caption
+
+
+def test_grouped_by_task_no_task_is_missing(lacking: Context) -> None:
+    sel = select_grouped(lacking.study, ["task"], SelectionOptions(n_resamples=50, seed=0))
+    assert tables.missing_tasks(sel) == {}
+    caption = tables.main_table(lacking.study, sel).caption
+    assert "mean over its task of the mean over seeds" in caption
+    assert "has no search on" not in caption
