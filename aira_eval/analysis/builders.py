@@ -13,6 +13,13 @@ from aira_eval.analysis.context import Context
 from aira_eval.analysis.sections import Figure, Section, Table, fmt_ci
 
 
+def _bands(ctx: Context, kind: str = "bands") -> str:
+    """The figures' interval method in words (percentile bootstrap)."""
+    opts = ctx.options
+    return (f"{int(opts.level * 100)}% percentile bootstrap {kind} ({opts.band_resamples} "
+            "stratified resamples of seeds within tasks)")
+
+
 def _needs_selection(section: Section, ctx: Context) -> bool:
     reason = ctx.no_test() or ctx.selection_empty
     if reason:
@@ -32,6 +39,9 @@ def main_section(ctx: Context) -> Section:
         s.tables.append(between)
     else:
         s.notes.append("One agent only: no between-agent comparison.")
+    s.notes.extend(f"{group} has no search on: {', '.join(tasks)} (its means are over "
+                   "fewer tasks than the other agents')." for group, tasks in
+                   tables.missing_tasks(sel).items())
     s.data["selection"] = sel.table
     s.data["between_all_metrics"] = sel.compare
     if sel.skipped:
@@ -66,10 +76,11 @@ def dynamics_section(ctx: Context) -> Section:
         return s
     run = dynamics.running_best(ctx.study.nodes, ctx.scale)
     opts = ctx.options
+    failed = ctx.scale.name == "normalized"
     steps = dynamics.curves(run, ctx.groups, "n_explored", n_resamples=opts.band_resamples,
-                            level=opts.level, seed=opts.seed)
+                            level=opts.level, seed=opts.seed, failed_as_zero=failed)
     clock = dynamics.curves(run, ctx.groups, "clock", n_resamples=opts.band_resamples,
-                            level=opts.level, seed=opts.seed)
+                            level=opts.level, seed=opts.seed, failed_as_zero=failed)
     s.data.update({"dynamics_steps": steps, "dynamics_time": clock})
     files = dynamics_figure(steps, clock, ctx.scale.axis, ctx.figures)
     n = run["search_id"].nunique()
@@ -78,9 +89,9 @@ def dynamics_section(ctx: Context) -> Section:
         "validation score of the current best-validation node (dashed), its test score "
         "(solid) and the best test score so far (the oracle, dotted), on the "
         f"{ctx.scale.label}; mean over tasks of the mean over seeds ({n} searches), "
-        f"{int(opts.level * 100)}% percentile bands from {opts.band_resamples} stratified "
-        "resamples of seeds within tasks. The gap between dashed and solid is the pick's "
-        "optimism; between solid and dotted, what a perfect pick would add."), files))
+        f"{_bands(ctx)}; {dynamics.RULE_FAILED if failed else ''}{dynamics.RULE_COMPLETE}. "
+        "The gap between dashed and solid is the pick's optimism; between solid and dotted, "
+        "what a perfect pick would add."), files))
     if not len(clock):
         s.notes.append("No timings recorded (started_at, exec_time): no wall-time panel.")
     ctx.cache["running_best"] = run
@@ -117,8 +128,7 @@ def val_test_section(ctx: Context) -> Section:
         s.figures.append(Figure("optimism", "Optimism vs nodes explored", (
             "Optimism of the best-validation pick (its validation minus its test score, "
             f"oriented; > 0: over-estimated) after n nodes, on the {ctx.scale.label}; mean "
-            f"over tasks of the mean over seeds, {int(ctx.options.level * 100)}% bootstrap "
-            "bands over seeds."), files))
+            f"over tasks of the mean over seeds, {_bands(ctx)}."), files))
     return s
 
 
@@ -155,7 +165,8 @@ def topk_section(ctx: Context) -> Section:
         "Best test score among the k nodes with the best validation scores (solid) vs the "
         "exact expected best of k valid nodes drawn at random without replacement (dashed), "
         f"k = 1…10, on the {ctx.scale.label}; mean over tasks of the mean over seeds, "
-        f"{int(opts.level * 100)}% bootstrap bands over seeds."), files))
+        f"{_bands(ctx)}. k is capped at a search's valid nodes: beyond them both curves equal "
+        "its best node (the oracle)."), files))
     keep = curve[curve["k"].isin([1, 3, 5, 10])]
     wide = keep.assign(v=[fmt_ci(m, lo, hi) for m, lo, hi in
                           zip(keep["mean"], keep["lo"], keep["hi"], strict=True)])
@@ -164,5 +175,6 @@ def topk_section(ctx: Context) -> Section:
     display.columns = ["agent", "curve", *(f"k={k}" for k in display.columns[2:])]
     s.tables.append(Table("topk", "Top-k vs random-k", (
         f"Values of the top-k figure at k = 1, 3, 5, 10 ({ctx.scale.label}); "
-        f"{int(opts.level * 100)}% bootstrap intervals over seeds."), curve, display))
+        f"{_bands(ctx, 'intervals')} (so top-1 = best-val may differ from the main table's "
+        "t interval)."), curve, display))
     return s

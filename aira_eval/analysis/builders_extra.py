@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import pandas as pd
 
 from aira_eval.analysis import manifest, models, power
@@ -170,6 +173,28 @@ def trees_section(ctx: Context) -> Section:
     return s
 
 
+def _references_table(rows: list[dict[str, Any]]) -> Table:
+    data = pd.DataFrame(rows, columns=["task", "metric", "lower_is_better", "sample_score",
+                                       "reference_score", "reference_rule"])
+    display = pd.DataFrame({
+        "task": data["task"], "metric": [f"{m} ({'↓' if low else '↑'})" for m, low in
+                                         zip(data["metric"], data["lower_is_better"],
+                                             strict=True)],
+        "sample (= 0)": [_num(v) for v in data["sample_score"]],
+        "reference (= 1)": [_num(v) for v in data["reference_score"]],
+        "reference from": data["reference_rule"].astype(str)})
+    caption = ("What the normalized score's 0 and 1 are per task: 0 = the sample submission's "
+               "test score, 1 = the reference, with the rule that gave it (study.json's "
+               "reference, else the leaderboard's best, else the best valid test node in the "
+               "loaded studies — study-dependent: another set of studies gives other "
+               "normalized scores).")
+    return Table("references", "Normalized-score references", caption, data, display)
+
+
+def _num(value: Any) -> str:
+    return "—" if value is None or not np.isfinite(float(value)) else f"{float(value):.4g}"
+
+
 def manifest_section(ctx: Context) -> Section:
     s = Section("manifest", "Reproducibility manifest")
     info = manifest.build(ctx.study, ctx.groups, ctx.out, ctx.options.argv)
@@ -179,13 +204,17 @@ def manifest_section(ctx: Context) -> Section:
           *((f"study {st['study_id']}", f"config {st['config_hash']}, created "
              f"{st['created_at']}") for st in info["studies"]),
           *((f"data {t}", c) for t, c in info["task_checksums"].items()),
-          ("seeds", ", ".join(map(str, info["seeds"])) or "—"),
+          *((f"seeds {g}", ", ".join(map(str, x)) or "—")
+            for g, x in info["seeds_per_agent"].items()),
+          *((("completeness", info["completeness"]),) if info["completeness"] else ()),
           ("LLM models", ", ".join(info["llm_models"])),
           ("LLM caches", ", ".join(info["llm_caches"]))]
     frame = pd.DataFrame(kv, columns=["item", "value"])
     s.tables.append(Table("manifest", "Manifest", "Versions, commit, config hashes (sha256 of "
                           "the recorded search config), task data checksums (sha256 over the "
-                          "prepared files' md5s), seeds and LLM models.", frame, frame))
+                          "prepared files' md5s) — both their first 16 hex digits (the full "
+                          "configs are in reproduce/) — seeds and LLM models.", frame, frame))
+    s.tables.append(_references_table(info["references"]))
     counts = pd.DataFrame(info["node_counts"])
     s.tables.append(Table("node_counts", "Nodes and failures", "Searches and nodes per agent, "
                           "by final status.", counts, counts.astype(str)))

@@ -99,10 +99,45 @@ def _grid(run: pd.DataFrame, axis: str, n_points: int) -> tuple[np.ndarray, np.n
     return out, grid, [str(i) for i in ids], [str(t) for t in tasks]
 
 
+FAILED_AS_ZERO = ("test_of_pick", "oracle")
+RULE_FAILED = ("a search without a valid node yet counts as a failed submission (0 on the "
+               "normalized score, as in MLE-bench and the main table) in the test and oracle "
+               "curves; ")
+RULE_COMPLETE = ("each curve starts at the first x where every search that ever has a value "
+                 "contributes (so the set of searches averaged does not change along it; "
+                 "n_searches in the data = searches averaged at each x)")
+
+
+def fill_missing(values: np.ndarray, failed_as_zero: bool) -> np.ndarray:
+    """``(U, G, S)`` running values with the averaging rule applied (module docstring of
+    :func:`curves`): with ``failed_as_zero``, test and oracle of a search without a valid node
+    yet are 0 (a failed submission on the normalized score); otherwise, and for the other
+    series always, every x before the first where all searches that ever have a value have
+    one is NaN for all searches, so a curve never averages a changing set of searches."""
+    out = values.copy()
+    for k, name in enumerate(SERIES):
+        block = out[:, :, k]
+        if failed_as_zero and name in FAILED_AS_ZERO:
+            block[~np.isfinite(block)] = 0.0
+            continue
+        ever = np.isfinite(block).any(axis=1)
+        if not ever.any():
+            continue
+        complete = np.isfinite(block[ever]).all(axis=0)
+        start = int(np.argmax(complete)) if complete.any() else block.shape[1]
+        block[:, :start] = np.nan
+    return out
+
+
 def curves(run: pd.DataFrame, groups: Mapping[str, str], axis: str = "n_explored",
            n_points: int = 60, n_resamples: int = 200, level: float = 0.95,
-           seed: int = 0) -> pd.DataFrame:
+           seed: int = 0, failed_as_zero: bool = False) -> pd.DataFrame:
     """Mean curves with bootstrap bands per group.
+
+    A curve never averages a changing set of searches (:func:`fill_missing`): with
+    ``failed_as_zero`` (the normalized scale) a search without a valid node yet scores 0 on the
+    test and oracle curves, as a failed submission; the other curves (and every curve on
+    other scales) start where every search that ever has a value contributes.
 
     Args:
         run: :func:`running_best` output.
@@ -110,12 +145,14 @@ def curves(run: pd.DataFrame, groups: Mapping[str, str], axis: str = "n_explored
         axis: ``n_explored`` (nodes explored) or ``clock`` (seconds).
 
     Returns:
-        Tidy frame: ``group, axis, x, series, mean, lo, hi, n_searches``.
+        Tidy frame: ``group, axis, x, series, mean, lo, hi, n_searches`` (the searches
+        averaged at that x).
     """
     if axis == "clock" and not np.isfinite(run["clock"].to_numpy(dtype=float)).any():
         return pd.DataFrame(columns=["group", "axis", "x", "series", "mean", "lo", "hi",
                                      "n_searches"])
     values, grid, ids, tasks = _grid(run, axis, n_points)
+    values = fill_missing(values, failed_as_zero)
     labels = np.array([groups.get(i, "all") for i in ids])
     parts = []
     for g in pd.unique(labels):
@@ -129,7 +166,8 @@ def curves(run: pd.DataFrame, groups: Mapping[str, str], axis: str = "n_explored
         parts.append(pd.DataFrame({
             "group": g, "axis": axis, "x": np.repeat(grid, k), "series": np.tile(SERIES,
                                                                                  grid.size),
-            "mean": theta, "lo": ci[:, 0], "hi": ci[:, 1], "n_searches": int(rows.sum())}))
+            "mean": theta, "lo": ci[:, 0], "hi": ci[:, 1],
+            "n_searches": np.isfinite(flat).sum(axis=0)}))
     return pd.concat(parts, ignore_index=True)
 
 

@@ -19,7 +19,8 @@ SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r
 UNICODE = {"Δ": r"$\Delta$", "ρ": r"$\rho$", "τ": r"$\tau$", "−": r"$-$", "≥": r"$\geq$",
            "≤": r"$\leq$", "…": r"\ldots{}", "—": "---", "–": "--", "×": r"$\times$",
            "·": r"$\cdot$", "±": r"$\pm$", "²": r"$^2$", "≫": r"$\gg$", "α": r"$\alpha$",
-           "→": r"$\rightarrow$", "’": "'", "“": "``", "”": "''"}
+           "→": r"$\rightarrow$", "’": "'", "“": "``", "”": "''", "↑": r"$\uparrow$",
+           "↓": r"$\downarrow$"}
 PREAMBLE = r"""\documentclass[10pt]{article}
 \usepackage[utf8]{inputenc}
 \usepackage[margin=2cm]{geometry}
@@ -59,9 +60,17 @@ def cell(value: Any) -> str:
     """A table cell; ``est [lo, hi]`` as the estimate over its interval (two lines)."""
     m = INTERVAL.match(str(value))
     if m is None:
-        return escape(value)
-    return (rf"\begin{{tabular}}[t]{{@{{}}r@{{}}}}{escape(m.group(1))}\\"
-            rf"{{\scriptsize {escape(m.group(2))}}}\end{{tabular}}")
+        return _minus(escape(value))
+    return (rf"\begin{{tabular}}[t]{{@{{}}r@{{}}}}{_minus(escape(m.group(1)))}\\"
+            rf"{{\scriptsize {_minus(escape(m.group(2)))}}}\end{{tabular}}")
+
+
+NEGATIVE = re.compile(r"(?<![\w.])-(?=\d|\.\d)")
+
+
+def _minus(text: str) -> str:
+    """A number's minus sign as a math minus (a hyphen in text mode is too short)."""
+    return NEGATIVE.sub(r"$-$", text)
 
 
 def _width(value: Any) -> int:
@@ -73,7 +82,8 @@ def table_tex(table: Table) -> str:
     """One ``table`` float with a booktabs ``tabular``; wide tables scaled to the line."""
     frame = table.display
     cols = "".join(alignments(frame)) or "l"
-    lines = [r"\begin{table}[H]", r"\centering", r"\small",
+    lines = [r"% needs \usepackage{booktabs,float} (and graphicx where \resizebox is used)",
+             r"\begin{table}[H]", r"\centering", r"\small",
              rf"\caption{{\textbf{{{escape(table.title)}.}} {escape(table.caption)}}}",
              rf"\label{{tab:{_label(table.name)}}}"]
     rows = list(frame.itertuples(index=False))

@@ -19,6 +19,7 @@ from typing import Any
 
 from aira_eval.analysis import builders, builders_extra
 from aira_eval.analysis.context import Context, ReportOptions
+from aira_eval.analysis.manifest import completeness
 from aira_eval.analysis.scale import study_scale
 from aira_eval.analysis.sections import Section
 from aira_eval.analysis.selection_view import search_groups, select_grouped
@@ -62,6 +63,8 @@ def _selection(ctx: Context) -> None:
                                n_resamples=o.resamples, seed=o.seed, level=o.level)
     try:
         ctx.selection = select_grouped(ctx.study, o.by, options)
+    except UsageError:  # the user's typo or an inapplicable strategy: not a data limit
+        raise
     except AiraEvalError as err:
         ctx.selection_empty = f"selection could not run: {err.message}"
 
@@ -91,6 +94,10 @@ def _check(options: ReportOptions) -> None:
         raise UsageError(f"--trees must be 'all' or a number ≥ 0, got {options.trees}")
     if options.resamples < 1:
         raise UsageError(f"--resamples must be at least 1, got {options.resamples}")
+    from aira_eval.selection.strategies import get_strategy
+
+    for name in [*options.strategies, options.reference]:
+        get_strategy(name)  # UsageError naming the known strategies
 
 
 def report(study: Study | str | Path | Sequence[str | Path], out: str | Path,
@@ -110,12 +117,13 @@ def report(study: Study | str | Path | Sequence[str | Path], out: str | Path,
     if not isinstance(study, Study):
         study = load_study(study)
     out = Path(out)
-    replaced = prepare_out(out)
-    result = ReportResult(out, replaced=replaced)
+    check_out(out)
     t0, c0 = time.perf_counter(), time.process_time()
     groups = {sid: g for g, ids in search_groups(study, options.by).items() for sid in ids}
     ctx = Context(study, options, out, groups, study_scale(study))
-    _selection(ctx)
+    _selection(ctx)  # before anything is written: a usage error leaves ``out`` untouched
+    replaced = prepare_out(out)
+    result = ReportResult(out, replaced=replaced)
     result.timings["selection"] = time.perf_counter() - t0
     result.cpu["selection"] = time.process_time() - c0
     for builder in BUILDERS:
@@ -151,21 +159,29 @@ def prepare_out(out: Path) -> bool:
     stays. A non-empty folder that holds no report is refused (nothing of the user's is ever
     overwritten), as is a path that is a file.
     """
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} is a file, not a directory",
-                         "give a new or empty directory for the report")
-    if not out.exists() or not any(out.iterdir()):
+    if not check_out(out):
         out.mkdir(parents=True, exist_ok=True)
         return False
-    if not (out / "report.json").is_file():
-        raise UsageError(f"--out {out} is not empty and holds no aira-eval report",
-                         "give a new or empty directory (a previous report's folder, with "
-                         "its report.json, is replaced)")
     for name in REPORT_FILES:
         (out / name).unlink(missing_ok=True)
     for name in REPORT_DIRS:
         if (out / name).is_dir():
             shutil.rmtree(out / name)
+    return True
+
+
+def check_out(out: Path) -> bool:
+    """A :class:`UsageError` when ``out`` may not take a report (:func:`prepare_out`); True
+    when it holds a previous report, False when it is missing or empty. Writes nothing."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a directory",
+                         "give a new or empty directory for the report")
+    if not out.exists() or not any(out.iterdir()):
+        return False
+    if not (out / "report.json").is_file():
+        raise UsageError(f"--out {out} is not empty and holds no aira-eval report",
+                         "give a new or empty directory (a previous report's folder, with "
+                         "its report.json, is replaced)")
     return True
 
 
@@ -191,7 +207,8 @@ def _meta(ctx: Context) -> dict[str, Any]:
             "summary": f"{study.nodes['task'].nunique()} task(s), {n_agents} group(s) of "
                        f"searches ({_grouping(ctx)}), "
                        f"{study.nodes['search_id'].nunique()} search(es), "
-                       f"{len(study.nodes):,} node(s); scores on the {ctx.scale.label}."}
+                       f"{len(study.nodes):,} node(s); scores on the {ctx.scale.label}."
+                       + (f" Warning: {warning}." if (warning := completeness(study)) else "")}
 
 
 def _grouping(ctx: Context) -> str:

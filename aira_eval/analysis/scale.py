@@ -79,8 +79,9 @@ def study_scale(study: Study) -> Scale:
             denom = best - s
             off[t] = sign[t] * s
             slope[t] = sign[t] / denom if denom else np.nan
-        return Scale("normalized", "normalized score (0 = sample submission, 1 = reference)",
-                     off, slope, "normalized score")
+        return Scale("normalized", "normalized score (0 = sample submission, 1 = the task's "
+                     "reference: see the manifest's references table)", off, slope,
+                     "normalized score")
     metrics = {(i.metric, i.lower_is_better) for i in infos.values()}
     if len(metrics) == 1:
         metric = next(iter(metrics))[0]

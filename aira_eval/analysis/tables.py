@@ -78,15 +78,81 @@ def main_table(study: Study, sel: GroupedSelection) -> Table:
         rec["p (Holm)"] = "" if is_ref else fmt_p(h.p_holm)
         display.append(rec)
     n = _counts(sel)
-    caption = (f"Per agent and final-pick strategy: mean over {n['tasks']} task(s) of the mean "
-               f"over seeds ({n['searches']} searches), {int(sel.level * 100)}% "
-               f"{sel.options.ci} bootstrap intervals ({sel.options.n_resamples} stratified "
-               f"resamples of seeds within tasks); Δ = {sel.headline} − {sel.reference}'s on "
-               f"the same searches (paired); "
+    caption = (f"Per agent and final-pick strategy: mean over {_task_count(sel)} of the mean "
+               f"over seeds ({n['searches']} searches), {interval_words(sel)}; "
+               f"Δ = {sel.headline} − {sel.reference}'s on the same searches (paired); "
                f"{p_source(sel.p_method, sel.options.n_resamples, sel.level)}, "
                "Holm-adjusted over every Δ of the table; p is blank where the interval is.")
+    caption += " " + metric_words(study, sel.headline, metrics)
     return Table("main", "Main table: agents × final-pick strategies", caption,
                  rows.reset_index(drop=True), pd.DataFrame(display))
+
+
+HIGHER_BETTER = {"any_medal", "normalized_score", "valid_submission", "win_rate"}
+
+
+def metric_words(study: Study, headline: str, metrics: list[str]) -> str:
+    """What the columns measure and which way is better (↑/↓), for a caption."""
+    raw = sorted({(i.metric, i.lower_is_better) for i in study.tasks.values()})
+    test = "; ".join(f"{m} ({'↓ lower' if low else '↑ higher'} is better)" for m, low in raw)
+    arrow = {**dict.fromkeys(HIGHER_BETTER, "↑ higher is better"), "regret": "↓ lower is "
+             "better", "optimism": "> 0: validation over-estimated the test score"}
+    if len(raw) == 1:
+        arrow["test_score"] = test
+    words = [f"Headline metric: {LABELS.get(headline, headline)} "
+             f"({arrow.get(headline, 'see below')})."]
+    if "normalized_score" in metrics:
+        words.append("Normalized score: 0 = the sample submission, 1 = the task's reference "
+                     "(per task, with the rule that set it, in the manifest's references "
+                     "table).")
+    if "test_score" in metrics:
+        words.append(f"Test score: each task's own metric, {test}.")
+    if "regret" in metrics:
+        words.append("Regret = the oracle pick's test score − this pick's, oriented so that "
+                     "≥ 0 (↓ lower is better).")
+    if "optimism" in metrics:
+        words.append("Optimism = the pick's validation − test score, oriented (> 0: "
+                     "validation over-estimated; 0 is ideal).")
+    return " ".join(words)
+
+
+def interval_words(sel: GroupedSelection) -> str:
+    """How the tables' intervals were computed, in words: the t interval is analytic."""
+    level = f"{int(sel.level * 100)}%"
+    if sel.options.ci == "t":
+        return (f"{level} t intervals (analytic: Welch–Satterthwaite df over task strata, no "
+                "resampling)")
+    name = {"studentized": "studentized (bootstrap-t)", "expanded": "expanded percentile",
+            "bca": "BCa"}.get(sel.options.ci, sel.options.ci)
+    return (f"{level} {name} bootstrap intervals ({sel.options.n_resamples} stratified "
+            "resamples of seeds within tasks)")
+
+
+def missing_tasks(sel: GroupedSelection) -> dict[str, list[str]]:
+    """Group -> the tasks of the table on which it has no search (only groups lacking some)."""
+    picks = sel.picks
+    if "task" in sel.by:  # grouped by task: each group has its one task by construction
+        return {}
+    every = sorted({str(t) for t in picks["task"]})
+    have = {str(g): {str(t) for t in block} for g, block in
+            picks.groupby("group", sort=False)["task"]}
+    return {g: [t for t in every if t not in tasks] for g, tasks in have.items()
+            if len(tasks) < len(every)}
+
+
+def _task_count(sel: GroupedSelection) -> str:
+    """``N task(s)``, or per agent when their task sets differ."""
+    n = int(sel.picks["task"].nunique())
+    if "task" in sel.by:
+        return "its task"
+    if not missing_tasks(sel):
+        return f"{n} task(s)"
+    per = sel.picks.groupby("group", sort=False)["task"].nunique()
+    lacks = "; ".join(f"{g} has no search on: {', '.join(t)}"
+                      for g, t in missing_tasks(sel).items())
+    return ("the tasks each agent ran (" + ", ".join(f"{g}: {int(k)} of {n}" for g, k in
+                                                     per.items()) + f"; {lacks} — so agents "
+            "are not comparable down a column: see the between-agents table)")
 
 
 def _counts(sel: GroupedSelection) -> dict[str, int]:
@@ -165,8 +231,7 @@ def generalization_table(study: Study, sel: GroupedSelection) -> Table | None:
     caption = (f"Generalization per agent (AIRA-dojo Fig. 6a layout): VAL/VAL = validation "
                f"score of the best-validation pick, VAL/TEST = its test result, TEST/TEST = "
                f"the oracle (best test node), top-k = best test among the top {k} by "
-               f"validation; {int(sel.level * 100)}% {sel.options.ci} bootstrap intervals "
-               "over seeds within tasks. VAL/VAL exists on the raw score only (the validation "
-               "score has no medal or normalized counterpart).")
+               f"validation; {interval_words(sel)}. VAL/VAL exists on the raw score only (the "
+               "validation score has no medal or normalized counterpart).")
     return Table("generalization", "Generalization", caption, pd.DataFrame(data),
                  pd.DataFrame(display))

@@ -1,7 +1,10 @@
 """Log a report to MLflow, as artifacts (``report/``) of the study's latest selection run.
 
-When the study has no selection run yet, a run named ``report-<UTC timestamp>`` (tag
-``aira_eval.kind = report``) is made in the study's experiment. Optional and failure-tolerant:
+Logs only where a store exists — the URI given, the study's recorded ``mlflow_uri`` or an
+existing ``STUDY/mlflow.db`` — never creating one in a study run with ``--no-mlflow``;
+otherwise the returned mapping's ``skipped`` says why. When the store has no selection run
+yet, a run named ``report-<UTC timestamp>`` (tag ``aira_eval.kind = report``) is made in the
+study's experiment. Optional and failure-tolerant:
 any error becomes the ``warning`` of the returned mapping; the report on disk is unaffected.
 """
 
@@ -32,17 +35,33 @@ def _run_id(client: Any, experiment_id: str, study_ids: list[str]) -> tuple[str,
     return str(run.info.run_id), True
 
 
+def _store(study: Study, tracking_uri: str | None) -> tuple[str | None, str]:
+    """Where to log: the store every command uses (``study_tracking_uri``: the URI given,
+    the recorded one, ``MLFLOW_TRACKING_URI``), but the study's own ``STUDY/mlflow.db`` only
+    when it exists; else None and why. A store is never created inside a study here."""
+    from aira_eval.study.tracking import own_store_uri, study_tracking_uri
+
+    if study.path is None:
+        return None, "an in-memory study has no MLflow store"
+    config = study.manifest.config if study.manifest else {}
+    uri = study_tracking_uri(study.path, tracking_uri)
+    if uri != own_store_uri(study.path) or (study.path / "mlflow.db").is_file():
+        return uri, ""
+    why = "the study was run with --no-mlflow" if config.get("mlflow") is False else \
+        "the study has no MLflow store"
+    return None, f"{why} (no {study.path.name}/mlflow.db); pass --mlflow-uri to log it anyway"
+
+
 def log_report(study: Study, out: Path, tracking_uri: str | None = None) -> dict[str, Any]:
     """Attach the report directory ``out`` to the study's selection run (module docstring)."""
     from aira_eval.selection.tracking import _experiment_id
     from aira_eval.study.manifest import mlflow_experiment
-    from aira_eval.study.tracking import study_tracking_uri
 
-    result: dict[str, Any] = {"run_id": None, "warning": None}
-    if study.path is None:
-        result["warning"] = "an in-memory study has no MLflow store: not logged"
+    result: dict[str, Any] = {"run_id": None, "warning": None, "skipped": None}
+    uri, why_not = _store(study, tracking_uri)
+    if uri is None or study.path is None:
+        result["skipped"] = f"report not logged to MLflow: {why_not}"
         return result
-    uri = study_tracking_uri(study.path, tracking_uri)
     result["tracking_uri"] = uri
     try:
         from mlflow.tracking import MlflowClient

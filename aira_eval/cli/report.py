@@ -81,6 +81,8 @@ def report(
             console.print(f"[dim]{kind}: {result.files[kind]}[/]", highlight=False)
     for key, error in result.errors.items():
         err_console.print(f"[yellow]warning:[/] section {key} failed: {error}", highlight=False)
+    if result.mlflow and result.mlflow.get("skipped"):
+        err_console.print(f"[dim]{result.mlflow['skipped']}[/]", highlight=False)
     if result.mlflow and result.mlflow.get("warning"):
         err_console.print(f"[yellow]warning:[/] {result.mlflow['warning']}", highlight=False)
 

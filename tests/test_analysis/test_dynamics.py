@@ -41,3 +41,36 @@ def test_running_best_ends_at_select_best_val(small_study: Study) -> None:
     np.testing.assert_allclose(last.loc[picks.index, "test_of_pick"].to_numpy(float), expected)
     np.testing.assert_allclose(last.loc[picks.index, "test_of_pick"],
                                picks["normalized_score"].to_numpy(float))
+
+
+def _late_run() -> pd.DataFrame:
+    """Two searches of one task: ``a`` valid from its first node (0.5, then 0.6), ``b`` only
+    from its second (0.9): a mean over the searches that have a value at x falls from 0.5
+    (a alone) to 0.75 — fine — but an oracle mean over {a} then {a, b} is no running max."""
+    nan = np.nan
+    return pd.DataFrame({
+        "search_id": ["a", "a", "b", "b"], "task": "t", "n_explored": [1, 2, 1, 2],
+        "clock": [1.0, 2.0, 1.0, 2.0],
+        "val_of_pick": [0.9, 0.9, nan, 0.2], "test_of_pick": [0.5, 0.6, nan, 0.9],
+        "oracle": [0.5, 0.6, nan, 0.9], "optimism": [0.4, 0.3, nan, -0.7]})
+
+
+def _at(curve: pd.DataFrame, series: str) -> pd.DataFrame:
+    return curve[curve["series"] == series].set_index("x")[["mean", "n_searches"]]
+
+
+def test_curves_never_average_a_changing_set_of_searches() -> None:
+    from aira_eval.analysis.dynamics import curves
+
+    run = _late_run()
+    failed = curves(run, {"a": "g", "b": "g"}, n_resamples=20, failed_as_zero=True)
+    oracle = _at(failed, "oracle")
+    assert list(oracle["n_searches"]) == [2, 2]
+    np.testing.assert_allclose(oracle["mean"], [0.25, 0.75])  # b failed at x=1: 0
+    assert oracle["mean"].is_monotonic_increasing
+    val = _at(failed, "val_of_pick")  # no failure value: starts where both contribute
+    assert list(val["n_searches"]) == [0, 2] and np.isnan(val["mean"].iloc[0])
+    plain = curves(run, {"a": "g", "b": "g"}, n_resamples=20)
+    oracle = _at(plain, "oracle")
+    assert list(oracle["n_searches"]) == [0, 2] and np.isnan(oracle["mean"].iloc[0])
+    np.testing.assert_allclose(oracle["mean"].iloc[1], 0.75)

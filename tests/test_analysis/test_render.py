@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,7 @@ import pytest
 from aira_eval.analysis.render_tex import escape, table_tex
 from aira_eval.analysis.report import ReportResult
 from aira_eval.analysis.sections import Table
+from aira_eval.study import Study
 
 CHROMIUM = next((c for c in ("chromium", "chromium-browser", "google-chrome") if
                  shutil.which(c)), None)
@@ -69,3 +71,40 @@ def test_html_opens_in_chromium_without_broken_images(small_report: ReportResult
     n_figures = sum(len(s.figures) for s in small_report.sections)
     assert f"<title>IMAGES {n_figures} BROKEN 0</title>" in done.stdout
     assert "http://" not in html and "https://" not in html  # nothing to fetch: offline
+
+
+def test_latex_minus_signs_arrows_and_required_packages() -> None:
+    assert escape("f1 (↑), rmse (↓)") == r"f1 ($\uparrow$), rmse ($\downarrow$)"
+    tex = table_tex(Table("t", "T", "c", pd.DataFrame(), pd.DataFrame(
+        {"agent": ["run-2026-12"], "x": ["-0.021 [-0.083, 0.128]"], "y": ["-3.5"]})))
+    assert r"$-$0.021\\{\scriptsize [$-$0.083, 0.128]}" in tex
+    assert r"$-$3.5" in tex and "run-2026-12" in tex  # a hyphen in a name stays
+    assert tex.startswith(r"% needs \usepackage{booktabs,float}")
+
+
+def test_tree_depth_axis_has_whole_number_ticks(small_study: Study, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from aira_eval.analysis.figures import trees
+
+    ticks: list[float] = []
+
+    def capture(fig: Any, out: Path, name: str) -> dict[str, Path]:
+        ax = fig.axes[0]
+        lo, hi = ax.get_ylim()
+        ticks.extend(t for t in ax.get_yticks() if lo <= t <= hi)
+        return {}
+
+    monkeypatch.setattr(trees, "save", capture)
+    nodes = small_study.nodes
+    one = nodes[nodes["search_id"] == nodes["search_id"].iloc[0]]
+    one = one.assign(depth=np.minimum(one["depth"].to_numpy(), 1))  # 0 and 1: few ticks
+    trees.tree_figure(one, {}, "score", tmp_path, "tree")
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_topk_and_manifest_captions_say_their_limits(small_report: ReportResult) -> None:
+    by_key = {s.key: s for s in small_report.sections}
+    topk = next(f for f in by_key["topk"].figures if f.name == "topk")
+    assert "k is capped at a search's valid nodes" in topk.caption
+    manifest = next(t for t in by_key["manifest"].tables if t.name == "manifest")
+    assert "first 16 hex digits" in manifest.caption

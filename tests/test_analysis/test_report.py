@@ -125,3 +125,23 @@ def test_seed_projection_is_the_main_tables_interval(small_report: ReportResult)
         assert own == pytest.approx((ref["hi"] - ref["lo"]) / 2, rel=1e-9)
         widths = curve.sort_values("n_seeds")["half_width"].to_numpy()
         assert np.all(np.diff(widths) < 0) and len(widths) == 5
+
+
+def test_figure_captions_name_the_percentile_bootstrap(small_report: ReportResult) -> None:
+    by_key = {s.key: s for s in small_report.sections}
+    captions = [f.caption for f in by_key["topk"].figures] + \
+        [t.caption for t in by_key["topk"].tables] + \
+        [f.caption for f in by_key["val_vs_test"].figures if f.name == "optimism"] + \
+        [f.caption for f in by_key["dynamics"].figures]
+    assert len(captions) == 4
+    assert all("percentile bootstrap" in c for c in captions), captions
+
+
+def test_manifest_lists_each_task_s_reference(small_report: ReportResult) -> None:
+    section = next(s for s in small_report.sections if s.key == "manifest")
+    refs = next(t for t in section.tables if t.name == "references")
+    tasks = {str(t) for t in refs.data["task"]}
+    assert tasks and all(r for r in refs.data["reference_rule"])
+    assert "reference (= 1)" in refs.display.columns and "sample (= 0)" in refs.display.columns
+    main = next(s for s in small_report.sections if s.key == "main").tables[0]
+    assert "in the manifest's references table" in main.caption

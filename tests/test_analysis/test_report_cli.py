@@ -110,3 +110,15 @@ def test_out_that_is_not_a_report_folder_is_refused(study_dir: Path, tmp_path: P
     assert "is a file" in result.output if content == "a file" else "not empty" in result.output
     kept = out if content == "a file" else out / "paper.tex"
     assert kept.read_text() == "precious"
+
+
+@pytest.mark.parametrize("flag", ["--strategy", "--reference"])
+def test_unknown_strategy_is_a_usage_error_before_anything_is_written(
+        study_dir: Path, tmp_path: Path, flag: str) -> None:
+    out = tmp_path / "rep"
+    result = runner.invoke(app, ["report", str(study_dir), "--out", str(out), *CHEAP,
+                                 flag, "bogus"])
+    assert result.exit_code == 2, result.output
+    assert "unknown strategy 'bogus'" in result.output
+    assert "Known strategies:" in result.output and "best-val" in result.output
+    assert not out.exists()

@@ -23,6 +23,7 @@ def tree_figure(nodes: pd.DataFrame, picks: Mapping[str, str], metric: str, out:
     with style() as plt:
         fig, ax = plt.subplots(figsize=(PAGE_WIDTH, 2.6))
         from matplotlib.collections import LineCollection
+        from matplotlib.ticker import MaxNLocator
 
         edges = [(pos[str(p)], pos[child]) for child, parents in
                  zip(nodes["node_id"].astype(str), nodes["parent_ids"], strict=True)
@@ -56,6 +57,7 @@ def tree_figure(nodes: pd.DataFrame, picks: Mapping[str, str], metric: str, out:
         fig.colorbar(sm_t, ax=ax, label=f"test outline ({metric})", pad=0.01)
         ax.set_xlabel("step")
         ax.set_ylabel("depth")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # depth is a whole number
         ax.legend(frameon=False, loc="upper left", fontsize=6, ncols=3)
         fig.tight_layout()
         return save(fig, out, name)
