@@ -61,7 +61,7 @@ def _check_runs_and_search_pages(browser: Browser, urls: dict[str, str], tmp_pat
     # the study run on top, its 6 search runs and 2 selection runs nested under it
     assert "study wine-study" in page and "9 matching runs" in page, page[:2000]
     assert "Group by" in page and "wine (" in page  # grouping; the task's dataset input
-    sections = ("best_val (2)", "oracle (1)", "count (3)", "node (3)")
+    sections = ("best_val (2)", "oracle (1)", "count (6)", "node (3)")
     browser.goto(urls["metrics"])
     page = browser.wait_for(*sections)
     browser.screenshot(tmp_path / "metrics.png")
