@@ -13,22 +13,14 @@ from aira_eval.analysis import manifest
 from aira_eval.cli.main import app
 from aira_eval.study import load_study
 from aira_eval.study.table import read_nodes
+from tests.test_cli.test_import_cli import write_aide_journal
 
 runner = CliRunner()
 
 
 def _aide_journal(path: Path) -> Path:
     """A two-node AIDE journal (no code that needs running: imported without re-grade)."""
-    nodes = [
-        {"id": "a1", "step": 0, "code": "print(1)", "plan": "p", "parent": None,
-         "children": ["a2"], "_term_out": ["ok"], "exec_time": 1.0, "is_buggy": False,
-         "metric": {"value": 0.9, "maximize": True}, "analysis": ""},
-        {"id": "a2", "step": 1, "code": "raise SystemExit(1)", "plan": "p", "parent": "a1",
-         "children": [], "_term_out": ["boom"], "exec_time": 0.1, "is_buggy": True,
-         "metric": {"value": None, "maximize": None}, "analysis": ""},
-    ]
-    path.write_text(json.dumps({"nodes": nodes, "node2parent": {"a2": "a1"}}))
-    return path
+    return write_aide_journal(path)
 
 
 @pytest.fixture()

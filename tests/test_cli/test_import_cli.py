@@ -66,7 +66,11 @@ def _aide_journal(path: Path) -> Path:
     ctx = OperatorContext(brief=TaskBrief.from_task(task, 60.0),
                           rng=np.random.default_rng(0), step=0,
                           journal=JournalView([]))
-    good = ProceduralOperators(bug_rate=0).draft(ctx).code
+    return write_aide_journal(path, ProceduralOperators(bug_rate=0).draft(ctx).code)
+
+
+def write_aide_journal(path: Path, good: str = "print(1)") -> Path:
+    """A two-node AIDE journal: ``good`` (reported 0.9) and a crashing child."""
     nodes = [
         {"id": "a1", "step": 0, "code": good, "plan": "p", "parent": None, "children": ["a2"],
          "_term_out": ["ok"], "exec_time": 1.0, "is_buggy": False,
