@@ -143,15 +143,11 @@ VIEWS = (("VAL/VAL", "best-val", "val_score"), ("VAL/TEST", "best-val", "test_sc
          ("top-k", "topk", "rate"))
 
 
-RAW_METRICS = ("test_score", "val_score", "oracle_score")
-
-
-def generalization_table(table: pd.DataFrame, columns: list[str], rate: str,
-                         raw: bool = True) -> pd.DataFrame:
+def generalization_table(table: pd.DataFrame, columns: list[str], rate: str) -> pd.DataFrame:
     """Per group: ``view``, ``strategy``, ``metric``, ``estimate``, ``lo``, ``hi`` (module
-    docstring); views whose strategy did not run are left out. Without ``raw`` (tasks on
-    different metrics or directions, whose raw scores have no common scale) the raw-score
-    views (:data:`RAW_METRICS`) are NaN."""
+    docstring) read from the tidy ``table``; views whose strategy did not run are left out.
+    Raw-score views of tasks on different metrics are NaN there already
+    (:func:`mask_raw_units`)."""
     keys = ["group", *columns]
     lookup = {(str(g), str(s), str(m)): (e, lo, hi) for g, s, m, e, lo, hi in zip(
         table["group"], table["strategy"], table["metric"], table["estimate"], table["lo"],
@@ -167,8 +163,7 @@ def generalization_table(table: pd.DataFrame, columns: list[str], rate: str,
                 look = (str(group["group"]), "best-val", "oracle_score")
             if look not in lookup:
                 continue
-            estimate, lo, hi = lookup[look] if raw or look[2] not in RAW_METRICS else \
-                (np.nan, np.nan, np.nan)
+            estimate, lo, hi = lookup[look]
             rows.append({**group, "view": view, "strategy": look[1], "metric": look[2],
                          "estimate": estimate, "lo": lo, "hi": hi})
     return pd.DataFrame(rows, columns=[*keys, "view", "strategy", "metric", "estimate", "lo",

@@ -297,8 +297,7 @@ def run_selection(study: Study, options: SelectionOptions) -> SelectionResult:
                if "task" not in grouping.columns}  # grouped by task: lacking others is the point
     result = SelectionResult(
         picks=table, table=tidy, compare=compare,
-        generalization=generalization_table(tidy, grouping.columns, rate_metric(study.tasks),
-                                            raw=shared_metric(study.tasks)),
+        generalization=generalization_table(tidy, grouping.columns, rate_metric(study.tasks)),
         summary={}, skipped=skipped, by=grouping.columns, groups=grouping.labels,
         note=grouping.note, missing_tasks={k: v for k, v in missing.items() if v},
         strategies=names, metrics=metrics, _values=values, _stats=stats)
