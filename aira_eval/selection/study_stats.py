@@ -207,12 +207,11 @@ def sparse_difference_warnings(summary: dict[str, Any], reference: str,
 
 def _skewed(d: np.ndarray) -> bool:
     """A handful of differences that are mostly zero or skewed (|sample skewness| ≥ 1)."""
+    from scipy.stats import skew
+
     if d.size < 3 or not np.any(d != 0):
         return False
-    centred = d - d.mean()
-    m2 = float(np.mean(centred**2))
-    skew = float(np.mean(centred**3)) / m2**1.5 if m2 > 0 else 0.0
-    return bool(np.mean(d == 0) >= 0.25 or abs(skew) >= 1.0)
+    return bool(np.mean(d == 0) >= 0.25 or abs(float(skew(d))) >= 1.0)
 
 
 def dominant_task_warnings(values: np.ndarray, strata: np.ndarray, tasks: list[str],
