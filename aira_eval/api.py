@@ -67,7 +67,7 @@ def select(study: StudyLike, config: SelectionConfig | None = None, /, **options
             default: by agent when the searches' agents differ), ``pool`` (one group),
             ``baseline_group``, ``reference``, ``k``, ``z``, ``resamples`` (alias of
             ``n_resamples``), ``seed``, ``task_bootstrap``, ``ci`` (the interval in ``lo``/``hi``:
-            ``"t"``, the default, ``"studentized"``, ``"expanded"``, ``"percentile"`` or
+            ``"hall"``, the default, ``"t"``, ``"studentized"``, ``"expanded"``, ``"percentile"`` or
             ``"bca"``), ``level``, ``metric``.
 
     Returns:

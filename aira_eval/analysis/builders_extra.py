@@ -91,6 +91,13 @@ def seeds_section(ctx: Context) -> Section:
     sel = ctx.selection
     assert sel is not None
     picks = sel.picks[sel.picks["strategy"] == sel.reference]
+    method = "t" if sel.options.ci == "t" else "hall"
+    name = ("t interval" if method == "t" else "skew-corrected t interval (Hall)")
+    how = ("t quantile at the Welch–Satterthwaite df for n seeds times the se from each task's "
+           "observed variance over n" if method == "t" else
+           "the same formula with the se and Welch–Satterthwaite df for n seeds from each "
+           "task's observed variance and the skewness from its observed third moment, "
+           "shrinking as 1/√n")
     parts, actual = [], {}
     for group, g in picks.groupby("group", sort=False):
         per_task = g.groupby("task")["search_id"].nunique()
@@ -99,7 +106,7 @@ def seeds_section(ctx: Context) -> Section:
             continue
         hw = power.half_widths(g[sel.headline].to_numpy(float), g["task"].astype(str)
                                .to_numpy(), (*power.SEED_COUNTS, actual[str(group)]),
-                               ctx.options.level)
+                               ctx.options.level, method)
         parts.append(hw.assign(group=group))
     if not parts:
         s.empty = ("one seed per task: no per-task variance to project the interval to more "
@@ -107,12 +114,13 @@ def seeds_section(ctx: Context) -> Section:
         return s
     frame = pd.concat(parts, ignore_index=True)
     files = seeds_figure(frame, sel.headline, actual, ctx.figures)
-    caption = (f"Half-width of the {int(ctx.options.level * 100)}% t interval of "
-               f"{sel.reference}'s {sel.headline} (the main table's interval) if the study had "
-               "n seeds per task: t quantile at the Welch–Satterthwaite df for n seeds times "
-               "the se from each task's observed variance over n (a projection, no "
-               "resampling); at the study's own seed count it is the main table's half-width; "
-               "dotted: the study's own seed count. A common recommendation is ≥ 10 seeds.")
+    own = ("at the study's own seed count it is the main table's half-width" if
+           sel.options.ci in ("t", "hall") else f"the main table shows {sel.options.ci} "
+           "intervals, whose width this approximates")
+    caption = (f"Half-width of the {int(ctx.options.level * 100)}% {name} of "
+               f"{sel.reference}'s {sel.headline} if the study had n seeds per task: {how} "
+               f"(a projection, no resampling); {own}; dotted: the study's own seed count. A "
+               "common recommendation is ≥ 10 seeds.")
     s.figures.append(Figure("seeds", "How many seeds", caption, files))
     wide = frame.pivot_table(index="group", columns="n_seeds", values="half_width",
                              sort=False).reset_index()

@@ -11,10 +11,13 @@ two-sided p-value of Δ = 0), ``picks`` (per search and strategy, with ``group``
 The p-value of a Δ comes from the method of the interval shown beside it, so that
 ``p < 1 − level`` exactly when that interval excludes 0:
 
-* *t* intervals (the default): the two-sided *t*-test, ``2·F_ν(−|Δ̂| / se)``, with the
-  interval's own ``se`` and Welch–Satterthwaite ``ν``
-  (:func:`~aira_eval.selection.tintervals.t_stats` on the per-search paired differences;
-  :func:`~aira_eval.selection.tintervals.welch_difference` between groups: Welch's test);
+* *hall* (the default) and *t* intervals: the interval's analytic inversion
+  (:func:`~aira_eval.selection.tintervals.analytic_p`): with *t* the two-sided *t*-test
+  ``2·F_ν(−|Δ̂| / se)``, with *hall* the same of Hall's transformed statistic
+  ``2·F_ν(−|g(Δ̂ / se)|)``, each with the interval's own ``se``, skewness and
+  Welch–Satterthwaite ``ν`` (:func:`~aira_eval.selection.tintervals.t_stats` on the
+  per-search paired differences; :func:`~aira_eval.selection.tintervals.welch_difference`
+  between groups: Welch's test);
 * bootstrap intervals (``ci`` percentile, BCa, expanded, studentized): the percentile-bootstrap
   test ``min(1, 2·min(P*, 1 − P*))`` with ``P*`` the share of resamples favouring the strategy
   (ties half) — it need not agree with a BCa/expanded/studentized interval (captions say so).
@@ -38,7 +41,7 @@ from aira_eval.selection.compare import COMPARE_METHODS
 from aira_eval.selection.grouping import GROUP_LABEL, resolve_grouping
 from aira_eval.selection.result import SelectionResult
 from aira_eval.selection.summary import SelectionOptions, run_selection
-from aira_eval.selection.tintervals import TStats, t_stats, welch_difference
+from aira_eval.selection.tintervals import analytic_p, t_stats, welch_difference
 from aira_eval.study import Study
 
 TABLE_COLUMNS = ("strategy", "metric", "estimate", "se", "lo", "hi", "delta", "delta_se",
@@ -60,8 +63,8 @@ class GroupedSelection:
     level: float
     skipped: dict[str, str] = field(default_factory=dict)
     note: str | None = None
-    p_method: str = "t"  # where the table's p-values come from: "t" or "bootstrap"
-    compare_p_method: str = "t"  # the same for ``compare`` ("t": Welch's test)
+    p_method: str = "hall"  # where the table's p-values come from: "hall", "t", "bootstrap"
+    compare_p_method: str = "hall"  # the same for ``compare`` (Welch's df)
 
     @property
     def groups(self) -> list[str]:
@@ -74,47 +77,42 @@ def two_sided(share_favouring: pd.Series) -> np.ndarray:
     return np.minimum(1.0, 2.0 * np.minimum(p, 1.0 - p))
 
 
-def t_test_p(stats: TStats) -> np.ndarray:
-    """Two-sided *t*-test p of ``θ = 0`` per column with the interval's ``se`` and ``ν``:
-    ``2·F_ν(−|θ̂|/se)``; 0 when ``se`` is 0 and ``θ̂ ≠ 0`` (a degenerate interval away from 0),
-    NaN when both are 0 and where no variance can be estimated."""
-    from scipy.special import stdtr
-
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = 2.0 * stdtr(stats.df, -np.abs(stats.theta) / stats.se)
-    p = np.where(stats.se == 0, np.where(stats.theta == 0, np.nan, 0.0), p)
-    return np.where(stats.estimable, p, np.nan)
+ANALYTIC = ("hall", "t")  # intervals whose p-value is their analytic inversion
 
 
 def p_source(method: str, n_resamples: int, level: float, welch: bool = False) -> str:
     """Caption words naming where a table's p-values come from."""
-    if method == "t":
-        return (f"p-values from the two-sided {'Welch ' if welch else ''}t-test of Δ with the "
-                "interval's own se and "
+    if method in ANALYTIC:
+        test = (f"{'Welch ' if welch else ''}t-test of Δ" if method == "t" else
+                f"{'Welch ' if welch else ''}t-test of Δ with Hall's skewness correction")
+        return (f"p-values from the two-sided {test}, with the interval's own se and "
                 f"Welch–Satterthwaite df (p < {1 - level:.2g} exactly when the interval "
                 "excludes 0)")
     return (f"p-values from the percentile bootstrap (2·min(share, 1 − share) over "
             f"{n_resamples} resamples), not from the interval shown")
 
 
-def _paired_t_p(result: SelectionResult, reference: str, task_level: bool
+def _paired_t_p(result: SelectionResult, reference: str, task_level: bool, method: str
                 ) -> dict[tuple[str, str, str], float]:
-    """``(group, strategy, metric) -> `` t-test p of the paired Δ vs ``reference``."""
+    """``(group, strategy, metric) -> `` analytic p (``method``) of the paired Δ vs
+    ``reference``."""
     ref = result.strategies.index(reference)
     out = {}
     for group in result.groups:
         values, tasks = result.unit_values(group)
         diffs = values - values[:, ref:ref + 1, :]
         codes = pd.factorize(tasks)[0]
-        p = t_test_p(t_stats(diffs.reshape(len(diffs), -1), codes, task_level))
+        p = analytic_p(t_stats(diffs.reshape(len(diffs), -1), codes, task_level), method)
         p = p.reshape(len(result.strategies), len(result.metrics))
         for i, s in enumerate(result.strategies):
             out.update({(group, s, m): float(p[i, j]) for j, m in enumerate(result.metrics)})
     return out
 
 
-def _welch_p(result: SelectionResult, compare: pd.DataFrame, task_level: bool) -> np.ndarray:
-    """Welch's t-test p of every ``compare`` row, over the tasks both groups ran."""
+def _welch_p(result: SelectionResult, compare: pd.DataFrame, task_level: bool,
+             method: str) -> np.ndarray:
+    """Welch's (``method`` ``"t"``) or Hall-corrected Welch (``"hall"``) p of every
+    ``compare`` row, over the tasks both groups ran."""
     out = np.full(len(compare), np.nan)
     strat = {s: i for i, s in enumerate(result.strategies)}
     metric = {m: j for j, m in enumerate(result.metrics)}
@@ -133,7 +131,7 @@ def _welch_p(result: SelectionResult, compare: pd.DataFrame, task_level: bool) -
                                  vb[kb].reshape(int(kb.sum()), -1),
                                  np.array([code[t] for t in tb[kb]], dtype=np.int64),
                                  task_level)
-        p = t_test_p(welch).reshape(len(strat), len(metric))
+        p = analytic_p(welch, method).reshape(len(strat), len(metric))
         for i in rows.tolist():
             s, m = str(compare["strategy"].iat[i]), str(compare["metric"].iat[i])
             out[i] = p[strat[s], metric[m]]
@@ -162,9 +160,9 @@ def select_grouped(study: Study, by: Sequence[str] = (),
     headline = str(result.summary["headline_metric"])
     table, compare = result.table.copy(), result.compare.copy()
     task_level = options.task_bootstrap
-    p_method = "t" if options.ci == "t" else "bootstrap"
-    if p_method == "t":
-        lookup = _paired_t_p(result, options.reference, task_level)
+    p_method = options.ci if options.ci in ANALYTIC else "bootstrap"
+    if p_method in ANALYTIC:
+        lookup = _paired_t_p(result, options.reference, task_level, p_method)
         raw = np.array([lookup[(str(g), str(s), str(m))] for g, s, m in
                         zip(table["group"], table["strategy"], table["metric"], strict=True)])
     else:
@@ -172,8 +170,9 @@ def select_grouped(study: Study, by: Sequence[str] = (),
     table["p_value"] = np.where(table["strategy"] == options.reference, np.nan,
                                 _masked(raw, table[FAVOURING], table["delta_lo"]))
     table[FAVOURING] = table[FAVOURING].where(table["delta_lo"].notna())
-    compare_p = "t" if options.ci not in COMPARE_METHODS or options.ci == "t" else "bootstrap"
-    raw = _welch_p(result, compare, task_level) if compare_p == "t" else \
+    compare_p = ("hall" if options.ci not in COMPARE_METHODS else
+                 options.ci if options.ci in ANALYTIC else "bootstrap")
+    raw = _welch_p(result, compare, task_level, compare_p) if compare_p in ANALYTIC else \
         two_sided(compare[FAVOURING])
     compare["p_value"] = _masked(raw, compare[FAVOURING], compare["lo"])
     compare[FAVOURING] = compare[FAVOURING].where(compare["lo"].notna())

@@ -117,11 +117,14 @@ def metric_words(study: Study, headline: str, metrics: list[str]) -> str:
 
 
 def interval_words(sel: GroupedSelection) -> str:
-    """How the tables' intervals were computed, in words: the t interval is analytic."""
+    """How the tables' intervals were computed, in words: hall and t are analytic."""
     level = f"{int(sel.level * 100)}%"
     if sel.options.ci == "t":
         return (f"{level} t intervals (analytic: Welch–Satterthwaite df over task strata, no "
                 "resampling)")
+    if sel.options.ci == "hall":
+        return (f"{level} skew-corrected t intervals (Hall 1992; analytic: Welch–Satterthwaite "
+                "df over task strata and the estimate's skewness, no resampling)")
     name = {"studentized": "studentized (bootstrap-t)", "expanded": "expanded percentile",
             "bca": "BCa"}.get(sel.options.ci, sel.options.ci)
     return (f"{level} {name} bootstrap intervals ({sel.options.n_resamples} stratified "
@@ -184,6 +187,8 @@ def between_table(sel: GroupedSelection, metric: str | None = None) -> Table | N
     method = str(rows["ci_method"].iloc[0]) if "ci_method" in rows and len(rows) else \
         sel.options.ci
     interval = ("Welch t intervals (both agents' per-task variances)" if method == "t" else
+                "skew-corrected Welch t intervals (Hall 1992; both agents' per-task variances "
+                "and skewness)" if method == "hall" else
                 f"{method} intervals from {sel.options.n_resamples} stratified resamples of "
                 "each agent's seeds within those tasks")
     caption = (f"Δ of {metric} between agents (A − B) for the same strategy, over the tasks "

@@ -41,10 +41,12 @@ def select(
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resamples."),
     task_bootstrap: bool = typer.Option(False, "--task-bootstrap", help="Resample tasks too "
                                         "(two-level bootstrap), not only seeds within tasks."),
-    ci: str = typer.Option("t", "--ci", help="Interval shown: t (Welch–Satterthwaite, "
-                           "default: holds 95% from 5 seeds per task), studentized, expanded, "
-                           "percentile or bca (all but studentized are always in summary.json; "
-                           "between groups the same, Welch's t for t, and t for studentized)."),
+    ci: str = typer.Option("hall", "--ci", help="Interval shown: hall (default: t with "
+                           "Hall's skewness correction, holds 95% from 5 seeds per task for "
+                           "means and differences of picks), t (Welch–Satterthwaite), "
+                           "studentized, expanded, percentile or bca (all but studentized are "
+                           "always in summary.json; between groups the same, with Welch's "
+                           "df for hall and t, and hall for studentized)."),
     metric: str = typer.Option("auto", "--metric", help="Metric of the Δ and fav. "
                                "columns (default: normalized_score when every task has a "
                                "sample score, else test_score, else win_rate)."),

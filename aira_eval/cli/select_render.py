@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 
 _SHORT = {"normalized_score": "norm.", "test_score": "test", "win_rate": "win",
           "any_medal": "medal", "valid_submission": "valid"}
-_CI_NAMES = {"t": "Welch t", "expanded": "expanded percentile", "percentile": "percentile",
-             "bca": "BCa"}
+_CI_NAMES = {"hall": "skew-corrected t (Hall)", "t": "Welch t",
+             "expanded": "expanded percentile", "percentile": "percentile", "bca": "BCa"}
 NORM_NOTE = ("norm. = (test score − the sample submission's) / (the task's reference − the "
              "sample's), the reference fixed per task: the one study.json records, else the "
              "leaderboard's best, else the best test score in the loaded studies; a failed "
@@ -171,9 +171,9 @@ def render(result: SelectionResult, mixed: bool = False) -> None:
         console.print(_compare_table(result, head, " · ".join(result.by)))
         method = str(result.compare["ci_method"].iloc[0])
         console.print(f"Δ: {_CI_NAMES.get(method, method)} interval of A − B (independent "
-                      "groups: Welch over both groups' per-task variances for t); fav. = share "
-                      "of resamples where Δ favours A (searches resampled within task × group; "
-                      "tasks both groups have).", highlight=False)
+                      "groups: Welch over both groups' per-task variances for hall and t); "
+                      "fav. = share of resamples where Δ favours A (searches resampled within "
+                      "task × group; tasks both groups have).", highlight=False)
     if len(result.groups) > 1:
         _missing_pairs(result)
     console.print(_generalization_table(result, mixed))

@@ -32,7 +32,7 @@ degenerate bootstrap distribution (all equal) gives the interval ``[θ̂, θ̂]`
 without a variance estimate (every task with one value at seed level, one task with
 ``task_level``) is undefined, NaN, whatever the method (:class:`~.tintervals.TStats`).
 
-Small-sample intervals (``t``, the default, and ``expanded``): :mod:`.tintervals`.
+Small-sample intervals (``hall``, the default, ``t`` and ``expanded``): :mod:`.tintervals`.
 
 Paired differences are means of *per-search* differences (strategy − reference on the same
 search), over the searches where both have a value — never a difference of two means over
@@ -50,6 +50,7 @@ from scipy.special import ndtr, ndtri
 
 from aira_eval.selection.tintervals import (
     expanded_levels,
+    hall_interval,
     studentized_interval,
     t_interval,
     t_stats,
@@ -312,8 +313,8 @@ def bca_interval(boot: np.ndarray, theta: np.ndarray, accel: np.ndarray,
     return np.where(degenerate[:, None], theta[:, None], out)
 
 
-CI_METHODS = ("t", "studentized", "expanded", "percentile", "bca")
-DEFAULT_METHODS = ("t", "expanded", "percentile", "bca")  # studentized is ~5x the rest: opt-in
+CI_METHODS = ("hall", "t", "studentized", "expanded", "percentile", "bca")
+DEFAULT_METHODS = ("hall", "t", "expanded", "percentile", "bca")  # studentized ~5x: opt-in
 
 
 def bootstrap_intervals(boot: np.ndarray, theta: np.ndarray, jack: np.ndarray,
@@ -396,6 +397,7 @@ def _stratified_intervals(flat: np.ndarray, resamples: Resamples, level: float,
     expanded = _sorted_quantiles(ordered, expanded_levels(tstats, level))
     degenerate = tstats.se == 0
     out = {
+        "hall": hall_interval(tstats, level),
         "t": t_interval(tstats, level),
         "expanded": np.where(degenerate[:, None], theta[:, None], expanded),
         "percentile": pct,

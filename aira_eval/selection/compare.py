@@ -8,15 +8,18 @@ same draw for both groups (tasks are shared, so the comparison stays paired by t
 that only one group has are left out of its Δ and listed (``only_a``, ``only_b``), never
 dropped silently.
 
-Intervals: the same family as within a group. **t** (the default): Welch's two-sample *t*
-stratified by task (:func:`~aira_eval.selection.tintervals.welch_difference`: ``se² = se_A² +
-se_B²`` from the per-task variances of both groups, Welch–Satterthwaite degrees of freedom over
-the task × group cells; with ``task_level`` the per-task differences are the sample, ``ν = T −
-1``); **expanded** (the percentile interval of the Δ draws at Hesterberg's expanded levels);
+Intervals: the same family as within a group. **hall** (the default): the Welch *t* below
+extended toward the long tail by Hall's skewness correction, with the skewness of the
+difference of two independent means (:func:`~aira_eval.selection.tintervals.hall_interval`);
+**t**: Welch's two-sample *t* stratified by task
+(:func:`~aira_eval.selection.tintervals.welch_difference`: ``se² = se_A² + se_B²`` from the
+per-task variances of both groups, Welch–Satterthwaite degrees of freedom over the task ×
+group cells; with ``task_level`` the per-task differences are the sample, ``ν = T − 1``);
+**expanded** (the percentile interval of the Δ draws at Hesterberg's expanded levels);
 **percentile** and **BCa** as in :mod:`aira_eval.selection.bootstrap` (the BCa acceleration from
 the delete-one-search jackknife of Δ, searches stratified by task × group, or delete-one-task
 with ``task_level``). The studentized interval is not computed between groups; asking for it
-shows *t* (the ``ci_method`` column says which). ``share_resamples_favouring``: the share of
+shows *hall* (the ``ci_method`` column says which). ``share_resamples_favouring``: the share of
 resamples in which Δ favours ``A`` in the metric's direction, ties half — a bootstrap summary
 of Δ, not a probability that A is better (the same name and meaning as within a group).
 
@@ -43,11 +46,16 @@ from aira_eval.selection.bootstrap import (
     stratified_means,
 )
 from aira_eval.selection.evaluate import metric_ranges
-from aira_eval.selection.tintervals import expanded_levels, t_interval, welch_difference
+from aira_eval.selection.tintervals import (
+    expanded_levels,
+    hall_interval,
+    t_interval,
+    welch_difference,
+)
 
-INTERVAL_COLUMNS = ("t_lo", "t_hi", "expanded_lo", "expanded_hi", "percentile_lo",
-                    "percentile_hi", "bca_lo", "bca_hi")
-COMPARE_METHODS = ("t", "expanded", "percentile", "bca")
+INTERVAL_COLUMNS = ("hall_lo", "hall_hi", "t_lo", "t_hi", "expanded_lo", "expanded_hi",
+                    "percentile_lo", "percentile_hi", "bca_lo", "bca_hi")
+COMPARE_METHODS = ("hall", "t", "expanded", "percentile", "bca")
 FAVOURING = "share_resamples_favouring"
 
 
@@ -58,7 +66,7 @@ class CompareOptions:
     n_resamples: int = 10_000
     task_level: bool = False
     level: float = 0.95
-    ci: str = "t"
+    ci: str = "hall"
 
 
 def group_pairs(labels: Sequence[str], baseline: str | None = None) -> list[tuple[int, int]]:
@@ -165,7 +173,8 @@ def compare_pair(values: np.ndarray, tasks: np.ndarray, groups: np.ndarray, a: i
     welch = welch_difference(flat_a, strata_a, flat_b, strata_b, opts.task_level)
     expanded = np.where((welch.se == 0)[:, None], d_theta[:, None],
                         quantiles(d_boot, expanded_levels(welch, opts.level)))
-    intervals = {"t": t_interval(welch, opts.level), "expanded": welch.undefined(expanded),
+    intervals = {"hall": hall_interval(welch, opts.level), "t": t_interval(welch, opts.level),
+                 "expanded": welch.undefined(expanded),
                  "percentile": welch.undefined(pct), "bca": welch.undefined(bca)}
     se = np.where(welch.estimable, se, np.nan)
     return {**out, "delta": d_theta.reshape(n_strat, n_met), "se": se.reshape(n_strat, n_met),
@@ -183,7 +192,7 @@ def compare_groups(values: np.ndarray, tasks: np.ndarray, groups: np.ndarray,
     interval, named in ``ci_method``), every method's bounds (:data:`INTERVAL_COLUMNS`),
     :data:`FAVOURING`, ``tasks`` (shared), ``only_a``/``only_b`` (comma lists).
     ``draws``: per group, as in :func:`compare_pair`."""
-    method = opts.ci if opts.ci in COMPARE_METHODS else "t"
+    method = opts.ci if opts.ci in COMPARE_METHODS else "hall"
     ranges = metric_ranges(metrics)  # Δ intervals within [lo − hi, hi − lo]
     parts = []
     n_strat, n_met = len(strategies), len(metrics)

@@ -11,8 +11,9 @@ Warnings (one line each, returned in ``summary["warnings"]``; the CLI prints the
   itself noisy by about ``1/√rows``, and the intervals, which resample seeds on this one test
   set, do not include that noise;
 * a headline Δ whose variance comes for :data:`DOMINANT_SHARE` or more from one task with fewer
-  than :data:`DOMINANT_SEEDS` searches, whose differences are skewed or mostly zero
-  (:func:`dominant_task_warnings`): the t interval under-covers there (docs/statistics.md,
+  searches than the interval needs there (:data:`DOMINANT_SEEDS`: 10 for hall and
+  studentized, else 20), whose differences are skewed or mostly zero
+  (:func:`dominant_task_warnings`): the interval under-covers there (docs/statistics.md,
   "When one task dominates").
 """
 
@@ -32,7 +33,7 @@ from aira_eval.selection.bootstrap import (
 )
 from aira_eval.selection.evaluate import metric_ranges
 from aira_eval.selection.improvement import probability_of_improvement
-from aira_eval.selection.tintervals import t_interval, t_stats
+from aira_eval.selection.tintervals import hall_interval, t_interval, t_stats
 
 if TYPE_CHECKING:
     from aira_eval.selection.result import SelectionResult
@@ -41,10 +42,12 @@ if TYPE_CHECKING:
 
 MIN_SEEDS = 5
 DOMINANT_SHARE = 0.8
-DOMINANT_SEEDS = 20
+DOMINANT_SEEDS = {"hall": 10, "studentized": 10}  # searches from which each holds 95 %
+DOMINANT_SEEDS_OTHER = 20  # t and the percentile family: still under-cover at 20
 MIN_TEST_ROWS = 100
 NO_VARIANCE = "no variance estimate"
-CI_NAMES = {"t": "t (Welch–Satterthwaite)", "studentized": "studentized (bootstrap-t)",
+CI_NAMES = {"hall": "skew-corrected t (Hall 1992)", "t": "t (Welch–Satterthwaite)",
+            "studentized": "studentized (bootstrap-t)",
             "expanded": "expanded percentile", "percentile": "percentile", "bca": "BCa"}
 
 
@@ -86,7 +89,8 @@ def per_task_intervals(values: np.ndarray, resamples: Resamples, reference: int,
                        names: list[str], metrics: list[str]) -> dict[str, Any]:
     """``task -> strategy -> metric ->`` estimate, interval (``options.ci``), number of
     searches with a value and the paired difference to the reference, each in the task's own
-    metric. The t interval is analytic; the bootstrap methods resample the task's own searches
+    metric. The hall and t intervals are analytic; the bootstrap methods resample the task's
+    own searches
     (seed level, whatever the study-level resampling): the task's columns of the shared
     weights at seed level, fresh seed-level draws under ``--task-bootstrap`` (whose weights
     of one task sum to ``m·n_t``, ``m`` the times the task was drawn)."""
@@ -97,14 +101,15 @@ def per_task_intervals(values: np.ndarray, resamples: Resamples, reference: int,
     ranges = metric_ranges(metrics)
     for t, task in enumerate(task_names):
         units = np.flatnonzero(resamples.strata == t)
-        if options.ci == "t":
+        if options.ci in ("t", "hall"):
+            interval = hall_interval if options.ci == "hall" else t_interval
             one = np.zeros(units.size, dtype=np.int64)
             means = t_stats(values[units].reshape(units.size, -1), one)
             deltas = t_stats(diffs[units].reshape(units.size, -1), one)
             est, d_est = means.theta.reshape(n_strat, n_met), deltas.theta.reshape(n_strat, n_met)
-            ci = clip_intervals(t_interval(means, options.level).reshape(n_strat, n_met, 2),
+            ci = clip_intervals(interval(means, options.level).reshape(n_strat, n_met, 2),
                                 ranges)
-            d_ci = clip_intervals(t_interval(deltas, options.level).reshape(n_strat, n_met, 2),
+            d_ci = clip_intervals(interval(deltas, options.level).reshape(n_strat, n_met, 2),
                                   ranges, delta=True)
         else:
             sub = Resamples(weights=seed_level.weights[:, units],
@@ -216,13 +221,15 @@ def _skewed(d: np.ndarray) -> bool:
 
 def dominant_task_warnings(values: np.ndarray, strata: np.ndarray, tasks: list[str],
                            reference: int, names: list[str], head: str,
-                           group: str | None = None) -> list[str]:
+                           group: str | None = None, ci: str = "hall") -> list[str]:
     """One line naming the strategies whose Δ on the headline metric rests on one task.
 
     Args:
         values: ``(U, S)`` the group's per-search values of the headline metric.
         strata: ``(U,)`` task index of each search, into ``tasks``.
+        ci: the interval shown, which sets the searches needed (:data:`DOMINANT_SEEDS`).
     """
+    needed = DOMINANT_SEEDS.get(ci, DOMINANT_SEEDS_OTHER)
     found = []
     for s, name in enumerate(names):
         diff = values[:, s] - values[:, reference]
@@ -234,16 +241,20 @@ def dominant_task_warnings(values: np.ndarray, strata: np.ndarray, tasks: list[s
             continue
         top = int(np.argmax(var))
         share = var[top] / var.sum()
-        if share >= DOMINANT_SHARE and n[top] < DOMINANT_SEEDS and \
+        if share >= DOMINANT_SHARE and n[top] < needed and \
                 _skewed(diff[ok & (strata == top)]):
             found.append(f"{name} on {tasks[top]} ({share:.0%} of its variance, "
                          f"{n[top]} searches)")
     if not found:
         return []
     where = f"{group}: " if group else ""
+    advice = ("(87–89 % at 5 searches of that task, measured) — read it as rough, or add "
+              "seeds: it holds 95 % from 10" if ci in DOMINANT_SEEDS else
+              "— read it as rough, add seeds, or use --ci hall (the default), which holds "
+              "95 % from 10 searches of that task")
     return [f"{where}Δ ({head}) rests on one task's skewed differences: {', '.join(found)}; "
-            "the t interval can cover far less than 95 % there — read it as rough, add seeds, "
-            "or use --ci studentized from 10 seeds per task."]
+            f"the {CI_NAMES.get(ci, ci)} interval can cover far less than 95 % there "
+            f"{advice}."]
 
 
 def undefined_interval_warnings(summary: dict[str, Any]) -> list[str]:
@@ -295,7 +306,7 @@ def add_study_stats(result: SelectionResult, options: SelectionOptions, study: S
         if not options.task_bootstrap:
             dominant += dominant_task_warnings(
                 sub[:, :, head], stats.resamples.strata, stats.tasks, reference, names,
-                metrics[head], stats.label if len(result._stats) > 1 else None)
+                metrics[head], stats.label if len(result._stats) > 1 else None, options.ci)
     if len(result._stats) == 1:
         summary["per_task_intervals"] = next(iter(summary["groups"].values()))[
             "per_task_intervals"]

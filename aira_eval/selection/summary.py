@@ -57,7 +57,7 @@ from aira_eval.selection.study_stats import add_study_stats
 from aira_eval.study import Study
 from aira_eval.study.manifest import TaskInfo
 
-CiMethod = Literal["t", "studentized", "expanded", "percentile", "bca"]
+CiMethod = Literal["hall", "t", "studentized", "expanded", "percentile", "bca"]
 
 
 @dataclass
@@ -71,7 +71,7 @@ class SelectionOptions:
     n_resamples: int = 10_000
     seed: int = 0
     task_bootstrap: bool = False
-    ci: CiMethod = "t"
+    ci: CiMethod = "hall"
     level: float = 0.95
     metric: str = "auto"  # the headline metric for deltas and P(improve)
     by: list[str] = field(default_factory=list)  # group columns; empty: by agent if they differ
@@ -102,7 +102,8 @@ class SelectionOptions:
         if self.ci not in CI_METHODS:
             raise UsageError(f"ci (--ci) must be one of {', '.join(CI_METHODS)}, got "
                              f"{self.ci!r}",
-                             hint="t (the default) keeps its level from 5 seeds per task; see "
+                             hint="hall (the default) keeps its level from 5 seeds per task "
+                                  "for means and differences of picks; see "
                                   "docs/statistics.md.")
         if not 0.0 < self.level < 1.0:
             raise UsageError(f"the confidence level (level) must be in (0, 1), got "
@@ -308,5 +309,5 @@ def run_selection(study: Study, options: SelectionOptions) -> SelectionResult:
 
 
 def _methods(ci: str) -> tuple[str, ...]:
-    """The interval methods a run computes: the default four and the chosen one."""
+    """The interval methods a run computes: the default five and the chosen one."""
     return tuple(m for m in CI_METHODS if m in (*DEFAULT_METHODS, ci))

@@ -105,18 +105,19 @@ def test_p_values_agree_with_the_intervals_printed_beside_them(
     assert len(rows) > 3
     assert ((rows["p_value"] < 0.05) == ((rows["lo"] > 0) | (rows["hi"] < 0))).all()
     md = (small_report.out / "report.md").read_text()
-    assert "p-values from the two-sided t-test of Δ" in md
-    assert "p-values from the two-sided Welch t-test of Δ" in md
+    assert "p-values from the two-sided t-test of Δ with Hall's skewness correction" in md
+    assert "p-values from the two-sided Welch t-test of Δ with Hall's skewness correction" in md
 
 
 def test_seed_projection_is_the_main_tables_interval(small_report: ReportResult) -> None:
     """At the study's own seed count (4 per task) the "how many seeds" half-width is the main
-    table's t half-width for the reference strategy; it shrinks with every added seed."""
+    table's (skew-corrected t) half-width for the reference strategy; it shrinks with every
+    added seed."""
     main = next(s for s in small_report.sections if s.key == "main")
     sel = main.tables[0].data
     seeds = pd.read_csv(small_report.out / "data" / "seeds.csv")
-    assert "t interval" in next(s for s in small_report.sections
-                                if s.key == "seeds").tables[0].caption
+    assert "skew-corrected t interval" in next(s for s in small_report.sections
+                                               if s.key == "seeds").tables[0].caption
     headline = sel.loc[sel["p_holm"].notna(), "metric"].iloc[0]
     for group, curve in seeds.groupby("group"):
         ref = sel[(sel["group"] == group) & (sel["strategy"] == "best-val")

@@ -49,7 +49,7 @@ def _one_task(study: Study) -> Study:
 def test_t_p_value_is_the_paired_t_test_of_the_interval(small_study: Study) -> None:
     """One task: the stratified t interval is the one-sample t interval of the per-search
     differences, so p must be scipy's paired t-test and Welch's test between agents."""
-    sel = select_grouped(_one_task(small_study), (), SelectionOptions(**OPTS))
+    sel = select_grouped(_one_task(small_study), (), SelectionOptions(**OPTS, ci="t"))
     picks = sel.picks.sort_values("search_id")
     metric = "normalized_score"
     checked = 0
@@ -74,8 +74,10 @@ def test_t_p_value_is_the_paired_t_test_of_the_interval(small_study: Study) -> N
     assert row["p_value"] == pytest.approx(welch, rel=1e-9)
 
 
-def test_p_value_agrees_with_the_interval_shown(small_study: Study) -> None:
-    sel = select_grouped(small_study, (), SelectionOptions(**OPTS))
+@pytest.mark.parametrize("ci", ["hall", "t"])
+def test_p_value_agrees_with_the_interval_shown(small_study: Study, ci: str) -> None:
+    sel = select_grouped(small_study, (), SelectionOptions(**OPTS, ci=ci))
+    assert sel.p_method == ci and sel.compare_p_method == ci
     t = sel.table[sel.table["p_value"].notna()]
     assert len(t) > 20
     excludes = (t["delta_lo"] > 0) | (t["delta_hi"] < 0)
@@ -88,7 +90,7 @@ def test_p_value_agrees_with_the_interval_shown(small_study: Study) -> None:
 def test_one_seed_per_task_has_no_p_value(small_study: Study) -> None:
     nodes = small_study.nodes
     one = Study.from_nodes(nodes[nodes["seed"] == nodes["seed"].min()], small_study.tasks)
-    for ci in ("t", "percentile"):
+    for ci in ("hall", "t", "percentile"):
         sel = select_grouped(one, (), SelectionOptions(**OPTS, ci=ci))
         assert sel.table["delta_lo"].isna().all()
         assert sel.table["p_value"].isna().all()

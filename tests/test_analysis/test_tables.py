@@ -56,8 +56,8 @@ def test_captions_name_the_interval_method(lacking: Context) -> None:
                   tables.generalization_table(lacking.study, sel)):
         assert table is not None
         assert "t bootstrap" not in table.caption
-        assert "t intervals (analytic: Welch–Satterthwaite df over task strata" in \
-            table.caption
+        assert "skew-corrected t intervals (Hall 1992; analytic: Welch–Satterthwaite df over " \
+            "task strata and the estimate's skewness" in table.caption
 
 
 def test_main_caption_names_the_metric_and_its_direction(tmp_path: Path) -> None:

@@ -74,9 +74,11 @@ def _table() -> pd.DataFrame:
 
 
 @pytest.mark.slow
-def test_welch_t_keeps_its_level_between_agents() -> None:
-    t = _table()["t"]
-    assert t.between(0.93, 0.97).all(), _table()
+def test_default_and_welch_t_keep_their_level_between_agents() -> None:
+    table = _table()
+    assert CompareOptions().ci == "hall"
+    for method in ("hall", "t"):
+        assert table[method].between(0.93, 0.97).all(), table
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ def test_task_level_is_the_one_sample_t_of_per_task_differences() -> None:
 def test_other_methods_stay_selectable(ci: str) -> None:
     a, b = RNG.normal(size=8), RNG.normal(size=8)
     row = _compare(np.r_[a, b], np.array(["t1"] * 16, dtype=object), np.repeat([0, 1], 8), ci)
-    shown = "t" if ci == "studentized" else ci  # not computed between groups: t, and says so
+    shown = "hall" if ci == "studentized" else ci  # not computed between groups: says so
     assert row["ci_method"] == shown
     assert (row["lo"], row["hi"]) == (row[f"{shown}_lo"], row[f"{shown}_hi"])
     assert row["percentile_lo"] < row["delta"] < row["percentile_hi"]

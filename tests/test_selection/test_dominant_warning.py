@@ -27,16 +27,16 @@ def _study(scales: dict[str, float], n_seeds: int) -> Study:
     return Study.from_nodes(pd.concat(frames, ignore_index=True), tasks)
 
 
-def _warnings(study: Study) -> list[str]:
+def _warnings(study: Study, ci: str = "hall") -> list[str]:
     res = ae.select(study, strategies=["best-val", "oracle"], metric="test_score",
-                    resamples=100)
+                    resamples=100, ci=ci)
     return [w for w in res.summary["warnings"] if "rests on one task" in w]
 
 
 def test_one_task_dominating_the_variance_is_warned_about() -> None:
     lines = _warnings(_study({"big": 10.0, "small": 1.0}, n_seeds=6))
     assert len(lines) == 1 and "oracle on big" in lines[0] and "6 searches" in lines[0]
-    assert "--ci studentized" in lines[0]
+    assert "skew-corrected t" in lines[0] and "from 10" in lines[0]
 
 
 def test_a_single_task_study_is_warned_about_too() -> None:
@@ -45,7 +45,16 @@ def test_a_single_task_study_is_warned_about_too() -> None:
 
 def test_no_warning_for_balanced_tasks_or_many_seeds() -> None:
     assert _warnings(_study({"a": 1.0, "b": 1.0}, n_seeds=6)) == []
-    assert _warnings(_study({"only": 1.0}, n_seeds=20)) == []
+    assert _warnings(_study({"only": 1.0}, n_seeds=10)) == []
+
+
+def test_the_seeds_needed_depend_on_the_interval() -> None:
+    """hall holds from 10 searches of the dominant task, t still under-covers at 20."""
+    study = _study({"only": 1.0}, n_seeds=12)
+    assert _warnings(study) == [] and _warnings(study, ci="studentized") == []
+    (line,) = _warnings(study, ci="t")
+    assert "t (Welch–Satterthwaite) interval" in line and "--ci hall" in line
+    assert _warnings(_study({"only": 1.0}, n_seeds=20), ci="t") == []
 
 
 def test_symmetric_differences_are_not_skewed() -> None:

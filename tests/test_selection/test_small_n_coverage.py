@@ -1,15 +1,17 @@
 """Coverage at the seed counts papers use (3, 5, 10, 20 seeds per task), every interval method.
 
 Design: 2 fixed tasks (one higher-, one lower-is-better) × n seeds × 15 nodes; the estimands
-are the study-level test score of ``best-val``, ``oracle``, ``topk`` and ``shrinkage`` (mean over
-tasks of the expected per-search value) and the paired differences to ``best-val``. Their truth
-is the mean over a pool of 64,000 searches per task; the replicates are disjoint blocks of that
-pool (searches are independent given the tasks), each run through the whole pipeline
-(strategies, evaluation, bootstrap with 1,000 resamples). Run as a script to print the table of
-docs/statistics.md: ``python tests/test_selection/test_small_n_coverage.py``; with ``--mechanism``
-it prints instead why t over-covers the differences of picks (per-side misses, the estimated
-degrees of freedom, and the analytic alternatives of docs/statistics.md on the same replicates);
-with ``--dominant``, the coverage table with one task's scores × 10 (one task dominates).
+are the study-level normalized score of ``best-val``, ``oracle``, ``topk`` and ``shrinkage`` (the
+headline metric of a study whose tasks differ in direction: mean over tasks of the expected
+per-search value) and the paired differences to ``best-val``. Their truth is the mean over a
+pool of 72,000 searches per task; the replicates are disjoint blocks of that pool (searches
+are independent given the tasks), each run through the whole pipeline (strategies, evaluation,
+bootstrap with 1,000 resamples). Run as a script to print the table of docs/statistics.md:
+``python tests/test_selection/test_small_n_coverage.py``; with ``--dominant``, the table with
+one task's scores × 10 (one task dominates the variance); with ``--raw``, the table of the raw
+test scores, whose differences of picks have opposite skews in the two tasks (a mean
+``select`` does not report: the tasks' metrics differ); with ``--mechanism``, the analytic
+rules of docs/statistics.md on the raw design's replicates (per-side misses, estimated df).
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ from scipy.special import stdtrit
 from aira_eval.selection.bootstrap import CI_METHODS, draw_resamples, paired_bootstrap
 from aira_eval.selection.evaluate import evaluate_strategies
 from aira_eval.selection.strategies import get_strategy
+from aira_eval.selection.summary import SelectionOptions
 from aira_eval.selection.synthetic_study import SyntheticSpec, generate_study
-from aira_eval.selection.tintervals import _task_moments, t_stats
+from aira_eval.selection.tintervals import _hall_bounds, _task_moments, t_stats
 
 SEEDS = (3, 5, 10, 20)
 N_REP = 1500
 STRATEGIES = ("best-val", "oracle", "topk", "shrinkage")
-DEFAULT = "t"
+DEFAULT = SelectionOptions().ci  # hall
 
 
 def _pool() -> np.ndarray:
@@ -48,33 +51,68 @@ def _pool() -> np.ndarray:
     return np.concatenate(parts, axis=1)
 
 
+def normalized(pool: np.ndarray) -> np.ndarray:
+    """``pool`` as normalized scores ``(score − sample) / (reference − sample)`` per task, the
+    reference fixed as ``select`` fixes it without a leaderboard (docs/statistics.md, rule 3):
+    the best test score of the task in the loaded searches (the oracle's best in the pool)."""
+    spec = SyntheticSpec(n_tasks=2, n_seeds=2, n_nodes=15, lower_is_better_every=2,
+                         holdouts=False, leaderboard_teams=0, task_seed=11)
+    infos = list(generate_study(spec, seed=1).tasks.values())
+    oracle = pool[:, :, STRATEGIES.index("oracle")]
+    out = np.empty_like(pool)
+    for t, info in enumerate(infos):
+        ref = np.nanmin(oracle[t]) if info.lower_is_better else np.nanmax(oracle[t])
+        out[t] = (pool[t] - info.sample_score) / (ref - info.sample_score)
+    return out
+
+
+def _hall_only(values: np.ndarray, strata: np.ndarray) -> np.ndarray:
+    """Hall's own interval (both ends moved; not the default) of the means and the
+    differences to ``best-val``, ``(2S − 1, 2)``."""
+    flat = np.concatenate([values, values[:, 1:] - values[:, :1]], axis=1)
+    st = t_stats(flat, strata)
+    return np.where((st.se == 0)[:, None], st.theta[:, None], _hall_bounds(st, 0.95))
+
+
 def coverage_table(pool: np.ndarray) -> pd.DataFrame:
-    """Coverage per (seeds, estimand, method) over ``N_REP`` replicates."""
+    """Coverage per (seeds, estimand, method) over ``N_REP`` replicates; ``hall-only`` is
+    Hall's own interval, which the default ``hall`` widens to contain t's."""
     truth = pool.mean(axis=1).mean(axis=0)  # (S,)
     names = [*STRATEGIES, *(f"{s} − best-val" for s in STRATEGIES[1:])]
     true_all = np.r_[truth, truth[1:] - truth[0]]
     rows, start = [], 0
+    columns = (*CI_METHODS, "hall-only")
     for n in SEEDS:
-        hits = {m: np.zeros(len(names)) for m in CI_METHODS}
+        hits = {m: np.zeros(len(names)) for m in columns}
         strata = np.repeat(np.arange(2), n)
         for rep in range(N_REP):
             block = pool[:, start + rep * n:start + (rep + 1) * n]  # (T, n, S)
             values = block.reshape(2 * n, len(STRATEGIES))[:, :, None]
             res = paired_bootstrap(values, draw_resamples(strata, 1000, rep), 0, np.ones(1),
                                    methods=CI_METHODS)
-            for m in CI_METHODS:
-                ci = np.r_[res.intervals[m][:, 0], res.delta_intervals[m][1:, 0]]
+            cis = {m: np.r_[res.intervals[m][:, 0], res.delta_intervals[m][1:, 0]]
+                   for m in CI_METHODS}
+            cis["hall-only"] = _hall_only(values[:, :, 0], strata)
+            for m, ci in cis.items():
                 hits[m] += (ci[:, 0] <= true_all) & (true_all <= ci[:, 1])
         start += n * N_REP
         for j, name in enumerate(names):
             rows.append({"seeds": n, "estimand": name,
-                         **{m: hits[m][j] / N_REP for m in CI_METHODS}})
+                         **{m: hits[m][j] / N_REP for m in columns}})
     return pd.DataFrame(rows)
 
 
 @functools.cache
+def _pool_cached() -> np.ndarray:
+    return _pool()
+
+
+@functools.cache
 def _table() -> pd.DataFrame:
-    return coverage_table(_pool())
+    return coverage_table(normalized(_pool_cached()))
+
+
+DIFFS = ["oracle − best-val", "topk − best-val"]
 
 
 @pytest.mark.slow
@@ -83,15 +121,31 @@ def test_default_interval_keeps_its_level_from_5_seeds() -> None:
     for n in (5, 10, 20):
         means = table.loc[n].loc[list(STRATEGIES)]
         assert means.between(0.93, 0.97).all(), means
-        # paired differences of picks that differ: never below the level; conservative at 5
-        # and 10 seeds (98 %, 97 %) from a downward-biased estimated df and the kurtosis of
-        # zero-inflated differences — measured, and no correction adopted: docs/statistics.md
-        # "Why t over-covers differences of picks" (the issue asked for ≤ 97 %)
-        diffs = table.loc[n].loc[["oracle − best-val", "topk − best-val"]]
-        assert diffs.between(0.93, 0.985).all(), diffs
+        # one-sided, skewed, zero-inflated per task: never below the level; up to 97.7 % at
+        # 10–20 seeds, the cost of never narrowing t (docs/statistics.md, the issue asked ≤ 97)
+        diffs = table.loc[n].loc[DIFFS]
+        assert diffs.between(0.93, 0.98).all(), diffs
     # shrinkage picks best-val's node in most searches: zero-inflated, covered from 20 seeds
     assert table.loc[(20, "shrinkage − best-val")] >= 0.93
     assert table.loc[(5, "shrinkage − best-val")] < 0.8  # documented, and warned about
+
+
+@pytest.mark.slow
+def test_halls_own_interval_would_fail_sparse_differences_of_either_sign() -> None:
+    """Why the default keeps t's short side: Hall's correction alone (``_hall_bounds``) moves
+    shrinkage − best-val's interval off its near-zero truth (84 % at 20 seeds, t 96 %)."""
+    table = _table().set_index(["seeds", "estimand"])
+    assert table.loc[(20, "shrinkage − best-val"), "hall-only"] < 0.9
+    assert table.loc[(20, "shrinkage − best-val"), DEFAULT] >= 0.93
+
+
+@pytest.mark.slow
+def test_t_undercovers_differences_of_picks() -> None:
+    """Why the default is not t: it ignores the skewness of one-sided differences."""
+    table = _table().set_index(["seeds", "estimand"])["t"]
+    for n in (5, 10, 20):
+        assert (table.loc[n].loc[DIFFS] < 0.93).all()
+        assert table.loc[n].loc[list(STRATEGIES)].between(0.93, 0.97).all()
 
 
 DOMINANT_SCALE = 10.0
@@ -100,23 +154,42 @@ DOMINANT_SCALE = 10.0
 @functools.cache
 def _dominant_table() -> pd.DataFrame:
     """The same replicates with task 0's scores × :data:`DOMINANT_SCALE`."""
-    pool = _pool().copy()
+    pool = normalized(_pool_cached())
     pool[0] *= DOMINANT_SCALE
     return coverage_table(pool)
 
 
 @pytest.mark.slow
 def test_one_dominant_task() -> None:
-    """docs/statistics.md "When one task dominates": means keep their level; t under-covers
-    differences of picks (skewed, zero-inflated, nothing cancels); studentized holds from 10."""
+    """docs/statistics.md "When one task dominates": means keep their level; the default
+    under-covers differences of picks at 5 seeds (one task's 5 skewed, mostly-zero values;
+    warned about) and holds from 10; t under-covers up to 20."""
     table = _dominant_table().set_index(["seeds", "estimand"])
-    diffs = ["oracle − best-val", "topk − best-val"]
     for n in (5, 10, 20):
         assert table.loc[n].loc[list(STRATEGIES), DEFAULT].between(0.93, 0.97).all()
-        assert (table.loc[n].loc[diffs, DEFAULT] < 0.93).all()
-    assert (table.loc[5].loc[diffs, DEFAULT] < 0.85).all()
+        assert (table.loc[n].loc[DIFFS, "t"] < 0.93).all()
+    assert (table.loc[5].loc[DIFFS, DEFAULT] < 0.93).all()
     for n in (10, 20):
-        assert table.loc[n].loc[diffs, "studentized"].between(0.93, 0.98).all()
+        assert table.loc[n].loc[DIFFS, DEFAULT].between(0.93, 0.985).all()
+
+
+@functools.cache
+def _raw_table() -> pd.DataFrame:
+    return coverage_table(_pool_cached())
+
+
+@pytest.mark.slow
+def test_raw_scores_of_opposite_directions() -> None:
+    """Raw test scores averaged over a higher- and a lower-is-better task (not reported by
+    ``select``): the two tasks' skews cancel; t over-covers differences at 5 seeds, Hall's
+    own correction, from noisy skewness estimates, falls to 92–93 % at 10, and the default
+    (never narrower than t) stays at or above t (docs/statistics.md)."""
+    table = _raw_table().set_index(["seeds", "estimand"])
+    for n in (5, 10, 20):
+        assert table.loc[n].loc[list(STRATEGIES), DEFAULT].between(0.93, 0.975).all()
+        assert table.loc[n].loc[DIFFS, DEFAULT].between(0.93, 0.99).all()
+        assert (table.loc[n].loc[DIFFS, DEFAULT] >= table.loc[n].loc[DIFFS, "t"]).all()
+    assert (table.loc[10].loc[DIFFS, "hall-only"] < 0.94).all()
 
 
 @pytest.mark.slow
@@ -182,6 +255,10 @@ def mechanism_table(pool: np.ndarray) -> pd.DataFrame:
 if __name__ == "__main__":
     if "--dominant" in sys.argv:
         result = _dominant_table()
+    elif "--raw" in sys.argv:
+        result = _raw_table()
+    elif "--mechanism" in sys.argv:
+        result = mechanism_table(_pool_cached())
     else:
-        result = (mechanism_table if "--mechanism" in sys.argv else coverage_table)(_pool())
+        result = _table()
     print(result.to_string(index=False, float_format="{:.3f}".format))
