@@ -139,7 +139,7 @@ def _seeds_table(frame: pd.DataFrame, actual: dict[str, int], sel: GroupedSelect
                                for n in sorted(wide.columns[1:])}})
     per = "on its task" if "task" in sel.by else "per task (median over its tasks)"
     caption = (f"{projection}. Columns n=…: the half-width with n seeds per task; "
-               f"\"seeds in study\": the study's own count, the group's searches {per}. A "
+               f"“seeds in study”: the study's own count, the group's searches {per}. A "
                "common recommendation is ≥ 10 seeds.")
     return Table("seeds", "Interval half-width vs seeds", caption, frame, display)
 

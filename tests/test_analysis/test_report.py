@@ -134,7 +134,7 @@ def test_seeds_table_has_its_own_caption(small_report: ReportResult) -> None:
     assert "dotted: the study's own seed count" in seeds.figures[0].caption
     table = seeds.tables[0]
     assert "dotted" not in table.caption
-    assert '"seeds in study": the study\'s own count' in table.caption
+    assert "“seeds in study”: the study's own count" in table.caption
     assert table.caption.startswith(seeds.figures[0].caption.split("; dotted")[0])
     assert list(table.display.columns[:2]) == ["agent", "seeds in study"]
 
