@@ -7,10 +7,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aira_eval.analysis import manifest, models, power
+from aira_eval.analysis import manifest, models, power, tables
 from aira_eval.analysis.context import Context
 from aira_eval.analysis.scale import oriented
 from aira_eval.analysis.sections import Figure, Section, Table, fmt, fmt_ci, fmt_p
+from aira_eval.analysis.selection_view import GroupedSelection
 
 
 def _coef_table(fit: models.ModelFit, title: str, caption: str) -> Table:
@@ -68,10 +69,10 @@ def models_section(ctx: Context) -> Section:
                      "strategy and the first agent (strategies with the reference's pick on "
                      f"every search left out); {inference}."))
     for fit, title, caption in fits:
-        s.code.append(f"{fit.name}: {fit.formula}")
-        if fit.skipped:
+        if fit.skipped:  # no formula printed: nothing was fitted
             s.notes.append(f"{title}: not fitted — {fit.skipped}.")
             continue
+        s.code.append(f"{fit.name}: {fit.formula}")
         s.tables.append(_coef_table(fit, title, caption + f" n = {fit.n_obs:,} rows in "
                                     f"{fit.n_groups} tasks."))
         s.notes.extend(f"{title}: {n}." for n in fit.notes)
@@ -117,19 +118,30 @@ def seeds_section(ctx: Context) -> Section:
     own = ("at the study's own seed count it is the main table's half-width" if
            sel.options.ci in ("t", "hall") else f"the main table shows {sel.options.ci} "
            "intervals, whose width this approximates")
-    caption = (f"Half-width of the {int(ctx.options.level * 100)}% {name} of "
-               f"{sel.reference}'s {sel.headline} if the study had n seeds per task: {how} "
-               f"(a projection, no resampling); {own}; dotted: the study's own seed count. A "
-               "common recommendation is ≥ 10 seeds.")
+    projection = (f"Half-width of the {int(ctx.options.level * 100)}% {name} of "
+                  f"{sel.reference}'s {sel.headline} if the study had n seeds per task: {how} "
+                  f"(a projection, no resampling); {own}")
+    caption = (f"{projection}; dotted: the study's own seed count. A common recommendation is "
+               "≥ 10 seeds.")
     s.figures.append(Figure("seeds", "How many seeds", caption, files))
+    s.tables.append(_seeds_table(frame, actual, sel, projection))
+    return s
+
+
+def _seeds_table(frame: pd.DataFrame, actual: dict[str, int], sel: GroupedSelection,
+                 projection: str) -> Table:
+    """The seeds figure's numbers: one row per group, one column per seed count."""
     wide = frame.pivot_table(index="group", columns="n_seeds", values="half_width",
                              sort=False).reset_index()
-    display = pd.DataFrame({"agent": wide["group"], "seeds in study": [str(actual[str(g)])
-                                                                       for g in wide["group"]],
+    display = pd.DataFrame({tables.group_header(sel): wide["group"],
+                            "seeds in study": [str(actual[str(g)]) for g in wide["group"]],
                             **{f"n={n}": [fmt(v) for v in wide[n]]
                                for n in sorted(wide.columns[1:])}})
-    s.tables.append(Table("seeds", "Interval half-width vs seeds", caption, frame, display))
-    return s
+    per = "on its task" if "task" in sel.by else "per task (median over its tasks)"
+    caption = (f"{projection}. Columns n=…: the half-width with n seeds per task; "
+               f"“seeds in study”: the study's own count, the group's searches {per}. A "
+               "common recommendation is ≥ 10 seeds.")
+    return Table("seeds", "Interval half-width vs seeds", caption, frame, display)
 
 
 def _chosen_searches(ctx: Context) -> list[str]:

@@ -54,11 +54,19 @@ def _coefs(res: Any, names: list[str], level: float) -> pd.DataFrame:
 
 
 def _terms(data: pd.DataFrame, column: str, reference: str | None = None) -> str:
+    """`` + C(column)`` when ``column`` varies in ``data``, else nothing."""
     levels = data[column].nunique()
     if levels < 2:
         return ""
     ref = f", Treatment(reference={reference!r})" if reference is not None else ""
     return f" + C({column}{ref})"
+
+
+def medal_formula(data: pd.DataFrame, reference: str) -> str:
+    """The medal GEE's formula as fitted: ``medal ~ C(strategy, …) + C(agent)`` with only the
+    terms that vary in ``data`` (``medal ~ 1`` when none does)."""
+    terms = _terms(data, "strategy", reference) + _terms(data, "agent")
+    return "medal ~ " + (terms.removeprefix(" + ") or "1")
 
 
 def _mixed_fit(model: Any, method: str, level: float) -> tuple[Any, pd.DataFrame]:
@@ -232,7 +240,7 @@ def medal_model(data: pd.DataFrame, reference: str, level: float = 0.95) -> Mode
     data = data[data["medal"].isin([0.0, 1.0])]
     same = identical_to_reference(data, reference)
     data = data[~data["strategy"].isin(same)]
-    formula = "medal ~ 1" + _terms(data, "strategy", reference) + _terms(data, "agent")
+    formula = medal_formula(data, reference)
     fit = ModelFit("medal", formula + "  (GEE, binomial/logit, exchangeable within task)")
     if data.empty:
         fit.skipped = "no pick has a medal flag (no task has a leaderboard)"

@@ -33,6 +33,74 @@ def holm(p: np.ndarray) -> np.ndarray:
     return out
 
 
+def identical_strategies(sel: GroupedSelection) -> dict[str, list[list[str]]]:
+    """Group -> classes (2 or more) of non-reference strategies whose per-search headline
+    values are identical on every search (NaN equal to NaN): their paired Δ vs the reference
+    are the same numbers, so they test one hypothesis. The reference's duplicates are left
+    out (their p is already NaN: identical picks, no hypothesis)."""
+    picks = sel.picks
+    out: dict[str, list[list[str]]] = {}
+    for group, block in picks.groupby("group", sort=False):
+        wide = (block.drop_duplicates(["search_id", "strategy"])
+                .set_index(["search_id", "strategy"])[sel.headline].unstack())
+        classes: list[list[str]] = []
+        for name in [str(s) for s in pd.unique(block["strategy"]) if s != sel.reference]:
+            col = wide[name].to_numpy(dtype=float)
+            home = next((c for c in classes if _same(wide[c[0]].to_numpy(dtype=float), col)),
+                        None)
+            if home is None:
+                classes.append([name])
+            else:
+                home.append(name)
+        if any(len(c) > 1 for c in classes):
+            out[str(group)] = [c for c in classes if len(c) > 1]
+    return out
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.array_equal(a, b, equal_nan=True))
+
+
+def holm_once(rows: pd.DataFrame, same: dict[str, list[list[str]]]) -> np.ndarray:
+    """Holm over ``rows`` (``group``, ``strategy``, ``p_value``) counting each class of
+    :func:`identical_strategies` once: its first member enters the family, the others share
+    its p and adjusted p."""
+    first = {(g, s): c[0] for g, classes in same.items() for c in classes for s in c[1:]}
+    keys = list(zip(rows["group"].astype(str), rows["strategy"].astype(str), strict=True))
+    p = rows["p_value"].to_numpy(dtype=float)
+    family = np.array([np.nan if k in first else v for k, v in zip(keys, p, strict=True)])
+    adjusted = holm(family)
+    at = {k: a for k, a in zip(keys, adjusted, strict=True)}
+    return np.array([at.get((k[0], first[k]), np.nan) if k in first else at[k]
+                     for k in keys])
+
+
+def _once_words(same: dict[str, list[list[str]]], n_groups: int) -> str:
+    """Caption words listing the classes of :func:`identical_strategies`."""
+    where: dict[str, list[str]] = {}
+    for group, classes in same.items():
+        for c in classes:
+            where.setdefault(" = ".join(c), []).append(group)
+    if not where:
+        return ""
+    listed = "; ".join(k if len(g) == n_groups else f"{k} ({', '.join(g)})"
+                       for k, g in where.items())
+    return (" Strategies with identical per-search values (the same picks) count once in "
+            f"Holm's family and share its p: {listed}.")
+
+
+def fmt_share(share: float) -> str:
+    """A share of resamples (not a p-value): three decimals, ``0.000`` and ``1.000`` included;
+    ``—`` when missing."""
+    return f"{float(share):.3f}" if np.isfinite(share) else "—"
+
+
+def group_header(sel: GroupedSelection) -> str:
+    """The tables' first column header: what a group is (``agent`` by default, else the
+    ``by`` columns joined as the group labels are)."""
+    return " · ".join(sel.by) if sel.by else "agent"
+
+
 def shared_metric(study: Study) -> bool:
     """True when every task has the same metric and direction (raw scores average)."""
     return len({(i.metric, i.lower_is_better) for i in study.tasks.values()}) == 1
@@ -62,12 +130,13 @@ def main_table(study: Study, sel: GroupedSelection) -> Table:
     t = sel.table
     rows = t[t["metric"].isin(metrics)].copy()
     head = rows["metric"] == sel.headline
+    same = identical_strategies(sel)
     rows["p_holm"] = np.nan
-    rows.loc[head, "p_holm"] = holm(rows.loc[head, "p_value"].to_numpy(dtype=float))
+    rows.loc[head, "p_holm"] = holm_once(rows.loc[head], same)
     display = []
     for (group, strategy), block in rows.groupby(["group", "strategy"], sort=False):
         by_metric: dict[str, Any] = {str(r.metric): r for r in block.itertuples()}
-        rec: dict[str, Any] = {"agent": group, "strategy": strategy}
+        rec: dict[str, Any] = {group_header(sel): group, "strategy": strategy}
         for m in metrics:
             r = by_metric[m]
             rec[LABELS.get(m, m)] = fmt_ci(r.estimate, r.lo, r.hi)
@@ -78,11 +147,12 @@ def main_table(study: Study, sel: GroupedSelection) -> Table:
         rec["p (Holm)"] = "" if is_ref else fmt_p(h.p_holm)
         display.append(rec)
     n = _counts(sel)
-    caption = (f"Per agent and final-pick strategy: mean over {_task_count(sel)} of the mean "
-               f"over seeds ({n['searches']} searches), {interval_words(sel)}; "
+    caption = (f"Per {group_header(sel)} and final-pick strategy: {mean_words(sel)} "
+               f"({n['searches']} searches), {interval_words(sel)}; "
                f"Δ = {sel.headline} − {sel.reference}'s on the same searches (paired); "
                f"{p_source(sel.p_method, sel.options.n_resamples, sel.level)}, "
-               "Holm-adjusted over every Δ of the table; p is blank where the interval is.")
+               "Holm-adjusted over every Δ of the table; p is blank where the interval is."
+               + _once_words(same, len(sel.groups)))
     caption += " " + metric_words(study, sel.headline, metrics)
     return Table("main", "Main table: agents × final-pick strategies", caption,
                  rows.reset_index(drop=True), pd.DataFrame(display))
@@ -143,11 +213,17 @@ def missing_tasks(sel: GroupedSelection) -> dict[str, list[str]]:
             if len(tasks) < len(every)}
 
 
+def mean_words(sel: GroupedSelection) -> str:
+    """What a group's number is a mean over: seeds on its one task when grouped by task,
+    else tasks of the mean over seeds."""
+    if "task" in sel.by:  # each group is one task: no mean over tasks
+        return "mean over seeds on the group's one task"
+    return f"mean over {_task_count(sel)} of the mean over seeds"
+
+
 def _task_count(sel: GroupedSelection) -> str:
     """``N task(s)``, or per agent when their task sets differ."""
     n = int(sel.picks["task"].nunique())
-    if "task" in sel.by:
-        return "its task"
     if not missing_tasks(sel):
         return f"{n} task(s)"
     per = sel.picks.groupby("group", sort=False)["task"].nunique()
@@ -178,8 +254,7 @@ def between_table(sel: GroupedSelection, metric: str | None = None) -> Table | N
         f"Δ {LABELS.get(metric, metric)}": [fmt_ci(d, lo, hi) for d, lo, hi in
                                             zip(rows["delta"], rows["lo"], rows["hi"],
                                                 strict=True)],
-        "fav. A": [fmt_p(p) if np.isfinite(p) else "—"
-                   for p in rows["share_resamples_favouring"]],
+        "fav. A": [fmt_share(x) for x in rows["share_resamples_favouring"]],
         "p (Holm)": [fmt_p(p) for p in rows["p_holm"]],
         "tasks": rows["tasks_shared"].astype(str),
     })
@@ -220,7 +295,8 @@ def generalization_table(study: Study, sel: GroupedSelection) -> Table | None:
     data, display = [], []
     for group in pd.unique(sel.table["group"]):
         for metric in metrics:
-            rec: dict[str, Any] = {"agent": group, "metric": LABELS.get(metric, metric)}
+            rec: dict[str, Any] = {group_header(sel): group,
+                                   "metric": LABELS.get(metric, metric)}
             for col, strategy, override in GEN_COLUMNS:
                 m = override if override and metric == "test_score" else metric
                 key = (str(group), strategy, m)
@@ -233,8 +309,9 @@ def generalization_table(study: Study, sel: GroupedSelection) -> Table | None:
                              "estimate": r.estimate, "lo": r.lo, "hi": r.hi})
             display.append(rec)
     k = sel.options.k
-    caption = (f"Generalization per agent (AIRA-dojo Fig. 6a layout): VAL/VAL = validation "
-               f"score of the best-validation pick, VAL/TEST = its test result, TEST/TEST = "
+    caption = (f"Generalization per {group_header(sel)} (AIRA-dojo Fig. 6a layout): VAL/VAL = "
+               f"validation score of the best-validation pick, VAL/TEST = its test result, "
+               f"TEST/TEST = "
                f"the oracle (best test node), top-k = best test among the top {k} by "
                f"validation; {interval_words(sel)}. VAL/VAL exists on the raw score only (the "
                "validation score has no medal or normalized counterpart).")

@@ -11,6 +11,7 @@ import pytest
 from aira_eval.analysis import models
 from aira_eval.analysis.builders_extra import _gap_data
 from aira_eval.analysis.context import Context, ReportOptions
+from aira_eval.analysis.report import ReportResult
 from aira_eval.analysis.scale import study_scale
 from aira_eval.study import Study
 from tests.test_analysis.helpers import agents_study, plant_gap
@@ -97,6 +98,38 @@ def test_models_say_why_they_are_not_fitted() -> None:
     no_medal = pd.DataFrame({"medal": [0.0] * 10, "strategy": "best-val", "agent": "a",
                              "task": ["t", "u"] * 5})
     assert "missed a medal" in (models.medal_model(no_medal, "best-val").skipped or "")
+
+
+def test_models_section_prints_only_fitted_formulas(tmp_path: Path) -> None:
+    """N3: no leaderboard, so no medal flag: the GEE is said not fitted and why, and no
+    formula is printed for it (not a ``medal ~ 1`` that was never fitted)."""
+    from aira_eval.analysis.builders_extra import models_section
+    from aira_eval.analysis.selection_view import select_grouped
+    from aira_eval.selection.summary import SelectionOptions
+
+    frame, tasks = agents_study(n_tasks=2, n_seeds=2, n_nodes=6)
+    for info in tasks.values():
+        info.thresholds = {}
+    study = Study.from_nodes(frame, tasks)
+    groups = dict(zip(study.searches["search_id"], study.searches["agent"], strict=True))
+    ctx = Context(study, ReportOptions(), tmp_path, groups, study_scale(study))
+    ctx.selection = select_grouped(study, [], SelectionOptions(n_resamples=50, seed=0))
+    section = models_section(ctx)
+    assert "GEE of the medal rate: not fitted — no pick has a medal flag (no task has a " \
+        "leaderboard)." in section.notes
+    assert not any(line.startswith("medal") or "medal ~" in line for line in section.code)
+
+
+def test_medal_formula_is_the_one_fitted(small_report: ReportResult) -> None:
+    """N3: the printed formula is the fitted one (no stray ``1 +``); the terms that do not
+    vary are left out."""
+    fit = models.medal_model(_medals(2), "best-val")
+    assert fit.formula.startswith("medal ~ C(strategy, Treatment(reference='best-val'))  (GEE")
+    assert models.medal_formula(_medals(2).assign(strategy="oracle"), "best-val") == \
+        "medal ~ 1"
+    section = next(s for s in small_report.sections if s.key == "models")
+    assert "medal: medal ~ C(strategy, Treatment(reference='best-val')) + C(agent)  (GEE, " \
+        "binomial/logit, exchangeable within task)" in section.code
 
 
 def _two_tasks_no_task_effect(seed: int = 0) -> pd.DataFrame:

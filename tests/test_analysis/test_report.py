@@ -128,6 +128,17 @@ def test_seed_projection_is_the_main_tables_interval(small_report: ReportResult)
         assert np.all(np.diff(widths) < 0) and len(widths) == 5
 
 
+def test_seeds_table_has_its_own_caption(small_report: ReportResult) -> None:
+    """N2: the table has no dotted line; its caption says what "seeds in study" is."""
+    seeds = next(s for s in small_report.sections if s.key == "seeds")
+    assert "dotted: the study's own seed count" in seeds.figures[0].caption
+    table = seeds.tables[0]
+    assert "dotted" not in table.caption
+    assert "“seeds in study”: the study's own count" in table.caption
+    assert table.caption.startswith(seeds.figures[0].caption.split("; dotted")[0])
+    assert list(table.display.columns[:2]) == ["agent", "seeds in study"]
+
+
 def test_figure_captions_name_the_percentile_bootstrap(small_report: ReportResult) -> None:
     by_key = {s.key: s for s in small_report.sections}
     captions = [f.caption for f in by_key["topk"].figures] + \

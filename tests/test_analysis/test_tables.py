@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from aira_eval.analysis import builders, tables
@@ -78,5 +81,97 @@ def test_grouped_by_task_no_task_is_missing(lacking: Context) -> None:
     sel = select_grouped(lacking.study, ["task"], SelectionOptions(n_resamples=50, seed=0))
     assert tables.missing_tasks(sel) == {}
     caption = tables.main_table(lacking.study, sel).caption
-    assert "mean over its task of the mean over seeds" in caption
+    assert "mean over seeds on the group's one task" in caption
     assert "has no search on" not in caption
+
+
+@pytest.fixture(scope="module")
+def by_task(lacking: Context, tmp_path_factory: pytest.TempPathFactory) -> Context:
+    """The ``lacking`` study grouped by task (``report --by task``)."""
+    study = lacking.study
+    groups = {sid: g for g, ids in search_groups(study, ["task"]).items() for sid in ids}
+    ctx = Context(study, ReportOptions(by=["task"], resamples=50, band_resamples=20, trees=0),
+                  tmp_path_factory.mktemp("by_task"), groups, study_scale(study))
+    ctx.selection = select_grouped(study, ["task"], SelectionOptions(n_resamples=50, seed=0))
+    return ctx
+
+
+def test_grouped_by_task_tables_name_the_grouping(by_task: Context) -> None:
+    """N10: the first column is named after the grouping and no caption claims a mean over
+    tasks when each group is one task."""
+    from aira_eval.analysis.builders_extra import seeds_section
+
+    sel = by_task.selection
+    assert sel is not None and sel.by == ["task"]
+    main = tables.main_table(by_task.study, sel)
+    assert list(main.display.columns[:2]) == ["task", "strategy"]
+    assert set(main.display["task"]) == set(sel.picks["task"])
+    assert main.caption.startswith("Per task and final-pick strategy: mean over seeds on the "
+                                   "group's one task (")
+    assert "task(s)" not in main.caption and "Per agent" not in main.caption
+    gen = tables.generalization_table(by_task.study, sel)
+    assert gen is not None and gen.display.columns[0] == "task"
+    assert gen.caption.startswith("Generalization per task ")
+    seeds = seeds_section(by_task).tables[0]
+    assert seeds.display.columns[0] == "task"
+    assert "the group's searches on its task" in seeds.caption
+
+
+def test_default_grouping_keeps_the_agent_header(lacking: Context) -> None:
+    sel = lacking.selection
+    assert sel is not None
+    main = tables.main_table(lacking.study, sel)
+    assert main.display.columns[0] == "agent"
+    assert main.caption.startswith("Per agent and final-pick strategy: mean over the tasks")
+
+
+def test_share_favouring_is_not_formatted_as_a_p_value(lacking: Context) -> None:
+    """N11: a share of resamples of 0 prints 0.000, not "<0.001"."""
+    sel = lacking.selection
+    assert sel is not None
+    compare = sel.compare.copy()
+    rows = np.flatnonzero((compare["metric"] == sel.headline).to_numpy())
+    compare.loc[compare.index[rows[0]], "share_resamples_favouring"] = 0.0
+    compare.loc[compare.index[rows[1]], "share_resamples_favouring"] = 1.0
+    compare.loc[compare.index[rows[2]], "share_resamples_favouring"] = 0.0004
+    table = tables.between_table(replace(sel, compare=compare))
+    assert table is not None
+    assert list(table.display["fav. A"].iloc[:3]) == ["0.000", "1.000", "0.000"]
+    assert "<0.001" not in set(table.display["fav. A"])
+
+
+def test_holm_counts_identical_strategies_once(lacking: Context) -> None:
+    """N8: strategies whose per-search values are identical (here oracle = topk, naturally,
+    plus a planted copy of oracle) are one hypothesis in Holm's family: they share the p and
+    the adjusted p, and the caption says so."""
+    from statsmodels.stats.multitest import multipletests
+
+    sel = lacking.selection
+    assert sel is not None
+    copy_t = sel.table[sel.table["strategy"] == "oracle"].assign(strategy="oracle-copy")
+    copy_p = sel.picks[sel.picks["strategy"] == "oracle"].assign(strategy="oracle-copy")
+    planted = replace(sel, table=pd.concat([sel.table, copy_t], ignore_index=True),
+                      picks=pd.concat([sel.picks, copy_p], ignore_index=True))
+    same = tables.identical_strategies(planted)
+    assert sorted(same) == sorted(sel.groups)
+    for classes in same.values():
+        assert any({"oracle", "oracle-copy"} <= set(c) for c in classes)
+        assert not any(sel.reference in c for c in classes)
+    main = tables.main_table(lacking.study, planted)
+    assert "count once in Holm's family and share its p: oracle = topk = oracle-copy" \
+        in main.caption
+    data = main.data[main.data["metric"] == sel.headline]
+    dropped = {(g, s) for g, classes in same.items() for c in classes for s in c[1:]}
+    keys = list(zip(data["group"], data["strategy"], strict=True))
+    family = [(k, p) for k, p in zip(keys, data["p_value"], strict=True)
+              if np.isfinite(p) and k not in dropped]
+    assert len(family) < np.isfinite(data["p_value"]).sum() - 2
+    expected = dict(zip([k for k, _ in family],
+                        multipletests([p for _, p in family], method="holm")[1], strict=True))
+    got = dict(zip(keys, data["p_holm"], strict=True))
+    assert any(0 < p < 1 for p in expected.values())  # the family size shows
+    for k, p in expected.items():
+        assert got[k] == pytest.approx(p, rel=1e-12)
+    for g, classes in same.items():
+        for c in classes:
+            assert len({got[(g, s)] for s in c}) == 1, c
