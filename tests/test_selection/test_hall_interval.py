@@ -1,4 +1,4 @@
-"""The default interval ``--ci hall`` — t extended on the long-tail side by Hall's (1992)
+"""The default interval ``--ci hall`` — t with its long-tail end moved out by Hall's (1992)
 skewness correction — against independent computations: scipy's moments, quantiles and
 t interval, and Hall's cubic solved by ``numpy.roots``."""
 
@@ -31,12 +31,11 @@ def test_one_sample_matches_an_independent_computation() -> None:
     st = t_stats(SKEWED[:, None], np.zeros(n, dtype=np.int64))
     gamma = stats.skew(SKEWED, bias=True) / np.sqrt(n)  # skewness of the mean, plug-in
     assert st.skew[0] == pytest.approx(gamma, rel=1e-12)
-    q = stats.t.ppf(0.975, n - 1)
     se = stats.sem(SKEWED)
-    hall = [SKEWED.mean() - se * _solve(q, gamma), SKEWED.mean() - se * _solve(-q, gamma)]
+    z = stats.norm.ppf(0.975)
+    shift = -_solve(-z, gamma) - z  # how much further Hall's interval reaches at z, in se
     t_lo, t_hi = stats.ttest_1samp(SKEWED, 0.0).confidence_interval(0.95)
-    assert hall[0] > t_lo and hall[1] > t_hi  # Hall's own interval moves up
-    np.testing.assert_allclose(hall_interval(st)[0], [t_lo, hall[1]], rtol=1e-9)
+    np.testing.assert_allclose(hall_interval(st)[0], [t_lo, t_hi + shift * se], rtol=1e-9)
 
 
 def test_a_right_skewed_sample_reaches_further_up_and_keeps_t_below() -> None:
@@ -92,12 +91,15 @@ def test_between_groups_the_skewness_of_a_difference() -> None:
 
 
 @pytest.mark.parametrize("level", [0.9, 0.95, 0.99])
-def test_the_p_value_inverts_the_interval(level: float) -> None:
+@pytest.mark.parametrize("offset", [0.05, 0.4])  # 0 below the mean (t side), above (long tail)
+def test_the_p_value_inverts_the_interval(level: float, offset: float) -> None:
     """At level 1 − p the interval's nearer endpoint is exactly 0."""
-    st = t_stats(SKEWED[:, None] - 0.05, np.zeros(SKEWED.size, dtype=np.int64))
+    st = t_stats(SKEWED[:, None] - offset, np.zeros(SKEWED.size, dtype=np.int64))
     p = analytic_p(st, "hall")[0]
+    t_p = stats.ttest_1samp(SKEWED - offset, 0.0).pvalue
+    assert p == pytest.approx(t_p, rel=1e-12) if offset < 0.2 else p > t_p
     lo, hi = hall_interval(st, 1.0 - p)[0]
-    assert min(abs(lo), abs(hi)) == pytest.approx(0.0, abs=1e-12)
+    assert min(abs(lo), abs(hi)) == pytest.approx(0.0, abs=1e-9)
     lo, hi = hall_interval(st, level)[0]
     assert (p < 1 - level) == (lo > 0 or hi < 0)
 
