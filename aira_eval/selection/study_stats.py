@@ -248,7 +248,7 @@ def dominant_task_warnings(values: np.ndarray, strata: np.ndarray, tasks: list[s
     if not found:
         return []
     where = f"{group}: " if group else ""
-    advice = ("(87–89 % at 5 searches of that task, measured) — read it as rough, or add "
+    advice = ("(86–88 % at 5 searches of that task, measured) — read it as rough, or add "
               "seeds: it holds 95 % from 10" if ci in DOMINANT_SEEDS else
               "— read it as rough, add seeds, or use --ci hall (the default), which holds "
               "95 % from 10 searches of that task")

@@ -16,7 +16,7 @@ The percentile bootstrap of a mean over ``n`` seeds estimates the variance with 
   (1992) skewness correction, with the estimate's skewness from plug-in moments
   (:class:`TStats`). Differences of picks (oracle − best-val) are one-sided on every search,
   mostly zero and skewed, and *t* under-covers them (88–92 % at 5–20 seeds per task); this
-  holds 95–97.7 % (docs/statistics.md).
+  holds 94.6–97.3 % (docs/statistics.md).
 * **expanded** (Hesterberg 2015, "What teachers should know about the bootstrap", §5.2):
   percentile interval of the bootstrap distribution read at ``α' = Φ(−c · t_{ν, 1−α})``
   instead of ``α``, with the variance-expansion factor ``c² = Σ v_t / Σ ((n_t − 1)/n_t) v_t``
@@ -221,7 +221,9 @@ def _hall_inverse(y: np.ndarray, gamma: np.ndarray) -> np.ndarray:
 
 
 def _hall_bounds(stats: TStats, level: float) -> np.ndarray:
-    """Hall's own interval ``[θ̂ − se·g⁻¹(t_{ν, 1−α}), θ̂ − se·g⁻¹(t_{ν, α})]``, ``(K, 2)``."""
+    """Hall's own interval read at the *t* quantile, ``[θ̂ − se·g⁻¹(t_{ν, 1−α}), θ̂ −
+    se·g⁻¹(t_{ν, α})]``, ``(K, 2)``: not offered, measured beside the default (the coverage
+    test's "Hall only" column; why :func:`hall_interval` keeps only part of it)."""
     alpha = (1.0 - level) / 2.0
     with np.errstate(invalid="ignore"):
         q = stdtrit(stats.df, 1.0 - alpha)
