@@ -37,7 +37,13 @@ from aira_eval.selection.bootstrap import (
 )
 from aira_eval.selection.compare import CompareOptions, compare_groups
 from aira_eval.selection.duplicates import study_code_hashes
-from aira_eval.selection.evaluate import METRICS, WIN_RATE, evaluate_strategies, metric_ranges
+from aira_eval.selection.evaluate import (
+    METRICS,
+    RAW_UNITS,
+    WIN_RATE,
+    evaluate_strategies,
+    metric_ranges,
+)
 from aira_eval.selection.grouping import Grouping, resolve_grouping
 from aira_eval.selection.result import (
     GroupStats,
@@ -255,11 +261,27 @@ def _group_stats(values: np.ndarray, searches: pd.DataFrame, grouping: Grouping,
     return stats
 
 
+def check_metric(options: SelectionOptions, tasks: dict[str, TaskInfo]) -> None:
+    """A usage error for a ``--metric`` in raw units when the tasks' metrics differ: it has
+    no mean over tasks (:func:`~aira_eval.selection.result.mask_raw_units`), so its Δ
+    column would be empty."""
+    if options.metric not in RAW_UNITS or shared_metric(tasks):
+        return
+    named = ", ".join(sorted({i.metric for i in tasks.values()}))
+    raise UsageError(
+        f"metric (--metric) {options.metric} is in the tasks' raw units, and the tasks use "
+        f"different metrics or directions ({named}): it has no mean over tasks, so its Δ "
+        "would be empty",
+        hint="Use --metric normalized_score, win_rate, percentile or any_medal (pooled across "
+             "tasks), or select the searches of one task; --json has each task's own values.")
+
+
 def run_selection(study: Study, options: SelectionOptions) -> SelectionResult:
     """Evaluate strategies on ``study``, per group, and compare groups (module docstring)."""
     from aira_eval.selection.outputs import summary_dict
 
     options.check()
+    check_metric(options, study.tasks)
     params = StrategyParams(k=options.k, z=options.z)
     strategies, skipped = resolve_strategies(options, study.frame)
     grouping = resolve_grouping(study, options.by, options.pool)

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import aira_eval as ae
+from aira_eval.errors import UsageError
 from aira_eval.selection.evaluate import RAW_UNITS
 from aira_eval.study import Study
 from aira_eval.study.manifest import TaskInfo
@@ -79,3 +80,14 @@ def test_raw_units_pooled_when_tasks_share_a_metric() -> None:
     rows = res.table[res.table["metric"].isin(["test_score", "regret"])]
     assert np.isfinite(rows["estimate"].to_numpy(dtype=float)).all()
     assert "not_pooled" not in res.summary
+
+
+@pytest.mark.parametrize("metric", ["regret", "test_score"])
+def test_a_raw_headline_across_different_metrics_is_a_usage_error(metric: str) -> None:
+    """Its Δ column would be empty (no mean over tasks): say so instead of printing '—'."""
+    with pytest.raises(UsageError, match=rf"{metric} is in the tasks' raw units.*accuracy, rmse"):
+        ae.select(_study("rmse", True), strategies=["best-val", "oracle"], resamples=100,
+                  metric=metric)
+    same = ae.select(_study("accuracy", False), strategies=["best-val", "oracle"],
+                     resamples=100, metric=metric)  # one metric: pooled as before
+    assert same.summary["headline_metric"] == metric
