@@ -11,7 +11,7 @@ from aira_eval.analysis import manifest, models, power, tables
 from aira_eval.analysis.context import Context
 from aira_eval.analysis.scale import oriented
 from aira_eval.analysis.sections import Figure, Section, Table, fmt, fmt_ci, fmt_p
-from aira_eval.analysis.selection_view import GroupedSelection
+from aira_eval.analysis.selection_view import ANALYTIC, GroupedSelection
 
 
 def _coef_table(fit: models.ModelFit, title: str, caption: str) -> Table:
@@ -116,7 +116,7 @@ def seeds_section(ctx: Context) -> Section:
     frame = pd.concat(parts, ignore_index=True)
     files = seeds_figure(frame, sel.headline, actual, ctx.figures)
     own = ("at the study's own seed count it is the main table's half-width" if
-           sel.options.ci in ("t", "hall") else f"the main table shows {sel.options.ci} "
+           sel.options.ci in ANALYTIC else f"the main table shows {sel.options.ci} "
            "intervals, whose width this approximates")
     projection = (f"Half-width of the {int(ctx.options.level * 100)}% {name} of "
                   f"{sel.reference}'s {sel.headline} if the study had n seeds per task: {how} "

@@ -41,6 +41,7 @@ from aira_eval.selection.compare import COMPARE_METHODS
 from aira_eval.selection.grouping import GROUP_LABEL, resolve_grouping
 from aira_eval.selection.result import SelectionResult
 from aira_eval.selection.summary import SelectionOptions, run_selection
+from aira_eval.selection.tintervals import ANALYTIC_METHODS as ANALYTIC
 from aira_eval.selection.tintervals import analytic_p, t_stats, welch_difference
 from aira_eval.study import Study
 
@@ -77,7 +78,6 @@ def two_sided(share_favouring: pd.Series) -> np.ndarray:
     return np.minimum(1.0, 2.0 * np.minimum(p, 1.0 - p))
 
 
-ANALYTIC = ("hall", "t")  # intervals whose p-value is their analytic inversion
 
 
 def p_source(method: str, n_resamples: int, level: float, welch: bool = False) -> str:

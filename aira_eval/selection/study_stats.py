@@ -33,7 +33,12 @@ from aira_eval.selection.bootstrap import (
 )
 from aira_eval.selection.evaluate import metric_ranges
 from aira_eval.selection.improvement import probability_of_improvement
-from aira_eval.selection.tintervals import hall_interval, t_interval, t_stats
+from aira_eval.selection.tintervals import (
+    ANALYTIC_METHODS,
+    hall_interval,
+    t_interval,
+    t_stats,
+)
 
 if TYPE_CHECKING:
     from aira_eval.selection.result import SelectionResult
@@ -101,7 +106,7 @@ def per_task_intervals(values: np.ndarray, resamples: Resamples, reference: int,
     ranges = metric_ranges(metrics)
     for t, task in enumerate(task_names):
         units = np.flatnonzero(resamples.strata == t)
-        if options.ci in ("t", "hall"):
+        if options.ci in ANALYTIC_METHODS:
             interval = hall_interval if options.ci == "hall" else t_interval
             one = np.zeros(units.size, dtype=np.int64)
             means = t_stats(values[units].reshape(units.size, -1), one)

@@ -289,6 +289,9 @@ def _hall_p(stats: TStats, u: np.ndarray, gamma: np.ndarray) -> np.ndarray:
     return np.exp((lo + hi) / 2.0)
 
 
+ANALYTIC_METHODS = ("hall", "t")  # closed-form intervals: no resampling, p by inversion
+
+
 def analytic_p(stats: TStats, method: str = "t") -> np.ndarray:
     """Two-sided p-value of ``θ = 0`` per column ``(K,)``, the inversion of the interval of
     ``method`` (``"t"``: :func:`t_interval`, ``"hall"``: :func:`hall_interval`): ``p < α``
@@ -296,7 +299,7 @@ def analytic_p(stats: TStats, method: str = "t") -> np.ndarray:
     ``2·F_ν(−|θ̂|/se)``; with *hall* the same where 0 lies on the interval's *t* side, else the
     level at which its extended end reaches 0. 0 when ``se`` is 0 and ``θ̂ ≠ 0``; NaN when
     both are 0 and where no variance can be estimated."""
-    if method not in ("t", "hall"):
+    if method not in ANALYTIC_METHODS:
         raise ValueError(f"no analytic p-value for the {method!r} interval")
     with np.errstate(invalid="ignore", divide="ignore"):
         u = stats.theta / stats.se
