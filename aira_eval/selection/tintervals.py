@@ -111,18 +111,33 @@ def _seed_parts(values: np.ndarray, strata: np.ndarray) -> _Parts:
     """:class:`_Parts` of the stratified mean of ``values`` ``(U, K)`` in ``strata``."""
     counts, means, ss = _task_moments(values, strata)
     cubes = _cubed_deviations(values, strata, means)
-    present = counts > 0
-    n_present = present.sum(axis=0).astype(float)
-    varied = counts > 1
-    dof = np.maximum(counts - 1.0, 1.0)
-    size = np.maximum(counts, 1.0)
+    n_present = (counts > 0).sum(axis=0).astype(float)
+    dof, size = np.maximum(counts - 1.0, 1.0), np.maximum(counts, 1.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         theta = np.where(n_present > 0, np.nansum(means, axis=0) / n_present, np.nan)
-        c = np.where(varied, ss / dof / size, 0.0) / n_present**2
-        k3 = np.where(varied, cubes / size**3, 0.0).sum(axis=0) / n_present**3
+    return _moment_parts(theta, counts, ss / dof, cubes / size)
+
+
+def _moment_parts(theta: np.ndarray, counts: np.ndarray, variances: np.ndarray,
+                  third: np.ndarray) -> _Parts:
+    """:class:`_Parts` from per-task ``(T, K)`` counts, sample variances (ddof 1) and plug-in
+    third central moments; tasks with one value or none add no variance."""
+    n_present = (counts > 0).sum(axis=0).astype(float)
+    varied = counts > 1
+    dof, size = np.maximum(counts - 1.0, 1.0), np.maximum(counts, 1.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = np.where(varied, variances / size, 0.0) / n_present**2
+        k3 = np.where(varied, third / size**2, 0.0).sum(axis=0) / n_present**3
     return _Parts(theta, c.sum(axis=0), np.where(varied, c * c / dof, 0.0).sum(axis=0),
                   np.where(varied, c * (counts - 1.0) / size, 0.0).sum(axis=0),
                   np.asarray(varied.any(axis=0)), k3)
+
+
+def moment_stats(counts: np.ndarray, variances: np.ndarray, third: np.ndarray) -> TStats:
+    """:class:`TStats` (estimate 0) of a stratified mean with per-task ``(T, K)`` ``counts``,
+    sample variances (ddof 1) and plug-in third central moments — what :func:`t_stats`
+    computes from the values, for moments given (the report's seed-count projection)."""
+    return _from_parts(_moment_parts(np.zeros(counts.shape[1]), counts, variances, third))
 
 
 def _from_parts(parts: _Parts) -> TStats:
@@ -218,18 +233,6 @@ def _hall_inverse(y: np.ndarray, gamma: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         inv = (3.0 / g) * (np.cbrt(1.0 + g * (y - g / 6.0)) - 1.0)
     return np.where(small, y, inv)
-
-
-def _hall_bounds(stats: TStats, level: float) -> np.ndarray:
-    """Hall's own interval read at the *t* quantile, ``[θ̂ − se·g⁻¹(t_{ν, 1−α}), θ̂ −
-    se·g⁻¹(t_{ν, α})]``, ``(K, 2)``: not offered, measured beside the default (the coverage
-    test's "Hall only" column; why :func:`hall_interval` keeps only part of it)."""
-    alpha = (1.0 - level) / 2.0
-    with np.errstate(invalid="ignore"):
-        q = stdtrit(stats.df, 1.0 - alpha)
-    gamma = np.nan_to_num(stats.skew)
-    return np.stack([stats.theta - stats.se * _hall_inverse(q, gamma),
-                     stats.theta - stats.se * _hall_inverse(-q, gamma)], axis=1)
 
 
 def _far_shift(gamma: np.ndarray, z: np.ndarray) -> np.ndarray:
