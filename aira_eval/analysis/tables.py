@@ -89,6 +89,17 @@ def _once_words(same: dict[str, list[list[str]]], n_groups: int) -> str:
             f"Holm's family and share its p: {listed}.")
 
 
+def _agreeing_words(rows: pd.DataFrame, sel: GroupedSelection) -> str:
+    """Caption words for a Δ of 0 shown without interval: the strategy's value equals the
+    reference's on every search (selection/bootstrap.py, :class:`PairedBootstrap`)."""
+    agree = rows[(rows["strategy"] != sel.reference) & (rows["delta"] == 0)
+                 & rows["delta_lo"].isna() & rows["delta_hi"].isna()]
+    if agree.empty:
+        return ""
+    return (" A Δ of 0 without interval: the same value as the reference's on every search; "
+            "searches that agree say nothing of how large Δ is where the picks would differ.")
+
+
 def fmt_share(share: float) -> str:
     """A share of resamples (not a p-value): three decimals, ``0.000`` and ``1.000`` included;
     ``—`` when missing."""
@@ -152,7 +163,7 @@ def main_table(study: Study, sel: GroupedSelection) -> Table:
                f"Δ = {sel.headline} − {sel.reference}'s on the same searches (paired); "
                f"{p_source(sel.p_method, sel.options.n_resamples, sel.level)}, "
                "Holm-adjusted over every Δ of the table; p is blank where the interval is."
-               + _once_words(same, len(sel.groups)))
+               + _once_words(same, len(sel.groups)) + _agreeing_words(rows[head], sel))
     caption += " " + metric_words(study, sel.headline, metrics)
     return Table("main", "Main table: agents × final-pick strategies", caption,
                  rows.reset_index(drop=True), pd.DataFrame(display))

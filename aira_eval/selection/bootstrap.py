@@ -340,7 +340,9 @@ class PairedBootstrap:
     each method of :data:`CI_METHODS` to ``(S, M, 2)``. ``delta*`` describe the paired
     difference strategy − reference, a mean of *per-search* differences over the searches
     where both have a value (``n_pairs`` of them; ``n_differing`` of them non-zero), from the
-    same resamples.
+    same resamples. With no differing search, Δ is 0 and its interval undefined (NaN): the
+    searches that agree say nothing of how large Δ is where the picks would differ (a
+    ``[0, 0]`` would claim that they never do; docs/statistics.md).
     ``share_favouring`` is the share of those resamples in which the difference favours the
     strategy (ties half); NaN for the reference, for a strategy whose every per-search
     difference is 0, and for metrics without a direction.
@@ -421,6 +423,19 @@ def clip_intervals(intervals: np.ndarray, ranges: np.ndarray, delta: bool = Fals
     return np.clip(intervals, lo[None, :, None], hi[None, :, None])
 
 
+def all_agree(diffs: np.ndarray) -> np.ndarray:
+    """``(S, M)``: True where the per-search differences ``diffs`` ``(U, S, M)`` are 0 on
+    every search that has one (NaN: missing)."""
+    return np.all(np.isnan(diffs) | (diffs == 0), axis=0)
+
+
+def without_agreeing(intervals: np.ndarray, agree: np.ndarray) -> np.ndarray:
+    """Δ ``intervals`` ``(S, M, 2)`` made undefined (NaN) where ``agree`` ``(S, M)``
+    (:func:`all_agree`): Δ is 0 there, and searches that agree say nothing of how large it is
+    where the picks would differ; ``[0, 0]`` would claim that they never do."""
+    return np.where(agree[:, :, None], np.nan, intervals)
+
+
 def paired_bootstrap(values: np.ndarray, resamples: Resamples, reference: int,
                      direction: np.ndarray, level: float = 0.95,
                      methods: tuple[str, ...] = DEFAULT_METHODS,
@@ -453,7 +468,7 @@ def paired_bootstrap(values: np.ndarray, resamples: Resamples, reference: int,
     with np.errstate(invalid="ignore", divide="ignore"):
         share = ((oriented > 0).sum(axis=0) + 0.5 * (oriented == 0).sum(axis=0)) / finite.sum(
             axis=0)
-    all_zero = np.all(np.isnan(diffs) | (diffs == 0), axis=0)
+    all_zero = all_agree(diffs)
     shape2, shape3 = (n_strat, n_met), (n_strat, n_met, 2)
     undefined = np.isnan(d_se.reshape(shape2)) & ~all_zero  # no variance: nothing resampled
     share = np.where((np.asarray(direction)[None, :] == 0) | all_zero | undefined, np.nan,
@@ -464,7 +479,8 @@ def paired_bootstrap(values: np.ndarray, resamples: Resamples, reference: int,
         estimate=theta.reshape(shape2), se=se.reshape(shape2),
         intervals={k: clip_intervals(v.reshape(shape3), ranges) for k, v in cis.items()},
         delta=d_theta.reshape(shape2), delta_se=d_se.reshape(shape2),
-        delta_intervals={k: clip_intervals(v.reshape(shape3), ranges, delta=True)
+        delta_intervals={k: without_agreeing(clip_intervals(v.reshape(shape3), ranges,
+                                                            delta=True), all_zero)
                          for k, v in d_cis.items()},
         share_favouring=share, n_pairs=np.isfinite(diffs).sum(axis=0),
         n_differing=(np.isfinite(diffs) & (diffs != 0)).sum(axis=0),

@@ -27,9 +27,11 @@ import pandas as pd
 
 from aira_eval.selection.bootstrap import (
     Resamples,
+    all_agree,
     clip_intervals,
     draw_resamples,
     paired_bootstrap,
+    without_agreeing,
 )
 from aira_eval.selection.evaluate import metric_ranges
 from aira_eval.selection.improvement import probability_of_improvement
@@ -114,8 +116,9 @@ def per_task_intervals(values: np.ndarray, resamples: Resamples, reference: int,
             est, d_est = means.theta.reshape(n_strat, n_met), deltas.theta.reshape(n_strat, n_met)
             ci = clip_intervals(interval(means, options.level).reshape(n_strat, n_met, 2),
                                 ranges)
-            d_ci = clip_intervals(interval(deltas, options.level).reshape(n_strat, n_met, 2),
-                                  ranges, delta=True)
+            d_ci = without_agreeing(clip_intervals(
+                interval(deltas, options.level).reshape(n_strat, n_met, 2), ranges, delta=True),
+                all_agree(diffs[units]))
         else:
             sub = Resamples(weights=seed_level.weights[:, units],
                             task_weights=np.ones((resamples.n_resamples, 1), dtype=np.float32),
@@ -199,20 +202,30 @@ def sparse_difference_warnings(summary: dict[str, Any], reference: str,
                                group: str | None = None) -> list[str]:
     """One line naming every strategy whose headline Δ rests on 1 to :data:`MIN_SEEDS` − 1
     searches where it differs from the reference (a zero-inflated difference: no interval
-    method keeps its level then, docs/statistics.md), with its count; none differing means
-    identical picks, Δ = 0 exactly."""
+    method keeps its level then, docs/statistics.md), with its count; one line naming those
+    that differ on none: Δ = 0 exactly, and no interval (the agreeing searches say nothing
+    of how large Δ is where the picks would differ)."""
     head = summary["headline_metric"]
-    counts = []
+    few, none = [], []
     for name, block in summary["strategies"].items():
         delta = block["metrics"][head]["delta"]
-        if name != reference and 0 < delta["n_differing"] < MIN_SEEDS:
-            counts.append(f"{name} on {delta['n_differing']} of {delta['n_pairs']}")
-    if not counts:
-        return []
+        if name == reference or not delta["n_pairs"]:
+            continue
+        if 0 < delta["n_differing"] < MIN_SEEDS:
+            few.append(f"{name} on {delta['n_differing']} of {delta['n_pairs']}")
+        elif delta["n_differing"] == 0:
+            none.append(f"{name} ({delta['n_pairs']} of {delta['n_pairs']})")
     where = f"{group}: " if group else ""
-    return [f"{where}few searches where the pick differs from {reference}'s ({head}): "
-            f"{', '.join(counts)}; their Δ intervals rest on those few searches: read the "
-            "counts, not the intervals."]
+    out = []
+    if few:
+        out.append(f"{where}few searches where the pick differs from {reference}'s ({head}): "
+                   f"{', '.join(few)}; their Δ intervals rest on those few searches: read the "
+                   "counts, not the intervals.")
+    if none:
+        out.append(f"{where}the same {head} as {reference} on every search: "
+                   f"{', '.join(none)}; Δ = 0 there, with no interval (—): searches that "
+                   "agree say nothing of how large Δ is where the picks would differ.")
+    return out
 
 
 def _skewed(d: np.ndarray) -> bool:

@@ -256,7 +256,7 @@ def hall_interval(stats: TStats, level: float = 0.95) -> np.ndarray:
     Welch–Satterthwaite quantile. Two parts of Hall's own interval are left out, each
     measured (docs/statistics.md): its short-tail end moves *in*, which rests on ``γ̂`` being
     right, and where a few values set both ``θ̂`` and ``γ̂`` (sparse differences of either
-    sign) it excludes a near-zero truth one time in six; and evaluated at the *t* quantile of
+    sign) it excludes a near-zero truth one time in seven; and evaluated at the *t* quantile of
     a few seeds the cubic passes its turning point and multiplies the far end by up to 4.
     With ``γ = 0`` it is the *t* interval. ``[θ̂, θ̂]`` when ``se`` is 0, NaN where no variance
     can be estimated.

@@ -175,3 +175,22 @@ def test_holm_counts_identical_strategies_once(lacking: Context) -> None:
     for g, classes in same.items():
         for c in classes:
             assert len({got[(g, s)] for s in c}) == 1, c
+
+
+def test_a_delta_without_interval_is_explained(lacking: Context) -> None:
+    """A strategy equal to the reference on every search (a planted copy of it): Δ = 0 with
+    no interval and no p, and the caption says why."""
+    sel = lacking.selection
+    assert sel is not None
+    ref = sel.table[sel.table["strategy"] == sel.reference]
+    head = ref[ref["metric"] == sel.headline]
+    assert (head["delta"] == 0).all() and head["delta_lo"].isna().all()  # Δ of itself
+    planted = replace(sel, table=pd.concat([sel.table, ref.assign(strategy="bv-copy")],
+                                           ignore_index=True))
+    main = tables.main_table(lacking.study, planted)
+    assert "A Δ of 0 without interval: the same value as the reference's on every search" \
+        in main.caption
+    assert "A Δ of 0 without interval" not in tables.main_table(lacking.study, sel).caption
+    rows = main.display[main.display["strategy"] == "bv-copy"]
+    delta = next(c for c in main.display.columns if c.startswith("Δ"))
+    assert set(rows[delta]) == {"0.000"} and set(rows["p (Holm)"]) == {"—"}

@@ -146,3 +146,31 @@ def test_per_task_intervals_and_small_sample_warnings() -> None:
         assert block["estimate"] == pytest.approx(mean)
         assert block["ci_low"] < mean < block["ci_high"] and block["n"] == 3
     assert "seeds (searches) resampled within each task" in summary["resampling"]
+
+
+def test_a_strategy_that_agrees_on_every_search_has_no_delta_interval() -> None:
+    """Δ of a strategy whose value equals the reference's on every search is 0 with no
+    interval, study-wide and per task, in every method, and one line says why: ``[0, 0]``
+    would claim the picks never differ, which 6 agreeing searches cannot show."""
+    frames = [make_nodes([{"val": 0.6, "test": 0.7 + 0.01 * seed},
+                          {"val": 0.8 + 0.01 * seed, "test": 0.75 + 0.02 * seed}],
+                         search_id=f"{task}-s{seed}", task=task, seed=seed)
+              for task in ("t1", "t2") for seed in range(3)]
+    tasks = {t: _info(task=t) for t in ("t1", "t2")}
+    study = Study.from_nodes(pd.concat(frames, ignore_index=True), tasks)
+    for ci in ("hall", "t", "percentile"):
+        result = run_selection(study, SelectionOptions(strategies=["best-val", "oracle", "last"],
+                                                       ci=ci, **FAST))
+        summary = result.summary
+        for name in ("oracle", "last"):  # both pick best-val's node on every search
+            delta = summary["strategies"][name]["metrics"]["test_score"]["delta"]
+            assert delta["estimate"] == 0.0 and delta["n_differing"] == 0
+            assert delta["ci_low"] is None and delta["ci_high"] is None
+            assert all(v == [None, None] for k, v in delta.items() if k.endswith("_ci"))
+            for task in tasks:
+                per_task = summary["per_task_intervals"][task][name]["test_score"]
+                assert per_task["delta"] == 0.0 and per_task["delta_ci_low"] is None
+        line = [w for w in summary["warnings"] if "on every search" in w]
+        assert line == ["the same normalized_score as best-val on every search: oracle (6 of "
+                        "6), last (6 of 6); Δ = 0 there, with no interval (—): searches that "
+                        "agree say nothing of how large Δ is where the picks would differ."]

@@ -11,7 +11,10 @@ bootstrap with 1,000 resamples). Run as a script to print the table of docs/stat
 one task's scores × 10 (one task dominates the variance); with ``--raw``, the table of the raw
 test scores, whose differences of picks have opposite skews in the two tasks (a mean
 ``select`` does not report: the tasks' metrics differ); with ``--mechanism``, the analytic
-rules of docs/statistics.md on the raw design's replicates (per-side misses, estimated df).
+rules of docs/statistics.md on the raw design's replicates (per-side misses, estimated df);
+with ``--analytic``, the analytic intervals (the default among them) on 24,000–96,000
+replicates of a larger pool. Coverage is over the replicates that give an interval: a Δ that
+is 0 on every search has none (``no interval``: its share).
 """
 
 from __future__ import annotations
@@ -29,7 +32,13 @@ from aira_eval.selection.evaluate import evaluate_strategies
 from aira_eval.selection.strategies import get_strategy
 from aira_eval.selection.summary import SelectionOptions
 from aira_eval.selection.synthetic_study import SyntheticSpec, generate_study
-from aira_eval.selection.tintervals import _hall_inverse, _task_moments, t_stats
+from aira_eval.selection.tintervals import (
+    _hall_inverse,
+    _task_moments,
+    hall_interval,
+    t_interval,
+    t_stats,
+)
 
 SEEDS = (3, 5, 10, 20)
 N_REP = 1500
@@ -80,9 +89,11 @@ def _hall_only(values: np.ndarray, strata: np.ndarray) -> np.ndarray:
 
 
 def coverage_table(pool: np.ndarray) -> pd.DataFrame:
-    """Coverage per (seeds, estimand, method) over ``N_REP`` replicates; ``hall-only`` is
-    Hall's own interval read at the t quantile (both ends moved), of which the default
-    ``hall`` keeps only the long-tail shift, read at the normal quantile."""
+    """Coverage per (seeds, estimand, method) over ``N_REP`` replicates, among the replicates
+    that give an interval (a Δ of a strategy that agrees with ``best-val`` on every search
+    has none: their share is ``no interval``); ``hall-only`` is Hall's own interval read at
+    the t quantile (both ends moved), of which the default ``hall`` keeps only the long-tail
+    shift, read at the normal quantile."""
     truth = pool.mean(axis=1).mean(axis=0)  # (S,)
     names = [*STRATEGIES, *(f"{s} − best-val" for s in STRATEGIES[1:])]
     true_all = np.r_[truth, truth[1:] - truth[0]]
@@ -90,6 +101,7 @@ def coverage_table(pool: np.ndarray) -> pd.DataFrame:
     columns = (*CI_METHODS, "hall-only")
     for n in SEEDS:
         hits = {m: np.zeros(len(names)) for m in columns}
+        given = np.zeros(len(names))
         strata = np.repeat(np.arange(2), n)
         for rep in range(N_REP):
             block = pool[:, start + rep * n:start + (rep + 1) * n]  # (T, n, S)
@@ -98,13 +110,63 @@ def coverage_table(pool: np.ndarray) -> pd.DataFrame:
                                    methods=CI_METHODS)
             cis = {m: np.r_[res.intervals[m][:, 0], res.delta_intervals[m][1:, 0]]
                    for m in CI_METHODS}
-            cis["hall-only"] = _hall_only(values[:, :, 0], strata)
+            agree = np.r_[np.zeros(len(STRATEGIES), bool), res.n_differing[1:, 0] == 0]
+            cis["hall-only"] = np.where(agree[:, None], np.nan,
+                                        _hall_only(values[:, :, 0], strata))
+            given += ~agree
             for m, ci in cis.items():
                 hits[m] += (ci[:, 0] <= true_all) & (true_all <= ci[:, 1])
         start += n * N_REP
         for j, name in enumerate(names):
             rows.append({"seeds": n, "estimand": name,
-                         **{m: hits[m][j] / N_REP for m in columns}})
+                         **{m: hits[m][j] / given[j] for m in columns},
+                         "no interval": 1 - given[j] / N_REP})
+    return pd.DataFrame(rows)
+
+
+BIG_CHUNKS = 60  # 480,000 searches per task: 96,000 / 48,000 / 24,000 replicates at 5/10/20
+
+
+def _big_pool() -> np.ndarray:
+    """A larger pool ``(tasks, searches, strategies)`` for the analytic intervals, which need
+    no resampling (the default is one): their coverage to ±0.1 %."""
+    parts = []
+    for i in range(BIG_CHUNKS):
+        spec = SyntheticSpec(n_tasks=2, n_seeds=8000, n_nodes=15, lower_is_better_every=2,
+                             holdouts=False, leaderboard_teams=0, task_seed=11)
+        study = generate_study(spec, seed=1000 + i)
+        table = evaluate_strategies(study.frame, study.tasks,
+                                    [get_strategy(s) for s in STRATEGIES])
+        score = table["test_score"].to_numpy(dtype=float)
+        parts.append(score.reshape(len(STRATEGIES), 2, 8000).transpose(1, 2, 0))
+    return np.concatenate(parts, axis=1)
+
+
+def analytic_table(pool: np.ndarray, seeds: tuple[int, ...] = (5, 10, 20)) -> pd.DataFrame:
+    """Coverage of the analytic intervals (``hall``, ``t``) over every disjoint block of
+    ``pool`` per seed count (all replicates at once: one column each), among the replicates
+    that give an interval, with its Monte-Carlo standard error ``se_<method>``."""
+    vals = np.concatenate([pool, pool[:, :, 1:] - pool[:, :, :1]], axis=2)  # (T, N, E)
+    names = [*STRATEGIES, *(f"{s} − best-val" for s in STRATEGIES[1:])]
+    n_est = len(names)
+    truth = vals.mean(axis=1).mean(axis=0)
+    rows = []
+    for n in seeds:
+        reps = vals.shape[1] // n
+        v = (vals[:, :reps * n].reshape(2, reps, n, n_est).transpose(0, 2, 1, 3)
+             .reshape(2 * n, reps * n_est))
+        st = t_stats(v, np.repeat(np.arange(2), n))
+        agree = np.all(v == 0, axis=0).reshape(reps, n_est)
+        agree[:, :len(STRATEGIES)] = False
+        out: dict[str, object] = {}
+        for method, interval in (("hall", hall_interval), ("t", t_interval)):
+            ci = interval(st).reshape(reps, n_est, 2)
+            hit = ((ci[..., 0] <= truth) & (truth <= ci[..., 1]) & ~agree).sum(axis=0)
+            cov = hit / (~agree).sum(axis=0)
+            out[method], out[f"se_{method}"] = cov, np.sqrt(cov * (1 - cov) / (~agree).sum(0))
+        rows.extend({"seeds": n, "estimand": name, "replicates": reps,
+                     **{k: float(c[j]) for k, c in out.items()},  # type: ignore[index]
+                     "no interval": float(agree[:, j].mean())} for j, name in enumerate(names))
     return pd.DataFrame(rows)
 
 
@@ -121,25 +183,64 @@ def _table() -> pd.DataFrame:
 DIFFS = ["oracle − best-val", "topk − best-val"]
 
 
+@functools.cache
+def _analytic() -> pd.DataFrame:
+    return analytic_table(normalized(_big_pool()))
+
+
+def _within(cov: pd.Series, se: pd.Series, lo: float, hi: float) -> bool:
+    """``cov`` in ``[lo, hi]`` up to its Monte-Carlo error (2 se): what a simulation can
+    assert of a band."""
+    return bool(((cov >= lo - 2 * se) & (cov <= hi + 2 * se)).all())
+
+
 @pytest.mark.slow
 def test_default_interval_keeps_its_level_from_5_seeds() -> None:
-    table = _table().set_index(["seeds", "estimand"])[DEFAULT]
+    """The issue's promise, for the default, at 24,000–96,000 replicates (Monte-Carlo error
+    ±0.1 %): 93–97 % for every strategy's mean and every difference of picks that differ
+    (oracle, topk), wherever a task has ≥ 5 seeds; among the intervals given (a Δ that is 0 on
+    every search has none: 0.4 % of the replicates for oracle at 5 seeds)."""
+    table = _analytic().set_index(["seeds", "estimand"])
+    assert DEFAULT == "hall"
     for n in (5, 10, 20):
-        means = table.loc[n].loc[list(STRATEGIES)]
-        assert means.between(0.93, 0.97).all(), means
-        # one-sided, skewed, zero-inflated per task: 94.6–97.0 %, and 97.3 % for topk at 20
-        # seeds (Monte-Carlo error ±0.4 % at 97 %; docs/statistics.md)
-        diffs = table.loc[n].loc[DIFFS]
-        assert diffs.between(0.93, 0.98).all(), diffs
-    # shrinkage picks best-val's node in most searches: zero-inflated, covered from 20 seeds
-    assert table.loc[(20, "shrinkage − best-val")] >= 0.93
-    assert table.loc[(5, "shrinkage − best-val")] < 0.8  # documented, and warned about
+        rows = table.loc[n].loc[[*STRATEGIES, *DIFFS]]
+        assert _within(rows["hall"], rows["se_hall"], 0.93, 0.97), rows
+        assert (rows["no interval"] < 0.01).all()
+        assert (table.loc[n].loc[DIFFS, "t"] < 0.93).all()  # why the default is not t
+
+
+@pytest.mark.slow
+def test_sparse_differences_are_covered_where_an_interval_is_given() -> None:
+    """shrinkage picks best-val's node in most searches (zero-inflated, of either sign, a
+    near-zero truth). A replicate whose searches all agree has Δ = 0 and no interval (30 % at
+    5 seeds per task, 9 % at 10, 1 % at 20: 0.887^(2n)); the intervals given cover at least
+    93 %, conservatively (98–99 %: a few differing values of either sign straddle the
+    near-zero truth), in the bootstrap table too."""
+    analytic = _analytic().set_index(["seeds", "estimand"])
+    boot = _table().set_index(["seeds", "estimand"])
+    name = "shrinkage − best-val"
+    for n, none in ((5, 0.30), (10, 0.09), (20, 0.01)):
+        assert analytic.loc[(n, name), "no interval"] == pytest.approx(none, abs=0.01)
+        assert analytic.loc[(n, name), "hall"] >= 0.93
+        assert boot.loc[(n, name), DEFAULT] >= 0.93
+
+
+@pytest.mark.slow
+def test_bootstrap_table_agrees_with_the_large_run() -> None:
+    """The 1,500-replicate table of every method (docs/statistics.md) reads the default as the
+    large run does, within its Monte-Carlo error (±0.6 % at 95 %: 4 se allowed)."""
+    boot = _table().set_index(["seeds", "estimand"])[DEFAULT]
+    analytic = _analytic().set_index(["seeds", "estimand"])
+    for n in (5, 10, 20):
+        for name in [*STRATEGIES, *DIFFS]:
+            big = analytic.loc[(n, name), "hall"]
+            assert abs(boot.loc[(n, name)] - big) <= 4 * np.sqrt(big * (1 - big) / N_REP)
 
 
 @pytest.mark.slow
 def test_halls_own_interval_would_fail_sparse_differences_of_either_sign() -> None:
     """Why the default keeps t's short side: Hall's correction alone (:func:`_hall_only`) moves
-    shrinkage − best-val's interval off its near-zero truth (84 % at 20 seeds, t 96 %)."""
+    shrinkage − best-val's interval off its near-zero truth (85 % at 20 seeds, t 97 %)."""
     table = _table().set_index(["seeds", "estimand"])
     assert table.loc[(20, "shrinkage − best-val"), "hall-only"] < 0.9
     assert table.loc[(20, "shrinkage − best-val"), DEFAULT] >= 0.93
@@ -193,7 +294,7 @@ def test_raw_scores_of_opposite_directions() -> None:
     table = _raw_table().set_index(["seeds", "estimand"])
     for n in (5, 10, 20):
         assert table.loc[n].loc[list(STRATEGIES), DEFAULT].between(0.93, 0.975).all()
-        assert table.loc[n].loc[DIFFS, DEFAULT].between(0.93, 0.99).all()
+        assert (table.loc[n].loc[DIFFS, DEFAULT] >= 0.93).all()  # t over-covers: so does it
         assert (table.loc[n].loc[DIFFS, DEFAULT] >= table.loc[n].loc[DIFFS, "t"]).all()
     assert (table.loc[10].loc[DIFFS, "hall-only"] < 0.94).all()
 
@@ -263,6 +364,8 @@ if __name__ == "__main__":
         result = _dominant_table()
     elif "--raw" in sys.argv:
         result = _raw_table()
+    elif "--analytic" in sys.argv:
+        result = _analytic()
     elif "--mechanism" in sys.argv:
         result = mechanism_table(_pool_cached())
     else:
