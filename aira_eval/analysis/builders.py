@@ -6,6 +6,8 @@ Each builder takes the :class:`~aira_eval.analysis.context.Context` and returns 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from aira_eval.analysis import correlations, dynamics, tables
@@ -121,7 +123,7 @@ def val_test_section(ctx: Context) -> Section:
         "agent, best-validation picks ringed; dashed: y = x (points below it were "
         "over-estimated by validation on higher-is-better metrics)."), files))
     corr = correlations.rank_correlations(study.nodes, ctx.groups, ctx.options.level)
-    s.tables.append(_correlation_table(corr, ctx.options.level))
+    s.tables.append(_correlation_table(corr, ctx.options.level, _group_column(ctx)))
     steps = ctx.cache.get("dynamics_steps")
     if isinstance(steps, pd.DataFrame) and len(steps):
         files = optimism_figure(steps, ctx.scale.axis, ctx.figures)
@@ -132,17 +134,27 @@ def val_test_section(ctx: Context) -> Section:
     return s
 
 
-def _correlation_table(corr: pd.DataFrame, level: float) -> Table:
+def _group_column(ctx: Context) -> str:
+    """What a group is, as the tables' header says it (``agent`` unless ``--by``)."""
+    return " · ".join(ctx.options.by) if ctx.options.by else "agent"
+
+
+def _correlation_table(corr: pd.DataFrame, level: float, group: str = "agent") -> Table:
+    """Per task and group (``group`` the header; left out when the groups are the tasks)."""
+    columns: dict[str, Any] = {"task": corr["task"]}
+    if group != "task":
+        columns[group] = corr["group"]
     display = pd.DataFrame({
-        "task": corr["task"], "agent": corr["group"], "nodes": corr["n_nodes"].astype(str),
+        **columns, "nodes": corr["n_nodes"].astype(str),
         "Spearman ρ": [fmt_ci(r, lo, hi) for r, lo, hi in
                        zip(corr["spearman"], corr["spearman_lo"], corr["spearman_hi"],
                            strict=True)],
         "Kendall τ": [fmt_ci(r, lo, hi) for r, lo, hi in
                       zip(corr["kendall"], corr["kendall_lo"], corr["kendall_hi"],
                           strict=True)]})
+    per = "task" if group == "task" else f"task and {group}"
     caption = ("Rank correlation between validation and test scores of the valid nodes, per "
-               f"task and agent; {int(level * 100)}% Fisher-z intervals (Fieller–Hartley–"
+               f"{per}; {int(level * 100)}% Fisher-z intervals (Fieller–Hartley–"
                "Pearson variances), treating nodes as independent (optimistic when "
                "searches are few).")
     return Table("rank_correlations", "Rank correlations", caption, corr, display)
@@ -172,7 +184,7 @@ def topk_section(ctx: Context) -> Section:
                           zip(keep["mean"], keep["lo"], keep["hi"], strict=True)])
     display = wide.pivot_table(index=["group", "curve"], columns="k", values="v",
                                aggfunc="first", sort=False).reset_index()
-    display.columns = ["agent", "curve", *(f"k={k}" for k in display.columns[2:])]
+    display.columns = [_group_column(ctx), "curve", *(f"k={k}" for k in display.columns[2:])]
     s.tables.append(Table("topk", "Top-k vs random-k", (
         f"Values of the top-k figure at k = 1, 3, 5, 10 ({ctx.scale.label}); "
         f"{_bands(ctx, 'intervals')} (so top-1 = best-val may differ from the main table's "

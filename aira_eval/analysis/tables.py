@@ -38,22 +38,48 @@ def identical_strategies(sel: GroupedSelection) -> dict[str, list[list[str]]]:
     values are identical on every search (NaN equal to NaN): their paired Δ vs the reference
     are the same numbers, so they test one hypothesis. The reference's duplicates are left
     out (their p is already NaN: identical picks, no hypothesis)."""
-    picks = sel.picks
     out: dict[str, list[list[str]]] = {}
-    for group, block in picks.groupby("group", sort=False):
-        wide = (block.drop_duplicates(["search_id", "strategy"])
-                .set_index(["search_id", "strategy"])[sel.headline].unstack())
-        classes: list[list[str]] = []
-        for name in [str(s) for s in pd.unique(block["strategy"]) if s != sel.reference]:
-            col = wide[name].to_numpy(dtype=float)
-            home = next((c for c in classes if _same(wide[c[0]].to_numpy(dtype=float), col)),
-                        None)
-            if home is None:
-                classes.append([name])
-            else:
-                home.append(name)
-        if any(len(c) > 1 for c in classes):
-            out[str(group)] = [c for c in classes if len(c) > 1]
+    for group, block in sel.picks.groupby("group", sort=False):
+        names = [str(s) for s in pd.unique(block["strategy"]) if s != sel.reference]
+        classes = _classes(_wide(block, sel.headline), names)
+        if classes:
+            out[str(group)] = classes
+    return out
+
+
+def _wide(picks: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """``metric`` per search (rows) and strategy (columns)."""
+    return (picks.drop_duplicates(["search_id", "strategy"])
+            .set_index(["search_id", "strategy"])[metric].unstack())
+
+
+def _classes(wide: pd.DataFrame, names: list[str]) -> list[list[str]]:
+    """Classes (2 or more, in ``names`` order) of the columns of ``wide`` with identical
+    values (NaN equal to NaN)."""
+    classes: list[list[str]] = []
+    for name in names:
+        col = wide[name].to_numpy(dtype=float)
+        home = next((c for c in classes if _same(wide[c[0]].to_numpy(dtype=float), col)), None)
+        if home is None:
+            classes.append([name])
+        else:
+            home.append(name)
+    return [c for c in classes if len(c) > 1]
+
+
+def between_identical(sel: GroupedSelection, metric: str) -> dict[str, list[list[str]]]:
+    """``"A − B"`` -> classes of strategies whose per-search ``metric`` values are identical
+    in both agents (the reference included): their Δ between the agents are the same numbers,
+    one hypothesis."""
+    picks, out = sel.picks, {}
+    for a, b in sel.compare[["group_a", "group_b"]].drop_duplicates().itertuples(index=False):
+        block = picks[picks["group"].astype(str).isin([str(a), str(b)])]
+        names = [str(s) for s in pd.unique(block["strategy"])]
+        wide = _wide(block.assign(search_id=block["group"].astype(str) + "/" +
+                                  block["search_id"].astype(str)), metric)
+        classes = _classes(wide, names)
+        if classes:
+            out[f"{a} − {b}"] = classes
     return out
 
 
@@ -258,9 +284,11 @@ def between_table(sel: GroupedSelection, metric: str | None = None) -> Table | N
     if c.empty:
         return None
     rows = c[c["metric"] == metric].copy()
-    rows["p_holm"] = holm(rows["p_value"].to_numpy(dtype=float))
+    pairs = rows["group_a"].astype(str) + " − " + rows["group_b"].astype(str)
+    same = between_identical(sel, metric)
+    rows["p_holm"] = holm_once(rows.assign(group=pairs), same)
     display = pd.DataFrame({
-        "agents": rows["group_a"] + " − " + rows["group_b"],
+        "agents": pairs,
         "strategy": rows["strategy"],
         f"Δ {LABELS.get(metric, metric)}": [fmt_ci(d, lo, hi) for d, lo, hi in
                                             zip(rows["delta"], rows["lo"], rows["hi"],
@@ -281,7 +309,7 @@ def between_table(sel: GroupedSelection, metric: str | None = None) -> Table | N
                f"both ran; {int(sel.level * 100)}% {interval}; fav. A = share of "
                f"{sel.options.n_resamples} resamples in which Δ favours A; "
                f"{p_source(sel.compare_p_method, sel.options.n_resamples, sel.level, True)}"
-               ", Holm-adjusted over the table."
+               ", Holm-adjusted over the table." + _once_words(same, int(pairs.nunique()))
                + (f" Tasks one agent lacks (not used): {'; '.join(missing)}." if missing else ""))
     return Table("between_agents", "Between agents", caption, rows.reset_index(drop=True),
                  display)

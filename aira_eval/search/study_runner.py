@@ -9,7 +9,7 @@ import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -28,7 +28,7 @@ from aira_eval.study.journal import JournalFile
 from aira_eval.study.lock import LOCK_NAME, study_lock
 from aira_eval.study.manifest import StudyManifest, TaskInfo, task_info
 from aira_eval.study.records import NodeTableBuilder, SearchMeta, write_search_meta
-from aira_eval.study.tracking import own_store_uri, study_tracking_uri
+from aira_eval.study.tracking import absolute_tracking_uri, own_store_uri, study_tracking_uri
 
 if TYPE_CHECKING:
     from aira_eval.datasets.task import Task
@@ -104,7 +104,11 @@ def prepare_study(
     config: StudyConfig, out: Path, resume: bool, overrides: dict[str, Any] | None = None
 ) -> StudyConfig:
     """Check the study dir; on resume, return the stored config with ``overrides`` applied
-    (only budgets, workers and MLflow settings may change: the rest defines the study)."""
+    (only budgets, workers and MLflow settings may change: the rest defines the study). A
+    relative local tracking store is recorded absolute (:func:`absolute_tracking_uri`)."""
+    config = replace(config, mlflow_uri=absolute_tracking_uri(config.mlflow_uri))
+    if overrides and overrides.get("mlflow_uri"):
+        overrides = {**overrides, "mlflow_uri": absolute_tracking_uri(overrides["mlflow_uri"])}
     manifest_path = out / "study.json"
     if manifest_path.exists() and not resume:
         raise UsageError(

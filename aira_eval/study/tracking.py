@@ -17,6 +17,25 @@ def own_store_uri(study_dir: Path) -> str:
     return f"sqlite:///{(study_dir / 'mlflow.db').resolve()}"
 
 
+def absolute_tracking_uri(uri: str | None) -> str | None:
+    """``uri`` with a relative local store made absolute against the current directory
+    (``sqlite:///mlflow.db`` -> ``sqlite:////home/me/mlflow.db``, ``./mlruns`` -> an absolute
+    path), so that a study records the store the user meant, whatever directory a later
+    command runs in; every other URI (servers, ``databricks``, absolute paths) unchanged."""
+    if not uri:
+        return uri
+    if uri.startswith("sqlite:///"):
+        path, sep, query = uri[len("sqlite:///"):].partition("?")
+        if path and not path.startswith("/") and path != ":memory:":
+            return f"sqlite:///{Path(path).expanduser().resolve()}{sep}{query}"
+        return uri
+    if uri.startswith("file:") and not uri.startswith("file:/"):
+        return Path(uri[len("file:"):]).resolve().as_uri()
+    if ":" not in uri and ("/" in uri or uri.startswith(".")):  # a plain path: a file store
+        return str(Path(uri).expanduser().resolve())
+    return uri
+
+
 def recorded_tracking_uri(study_dir: Path) -> str | None:
     """The tracking URI the study was run with (``study.json`` config ``mlflow_uri``; a resume
     with ``--tracking-uri`` records its new one); None when none was given (or no manifest)."""

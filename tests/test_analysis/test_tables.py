@@ -117,6 +117,21 @@ def test_grouped_by_task_tables_name_the_grouping(by_task: Context) -> None:
     assert "the group's searches on its task" in seeds.caption
 
 
+def test_grouped_by_task_correlation_and_topk_tables(by_task: Context,
+                                                     lacking: Context) -> None:
+    """The rank-correlation table has no second "agent" column when the groups are the
+    tasks, and the top-k table's first column is named after the grouping."""
+    from aira_eval.analysis.builders import topk_section, val_test_section
+
+    corr = val_test_section(by_task).tables[0]
+    assert list(corr.display.columns[:2]) == ["task", "nodes"]
+    assert "per task;" in corr.caption and "agent" not in corr.caption
+    assert topk_section(by_task).tables[0].display.columns[0] == "task"
+    default = val_test_section(lacking).tables[0]
+    assert list(default.display.columns[:3]) == ["task", "agent", "nodes"]
+    assert topk_section(lacking).tables[0].display.columns[0] == "agent"
+
+
 def test_default_grouping_keeps_the_agent_header(lacking: Context) -> None:
     sel = lacking.selection
     assert sel is not None
@@ -194,3 +209,41 @@ def test_a_delta_without_interval_is_explained(lacking: Context) -> None:
     rows = main.display[main.display["strategy"] == "bv-copy"]
     delta = next(c for c in main.display.columns if c.startswith("Δ"))
     assert set(rows[delta]) == {"0.000"} and set(rows["p (Holm)"]) == {"—"}
+
+
+def test_between_agents_holm_counts_identical_strategies_once(lacking: Context) -> None:
+    """Strategies with identical per-search values in both agents (a planted copy of
+    best-val, in picks and in the comparison) have the same Δ between the agents: one
+    hypothesis in the between table's Holm family, as in the main table."""
+    from statsmodels.stats.multitest import multipletests
+
+    sel = lacking.selection
+    assert sel is not None
+    head = sel.compare[sel.compare["metric"] == sel.headline]
+    planted = replace(
+        sel,
+        picks=pd.concat([sel.picks, sel.picks[sel.picks["strategy"] == "best-val"]
+                         .assign(strategy="bv-copy")], ignore_index=True),
+        compare=pd.concat([sel.compare, head[head["strategy"] == "best-val"]
+                           .assign(strategy="bv-copy")], ignore_index=True))
+    same = tables.between_identical(planted, sel.headline)
+    assert same and all(any({"best-val", "bv-copy"} <= set(c) for c in classes)
+                        for classes in same.values())
+    table = tables.between_table(planted)
+    assert table is not None
+    data = table.data
+    copy = data[data["strategy"] == "bv-copy"]["p_holm"].to_numpy()
+    orig = data[data["strategy"] == "best-val"]["p_holm"].to_numpy()
+    np.testing.assert_array_equal(copy, orig)
+    assert "count once in Holm's family and share its p: best-val = " in table.caption
+    dropped = {(f"{a} − {b}", s) for a, b, s in
+               zip(data["group_a"], data["group_b"], data["strategy"], strict=True)
+               if any(s in c[1:] for c in same.get(f"{a} − {b}", []))}
+    keys = [(f"{a} − {b}", s) for a, b, s in
+            zip(data["group_a"], data["group_b"], data["strategy"], strict=True)]
+    family = [(k, p) for k, p in zip(keys, data["p_value"], strict=True)
+              if np.isfinite(p) and k not in dropped]
+    expected = multipletests([p for _, p in family], method="holm")[1]
+    got = dict(zip(keys, data["p_holm"], strict=True))
+    for (k, _), p in zip(family, expected, strict=True):
+        assert got[k] == pytest.approx(p, rel=1e-12)
