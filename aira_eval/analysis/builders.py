@@ -44,6 +44,7 @@ def main_section(ctx: Context) -> Section:
     s.notes.extend(f"{group} has no search on: {', '.join(tasks)} (its means are over "
                    "fewer tasks than the other agents')." for group, tasks in
                    tables.missing_tasks(sel).items())
+    s.notes.extend(f"Warning: {w}" for w in sel.warnings)  # what the intervals cannot say
     s.data["selection"] = sel.table
     s.data["between_all_metrics"] = sel.compare
     if sel.skipped:

@@ -20,7 +20,7 @@ UNICODE = {"Δ": r"$\Delta$", "ρ": r"$\rho$", "τ": r"$\tau$", "−": r"$-$", "
            "≤": r"$\leq$", "…": r"\ldots{}", "—": "---", "–": "--", "×": r"$\times$",
            "·": r"$\cdot$", "±": r"$\pm$", "²": r"$^2$", "≫": r"$\gg$", "α": r"$\alpha$",
            "→": r"$\rightarrow$", "’": "'", "“": "``", "”": "''", "↑": r"$\uparrow$",
-           "↓": r"$\downarrow$"}
+           "↓": r"$\downarrow$", "√": r"$\surd$"}
 PREAMBLE = r"""\documentclass[10pt]{article}
 \usepackage[utf8]{inputenc}
 \usepackage[margin=2cm]{geometry}

@@ -66,6 +66,7 @@ class GroupedSelection:
     note: str | None = None
     p_method: str = "hall"  # where the table's p-values come from: "hall", "t", "bootstrap"
     compare_p_method: str = "hall"  # the same for ``compare`` (Welch's df)
+    warnings: list[str] = field(default_factory=list)  # ``select``'s, one line each
 
     @property
     def groups(self) -> list[str]:
@@ -183,4 +184,5 @@ def select_grouped(study: Study, by: Sequence[str] = (),
                             picks=result.picks, compare=compare, headline=headline,
                             reference=options.reference, options=options, level=options.level,
                             skipped=dict(result.skipped), note=result.note,
-                            p_method=p_method, compare_p_method=compare_p)
+                            p_method=p_method, compare_p_method=compare_p,
+                            warnings=[str(w) for w in result.summary.get("warnings", [])])

@@ -247,3 +247,16 @@ def test_between_agents_holm_counts_identical_strategies_once(lacking: Context) 
     got = dict(zip(keys, data["p_holm"], strict=True))
     for (k, _), p in zip(family, expected, strict=True):
         assert got[k] == pytest.approx(p, rel=1e-12)
+
+
+def test_main_section_carries_selects_warnings(lacking: Context) -> None:
+    """Issue 15: the report warns in one line, as ``select`` does, where the intervals are
+    approximate (here 3 seeds per task), and every other ``select`` warning."""
+    from aira_eval.analysis.builders import main_section
+
+    sel = lacking.selection
+    assert sel is not None and sel.warnings
+    notes = main_section(lacking).notes
+    assert [n for n in notes if n.startswith("Warning: ")] == [f"Warning: {w}"
+                                                               for w in sel.warnings]
+    assert any("fewer than 5 searches" in n for n in notes)

@@ -46,18 +46,24 @@ STRATEGIES = ("best-val", "oracle", "topk", "shrinkage")
 DEFAULT = SelectionOptions().ci  # hall
 
 
-def _pool() -> np.ndarray:
-    """Per-search test scores ``(tasks, searches, strategies)``."""
-    chunk, parts = 8000, []
-    for i in range((sum(SEEDS) * N_REP) // chunk + 2):  # the tasks are the same in every chunk
+def _chunks(seeds: range, chunk: int = 8000) -> np.ndarray:
+    """Per-search test scores ``(tasks, searches, strategies)``, ``chunk`` searches per task
+    from each study seed of ``seeds`` (the tasks are the same in every chunk)."""
+    parts = []
+    for seed in seeds:
         spec = SyntheticSpec(n_tasks=2, n_seeds=chunk, n_nodes=15, lower_is_better_every=2,
                              holdouts=False, leaderboard_teams=0, task_seed=11)
-        study = generate_study(spec, seed=1 + i)
+        study = generate_study(spec, seed=seed)
         table = evaluate_strategies(study.frame, study.tasks,
                                     [get_strategy(s) for s in STRATEGIES])
         score = table["test_score"].to_numpy(dtype=float)
         parts.append(score.reshape(len(STRATEGIES), 2, chunk).transpose(1, 2, 0))
     return np.concatenate(parts, axis=1)
+
+
+def _pool() -> np.ndarray:
+    """The pool of the bootstrap table: enough disjoint searches for every seed count."""
+    return _chunks(range(1, (sum(SEEDS) * N_REP) // 8000 + 3))
 
 
 def normalized(pool: np.ndarray) -> np.ndarray:
@@ -128,18 +134,9 @@ BIG_CHUNKS = 60  # 480,000 searches per task: 96,000 / 48,000 / 24,000 replicate
 
 
 def _big_pool() -> np.ndarray:
-    """A larger pool ``(tasks, searches, strategies)`` for the analytic intervals, which need
-    no resampling (the default is one): their coverage to ±0.1 %."""
-    parts = []
-    for i in range(BIG_CHUNKS):
-        spec = SyntheticSpec(n_tasks=2, n_seeds=8000, n_nodes=15, lower_is_better_every=2,
-                             holdouts=False, leaderboard_teams=0, task_seed=11)
-        study = generate_study(spec, seed=1000 + i)
-        table = evaluate_strategies(study.frame, study.tasks,
-                                    [get_strategy(s) for s in STRATEGIES])
-        score = table["test_score"].to_numpy(dtype=float)
-        parts.append(score.reshape(len(STRATEGIES), 2, 8000).transpose(1, 2, 0))
-    return np.concatenate(parts, axis=1)
+    """A larger pool for the analytic intervals, which need no resampling (the default is
+    one): their coverage to ±0.1 %."""
+    return _chunks(range(1000, 1000 + BIG_CHUNKS))
 
 
 def analytic_table(pool: np.ndarray, seeds: tuple[int, ...] = (5, 10, 20)) -> pd.DataFrame:
