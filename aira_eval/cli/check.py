@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.table import Table
 
-from aira_eval.cli._common import console, err_console, print_json, user_errors
-from aira_eval.errors import UsageError
+from aira_eval.cli._common import console, err_console, fail, print_json, user_errors
+from aira_eval.errors import DataError, UsageError
 
 if TYPE_CHECKING:
     from aira_eval.checks.report import CheckReport
@@ -70,7 +70,10 @@ def check(
     cache: dict[Any, Any] = {}
     reports = []
     for study in studies:
-        report = run_checks(study, options, overlap_cache=cache)
+        try:
+            report = run_checks(study, options, overlap_cache=cache)
+        except DataError as err:  # an unreadable or newer-schema study: exit 2, as select
+            fail(err.message, err.hint, code=2)
         for warning in report.warnings:
             err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
         path = study / "checks" / "contamination.json"

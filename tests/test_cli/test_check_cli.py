@@ -140,3 +140,21 @@ def test_check_warns_about_a_torn_last_journal_line(tmp_path: Path) -> None:
     result = runner.invoke(app, ["check", str(out)])
     assert result.exit_code == 0, result.output
     assert "warning:" in result.stderr and "torn last line" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["check", "select", "report"])
+def test_an_unreadable_node_table_is_a_usage_error_everywhere(tmp_path: Path,
+                                                              command: str) -> None:
+    """A corrupt nodes.parquet exits 2 with the rebuild hint in check, as in select and
+    report (it is bad input, not a failed check)."""
+    from aira_eval.selection.synthetic_study import SyntheticSpec, generate_study
+
+    study = generate_study(SyntheticSpec(n_tasks=1, n_seeds=2, n_nodes=3), seed=0).write(
+        tmp_path / "study")
+    (study / "nodes.parquet").write_text("garbage")
+    args = [command, str(study)] + (["--out", str(tmp_path / "rep")] if command == "report"
+                                    else [])
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "not a readable Parquet file" in _flat(result)
+    assert "delete nodes.parquet" in _flat(result)
